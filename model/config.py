@@ -1,0 +1,395 @@
+"""Settings: ``params.yaml`` validated as a whole, one frozen section per stage.
+
+Every setting lives in ``params.yaml``. The whole file is validated at once, so that a
+misspelt key, a wrong type or an impossible value anywhere is reported together with every
+other problem, and cross-section rules (a clash definition naming a side that no actor map
+defines, say) are checked before any stage runs. Stages call :func:`load_params` and take
+their own section; library functions take explicit arguments and never read this file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+DEFAULT_PARAMS = Path("params.yaml")
+
+PositiveInt = Annotated[int, Field(gt=0)]
+NonNegInt = Annotated[int, Field(ge=0)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+Probability = Annotated[float, Field(gt=0, lt=1)]
+
+
+class ParamsError(ValueError):
+    """Raised when params.yaml is invalid; the message lists every problem."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------- ingest
+
+
+class Window(_Section):
+    """The study window, inclusive of both days."""
+
+    start: dt.date
+    end: dt.date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Window:
+        if self.end <= self.start:
+            raise ValueError(f"window end {self.end} is not after start {self.start}")
+        return self
+
+
+class BoundarySpec(_Section):
+    """One admin-1 boundary file (GeoJSON) and the properties that hold names and ids."""
+
+    path: Path
+    country: str = Field(min_length=1)
+    name_property: str
+    id_property: str
+
+
+class RegionsSpec(_Section):
+    boundaries: list[BoundarySpec] = Field(min_length=1)
+    aliases: Path | None = None
+    # A point outside every polygon but within this distance of one is placed in the nearest
+    # (simplified polygons cut off river banks and border posts); farther ones are quarantined.
+    snap_km: Annotated[float, Field(ge=0)] = 5.0
+
+
+Format = Literal["canonical", "ucdp_ged", "acled", "points"]
+
+
+class SourceSpec(_Section):
+    """One input file and how to read it."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_\-]+$")
+    path: Path
+    format: Format
+    # points only: which side the stream belongs to, and its type column's values -> category.
+    side: str | None = None
+    licence: str | None = None
+
+    @model_validator(mode="after")
+    def _points_need_side(self) -> SourceSpec:
+        if self.format == "points" and not self.side:
+            raise ValueError(f"source {self.name!r}: a points source needs `side`")
+        return self
+
+
+class IngestParams(_Section):
+    window: Window
+    regions: RegionsSpec
+    positions: Path | None = None
+    sources: list[SourceSpec] = Field(min_length=1)
+    # side -> actor names; an entry starting with "re:" is a regular expression (full match,
+    # case-insensitive), otherwise an exact, case-insensitive name.
+    sides: dict[str, list[str]] = Field(min_length=1)
+    # format -> source event type -> coded category. For ucdp_ged the type is
+    # type_of_violence ("1", "2", "3"); for acled "event_type" or "event_type/sub_event_type"
+    # (the more specific wins); for points the stream's type column; for canonical the
+    # category column must already hold a coded category.
+    categories: dict[Format, dict[str, str]] = Field(default_factory=dict)
+    # Sides given to actors that match no pattern. None quarantines such rows.
+    unknown_side: str | None = "other"
+    # Sides that appear only in the positions table (no actor map needed for them).
+    position_sides: list[str] = Field(default_factory=list)
+    max_field_bytes: PositiveInt = 65_536
+
+    @field_validator("sides")
+    @classmethod
+    def _patterns_compile(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        for side, patterns in v.items():
+            if not patterns:
+                raise ValueError(f"side {side!r} has no actor patterns")
+            for p in patterns:
+                if p.startswith("re:"):
+                    try:
+                        re.compile(p[3:])
+                    except re.error as e:
+                        raise ValueError(f"side {side!r}: bad regex {p!r}: {e}") from e
+        return v
+
+    @model_validator(mode="after")
+    def _unique_sources(self) -> IngestParams:
+        names = [s.name for s in self.sources]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"source names repeat: {dupes}")
+        return self
+
+    def all_categories(self) -> set[str]:
+        return {c for m in self.categories.values() for c in m.values()}
+
+
+# --------------------------------------------------------------------------- panel
+
+
+class ClashSpec(_Section):
+    """What counts as a clash: events of these categories between these two sides."""
+
+    categories: list[str] = Field(min_length=1)
+    sides: tuple[str, str]
+
+
+class ProximityPair(_Section):
+    """Distance from side ``a``'s locations (positions and events) to side ``b``'s events."""
+
+    a: str
+    b: str
+    window: PositiveInt = 4  # trailing periods of events counted, the current one included
+    radius_km: PositiveFloat = 50.0  # count b events within this distance of a
+    near_km: PositiveFloat = 100.0  # a region considers locations within this distance of it
+    use_positions: bool = True
+
+
+class PanelParams(_Section):
+    freq: Literal["W-MON", "MS"] = "W-MON"
+    clash: ClashSpec
+    half_lives: list[PositiveFloat] = Field(default_factory=lambda: [1.0, 4.0, 13.0], min_length=1)
+    proximity: list[ProximityPair] = Field(default_factory=list)
+    # Distances enter features through exp(-d / scale): 1 at 0 km, 0 when absent.
+    proximity_scale_km: PositiveFloat = 50.0
+
+
+# --------------------------------------------------------------------------- model / fit
+
+
+class PriorSpec(_Section):
+    """A prior as data: distribution name and its parameters."""
+
+    dist: Literal["Normal", "HalfNormal", "StudentT", "HalfStudentT", "Exponential"]
+    mu: float | None = None
+    sigma: PositiveFloat | None = None
+    nu: PositiveFloat | None = None
+    lam: PositiveFloat | None = None
+
+    _needs = {
+        "Normal": {"mu", "sigma"},
+        "HalfNormal": {"sigma"},
+        "StudentT": {"nu", "mu", "sigma"},
+        "HalfStudentT": {"nu", "sigma"},
+        "Exponential": {"lam"},
+    }
+
+    @model_validator(mode="after")
+    def _has_params(self) -> PriorSpec:
+        given = {k for k in ("mu", "sigma", "nu", "lam") if getattr(self, k) is not None}
+        need = self._needs[self.dist]
+        if given != need:
+            raise ValueError(f"{self.dist} takes exactly {sorted(need)}, got {sorted(given)}")
+        return self
+
+    def kwargs(self) -> dict[str, float]:
+        return {k: getattr(self, k) for k in self._needs[self.dist]}
+
+
+class ModelParams(_Section):
+    horizon: PositiveInt = 4
+    features: list[str] = Field(min_length=1)
+    # Features whose coefficient varies by country (partially pooled); subset of features.
+    country_varying: list[str] = Field(default_factory=list)
+    # Training origins: how many periods of history before the first origin are skipped so
+    # that decayed lags have warmed up.
+    burn_in: NonNegInt = 8
+    priors: dict[str, PriorSpec]
+
+    @model_validator(mode="after")
+    def _subset(self) -> ModelParams:
+        extra = sorted(set(self.country_varying) - set(self.features))
+        if extra:
+            raise ValueError(f"country_varying names features not in features: {extra}")
+        if len(set(self.features)) != len(self.features):
+            raise ValueError("features repeat")
+        return self
+
+
+class FitParams(_Section):
+    sampler: Literal["nutpie", "pymc", "numpyro"] = "nutpie"
+    draws: PositiveInt = 1000
+    tune: PositiveInt = 1000
+    chains: PositiveInt = 4
+    cores: PositiveInt = 2
+    target_accept: Probability = 0.9
+    seed: NonNegInt = 20170518
+    prior_samples: PositiveInt = 500
+    progressbar: bool = True
+
+
+class DiagnosticsParams(_Section):
+    r_hat_max: PositiveFloat = 1.01
+    ess_bulk_min: PositiveFloat = 400
+    ess_tail_min: PositiveFloat = 400
+    divergences_max: NonNegInt = 0
+    bfmi_min: PositiveFloat = 0.3
+    pareto_k_bad: PositiveFloat = 0.7
+    fail_on_gate: bool = True
+    # Simpler variants compared with the full model by PSIS-LOO.
+    loo_variants: list[Literal["intercepts_only", "no_proximity", "no_spatial"]] = Field(
+        default_factory=lambda: ["intercepts_only", "no_proximity"]
+    )
+
+
+class ForecastParams(_Section):
+    # None: the last period of the panel.
+    origin: dt.date | None = None
+    interval: tuple[Probability, Probability] = (0.05, 0.95)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ForecastParams:
+        if not self.interval[0] < self.interval[1]:
+            raise ValueError(f"interval {self.interval} is not increasing")
+        return self
+
+
+class ScenarioChange(_Section):
+    """Set a feature to a value or shift it; distances are in km (``*_km`` raw features)."""
+
+    feature: str
+    set: float | None = None
+    shift: float | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> ScenarioChange:
+        if (self.set is None) == (self.shift is None):
+            raise ValueError(f"change of {self.feature!r}: give exactly one of set, shift")
+        return self
+
+
+class Scenario(_Section):
+    name: str = Field(pattern=r"^[A-Za-z0-9_\-]+$")
+    description: str
+    regions: list[str] = Field(min_length=1)  # region names, or ["*"] for all
+    changes: list[ScenarioChange] = Field(min_length=1)
+
+
+class DaskParams(_Section):
+    # None: a local cluster; otherwise a scheduler address. DASK_SCHEDULER_ADDRESS overrides.
+    address: str | None = None
+    workers: PositiveInt = 2
+    threads_per_worker: PositiveInt = 1
+    memory_limit: str = "6GiB"
+
+
+class BacktestParams(_Section):
+    origins: PositiveInt = 26
+    stride: PositiveInt = 1
+    refit_every: PositiveInt = 4
+    # Sampling for the refits (a backtest needs calibrated means more than deep tails).
+    draws: PositiveInt = 500
+    tune: PositiveInt = 500
+    chains: PositiveInt = 2
+    climatology_window: PositiveInt = 52
+    climatology_prior_strength: PositiveFloat = 2.0
+    calibration_bins: PositiveInt = 10
+    bootstrap: PositiveInt = 1000
+    block_origins: PositiveInt = 4
+    dask: DaskParams = DaskParams()
+
+
+class ReportParams(_Section):
+    title: str = "clashcast forecast"
+    top_n: PositiveInt = 10
+    history_periods: PositiveInt = 52
+    regions_over_time: PositiveInt = 6
+
+
+# --------------------------------------------------------------------------- the whole file
+
+
+class Params(_Section):
+    ingest: IngestParams
+    panel: PanelParams
+    model: ModelParams
+    fit: FitParams = FitParams()
+    diagnostics: DiagnosticsParams = DiagnosticsParams()
+    forecast: ForecastParams = ForecastParams()
+    scenarios: list[Scenario] = Field(default_factory=list)
+    backtest: BacktestParams = BacktestParams()
+    report: ReportParams = ReportParams()
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Params:
+        problems = []
+        sides = set(self.ingest.sides) | {s.side for s in self.ingest.sources if s.side}
+        sides |= set(self.ingest.position_sides)
+        if self.ingest.unknown_side:
+            sides.add(self.ingest.unknown_side)
+        for s in self.panel.clash.sides:
+            if s not in sides:
+                problems.append(f"panel.clash.sides names side {s!r}, not defined in ingest.sides")
+        if self.panel.clash.sides[0] == self.panel.clash.sides[1]:
+            problems.append("panel.clash.sides: a clash needs two different sides")
+        cats = self.ingest.all_categories()
+        if cats:
+            for c in self.panel.clash.categories:
+                if c not in cats:
+                    problems.append(
+                        f"panel.clash.categories names {c!r}, not produced by ingest.categories"
+                    )
+        for p in self.panel.proximity:
+            for s in (p.a, p.b):
+                if s not in sides:
+                    problems.append(f"panel.proximity names side {s!r}, not defined in sides")
+        names = [s.name for s in self.scenarios]
+        if len(set(names)) != len(names):
+            problems.append("scenario names repeat")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+def _format_errors(err: ValidationError, path: Path) -> str:
+    lines = [f"{path}: {err.error_count()} problem(s):"]
+    for e in err.errors():
+        where = ".".join(str(x) for x in e["loc"]) or "(top level)"
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key"
+        got = "" if not e["loc"] else f" (got {e.get('input')!r:.80})"
+        lines.append(f"  - {where}: {msg}{got}")
+    return "\n".join(lines)
+
+
+def parse_params(raw: dict[str, Any], path: Path = DEFAULT_PARAMS) -> Params:
+    """Validate a params mapping; raise :class:`ParamsError` listing every problem."""
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as e:
+        raise ParamsError(_format_errors(e, path)) from None
+
+
+def read_params(path: Path | str = DEFAULT_PARAMS) -> Params:
+    """Read and validate a params file."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ParamsError(f"{path}: no such params file") from None
+    except yaml.YAMLError as e:
+        raise ParamsError(f"{path}: not valid YAML: {e}") from None
+    return parse_params(raw, path)
+
+
+def load_params(section: str | None = None, path: Path | str = DEFAULT_PARAMS) -> Any:
+    """Validate the whole params file and return one section (or all of it)."""
+    params = read_params(path)
+    return params if section is None else getattr(params, section)

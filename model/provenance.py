@@ -1,0 +1,72 @@
+"""Provenance stamped on every artefact: params hash, git commit, versions, input hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import subprocess
+from collections.abc import Iterable
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+PACKAGES = ("clashcast", "pymc", "pytensor", "arviz", "nutpie", "numpy", "pandas", "xarray")
+
+
+def file_sha256(path: Path | str, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def params_hash(section: Any) -> str:
+    """A stable hash of a params section (a pydantic model or plain data)."""
+    data = section.model_dump(mode="json") if hasattr(section, "model_dump") else section
+    blob = json.dumps(data, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def git_commit(cwd: Path | str = ".") -> str:
+    """The current commit, with ``-dirty`` when tracked files differ; ``unknown`` outside git."""
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return sha + ("-dirty" if dirty else "")
+
+
+def package_versions(names: Iterable[str] = PACKAGES) -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for n in names:
+        try:
+            out[n] = metadata.version(n)
+        except metadata.PackageNotFoundError:
+            out[n] = "not installed"
+    return out
+
+
+def stamp(params: dict[str, Any], inputs: Iterable[Path | str] = ()) -> dict[str, str]:
+    """Flat string attributes for netCDF/JSON: ``params_hash``, ``git_commit``, versions, inputs.
+
+    ``params`` maps a label to a params section; each gets its own hash so that a loader can
+    say which part changed.
+    """
+    attrs = {f"params_hash_{k}": params_hash(v) for k, v in params.items()}
+    attrs["git_commit"] = git_commit()
+    for k, v in package_versions().items():
+        attrs[f"version_{k}"] = v
+    for p in inputs:
+        attrs[f"input_sha256:{Path(p).as_posix()}"] = file_sha256(p)
+    return attrs
