@@ -36,7 +36,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="clashcast", description=__doc__.splitlines()[0])
-    parser.add_argument("--params", default="params.yaml", help="params file (default: %(default)s)")
+    parser.add_argument("--params", default="params.yaml", help="params file (%(default)s)")
     parser.add_argument("--root", default=".", help="project root (default: %(default)s)")
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -44,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_parser(stage, help=f"run the {stage} stage")
     val = sub.add_parser("validate", help="check one raw file without running anything else")
     val.add_argument("file")
-    val.add_argument("--format", required=True, choices=["canonical", "ucdp_ged", "acled", "points"])
+    formats = ["canonical", "ucdp_ged", "acled", "points"]
+    val.add_argument("--format", required=True, choices=formats)
     val.add_argument("--limit", type=int, default=20, help="problems to print (then a count)")
     return parser
 

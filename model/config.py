@@ -326,37 +326,60 @@ class Params(_Section):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Params:
-        problems = []
-        sides = set(self.ingest.sides) | {s.side for s in self.ingest.sources if s.side}
-        sides |= set(self.ingest.position_sides)
-        if self.ingest.unknown_side:
-            sides.add(self.ingest.unknown_side)
-        for s in self.panel.clash.sides:
-            if s not in sides:
-                problems.append(f"panel.clash.sides names side {s!r}, not defined in ingest.sides")
-        if self.panel.clash.sides[0] == self.panel.clash.sides[1]:
-            problems.append("panel.clash.sides: a clash needs two different sides")
-        cats = self.ingest.all_categories()
-        if cats:
-            for c in self.panel.clash.categories:
-                if c not in cats:
-                    problems.append(
-                        f"panel.clash.categories names {c!r}, not produced by ingest.categories"
-                    )
-        for p in self.panel.proximity:
-            for s in (p.a, p.b):
-                if s not in sides:
-                    problems.append(f"panel.proximity names side {s!r}, not defined in sides")
-        names = [s.name for s in self.scenarios]
-        if len(set(names)) != len(names):
-            problems.append("scenario names repeat")
+        problems = cross_problems(self.model_dump(mode="json"))
         if problems:
             raise ValueError("; ".join(problems))
         return self
 
 
-def _format_errors(err: ValidationError, path: Path) -> str:
-    lines = [f"{path}: {err.error_count()} problem(s):"]
+def _get(raw: Any, *keys: str) -> Any:
+    for k in keys:
+        if not isinstance(raw, dict):
+            return None
+        raw = raw.get(k)
+    return raw
+
+
+def cross_problems(raw: dict[str, Any]) -> list[str]:
+    """Rules that span sections, checked on plain data so they can run even when some fields
+    are invalid (every problem is then reported at once)."""
+    problems: list[str] = []
+    sides_map = _get(raw, "ingest", "sides")
+    sides = set(sides_map) if isinstance(sides_map, dict) else set()
+    for src in _get(raw, "ingest", "sources") or []:
+        if isinstance(src, dict) and src.get("side"):
+            sides.add(src["side"])
+    sides |= set(_get(raw, "ingest", "position_sides") or [])
+    unknown = _get(raw, "ingest", "unknown_side")
+    if unknown:
+        sides.add(unknown)
+    clash_sides = _get(raw, "panel", "clash", "sides") or []
+    if isinstance(clash_sides, list | tuple):
+        for s in clash_sides:
+            if sides and s not in sides:
+                problems.append(f"panel.clash.sides names side {s!r}, not defined in ingest.sides")
+        if len(clash_sides) == 2 and clash_sides[0] == clash_sides[1]:
+            problems.append("panel.clash.sides: a clash needs two different sides")
+    cat_maps = _get(raw, "ingest", "categories") or {}
+    cats = {c for m in cat_maps.values() if isinstance(m, dict) for c in m.values()}
+    for c in _get(raw, "panel", "clash", "categories") or []:
+        if cats and c not in cats:
+            problems.append(
+                f"panel.clash.categories names {c!r}, not produced by ingest.categories"
+            )
+    for p in _get(raw, "panel", "proximity") or []:
+        for key in ("a", "b"):
+            s = p.get(key) if isinstance(p, dict) else None
+            if s is not None and sides and s not in sides:
+                problems.append(f"panel.proximity.{key} names side {s!r}, not defined in sides")
+    names = [s.get("name") for s in raw.get("scenarios") or [] if isinstance(s, dict)]
+    if len(set(names)) != len(names):
+        problems.append("scenario names repeat")
+    return problems
+
+
+def _format_errors(err: ValidationError, path: Path, extra: list[str]) -> str:
+    lines = []
     for e in err.errors():
         where = ".".join(str(x) for x in e["loc"]) or "(top level)"
         msg = e["msg"].removeprefix("Value error, ")
@@ -364,7 +387,8 @@ def _format_errors(err: ValidationError, path: Path) -> str:
             msg = "unknown key"
         got = "" if not e["loc"] else f" (got {e.get('input')!r:.80})"
         lines.append(f"  - {where}: {msg}{got}")
-    return "\n".join(lines)
+    lines += [f"  - {p}" for p in extra if not any(p in line for line in lines)]
+    return "\n".join([f"{path}: {len(lines)} problem(s):", *lines])
 
 
 def parse_params(raw: dict[str, Any], path: Path = DEFAULT_PARAMS) -> Params:
@@ -374,7 +398,7 @@ def parse_params(raw: dict[str, Any], path: Path = DEFAULT_PARAMS) -> Params:
     try:
         return Params.model_validate(raw)
     except ValidationError as e:
-        raise ParamsError(_format_errors(e, path)) from None
+        raise ParamsError(_format_errors(e, path, cross_problems(raw))) from None
 
 
 def read_params(path: Path | str = DEFAULT_PARAMS) -> Params:

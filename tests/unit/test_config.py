@@ -1,0 +1,88 @@
+"""params.yaml is validated whole: unknown keys, wrong types and impossible values are refused
+with every problem listed at once."""
+
+import copy
+
+import pytest
+import yaml
+from conftest import ROOT
+
+from model.config import ParamsError, parse_params, read_params
+
+
+@pytest.fixture(scope="module")
+def raw() -> dict:
+    return yaml.safe_load((ROOT / "params.yaml").read_text())
+
+
+def _problems(raw: dict) -> str:
+    with pytest.raises(ParamsError) as info:
+        parse_params(raw)
+    return str(info.value)
+
+
+def test_shipped_params_are_valid() -> None:
+    params = read_params(ROOT / "params.yaml")
+    assert params.model.horizon >= 1
+    assert set(params.panel.clash.sides) <= set(params.ingest.sides)
+
+
+def test_every_problem_is_listed_at_once(raw: dict) -> None:
+    bad = copy.deepcopy(raw)
+    bad["model"]["horizon"] = -1
+    bad["unexpected"] = 1
+    bad["ingest"]["regions"]["boundaries"] = []
+    bad["panel"]["clash"]["sides"] = ["government", "martians"]
+    bad["fit"]["draws"] = "many"
+    message = _problems(bad)
+    assert "5 problem(s)" in message
+    for fragment in (
+        "model.horizon",
+        "unexpected: unknown key",
+        "ingest.regions.boundaries",
+        "'martians'",
+        "fit.draws",
+    ):
+        assert fragment in message, fragment
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "fragment"),
+    [
+        (("ingest", "window", "end"), "2013-01-01", "not after start"),
+        (("panel", "clash", "sides"), ["government", "government"], "two different sides"),
+        (("panel", "clash", "categories"), ["picnic"], "'picnic'"),
+        (("model", "country_varying"), ["not_a_feature"], "not_a_feature"),
+        (("diagnostics", "r_hat_max"), 0, "diagnostics.r_hat_max"),
+        (("forecast", "interval"), [0.9, 0.1], "not increasing"),
+        (("ingest", "sides", "government"), ["re:(unclosed"], "bad regex"),
+    ],
+)
+def test_impossible_values_are_refused(
+    raw: dict, path: tuple, value: object, fragment: str
+) -> None:
+    bad = copy.deepcopy(raw)
+    node = bad
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    assert fragment in _problems(bad)
+
+
+def test_prior_needs_its_parameters(raw: dict) -> None:
+    bad = copy.deepcopy(raw)
+    bad["model"]["priors"]["intercept"] = {"dist": "Normal", "sigma": 1.0}
+    assert "Normal takes exactly ['mu', 'sigma']" in _problems(bad)
+
+
+def test_missing_and_broken_files_are_clear(tmp_path) -> None:
+    with pytest.raises(ParamsError, match="no such params file"):
+        read_params(tmp_path / "absent.yaml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("ingest: [unclosed\n")
+    with pytest.raises(ParamsError, match="not valid YAML"):
+        read_params(broken)
+    listy = tmp_path / "list.yaml"
+    listy.write_text("- 1\n- 2\n")
+    with pytest.raises(ParamsError, match="mapping at the top level"):
+        read_params(listy)
