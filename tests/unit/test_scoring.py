@@ -1,0 +1,137 @@
+"""Metric functions against values computed by hand (the arithmetic is in the comments)."""
+
+import math
+
+import numpy as np
+import pytest
+
+from model import scoring
+
+
+def test_brier_per_row():
+    # (0.1-0)^2, (0.8-1)^2, (0.5-1)^2
+    got = scoring.brier_score([0.1, 0.8, 0.5], [0, 1, 1])
+    np.testing.assert_allclose(got, [0.01, 0.04, 0.25])
+
+
+def test_log_score_is_positive_natural_log_loss():
+    # -ln(1-0.1), -ln(0.8), -ln(0.5)
+    got = scoring.log_score([0.1, 0.8, 0.5], [0, 1, 1])
+    np.testing.assert_allclose(got, [0.105360516, 0.223143551, 0.693147181], rtol=1e-8)
+
+
+def test_log_score_clips_certain_misses():
+    # p=0 for an event would be +inf; clipped at eps it costs -ln(eps)
+    got = scoring.log_score([0.0, 1.0], [1, 0], eps=1e-6)
+    np.testing.assert_allclose(got, [-math.log(1e-6)] * 2)
+
+
+def test_auc_roc_no_ties():
+    # positives {0.35, 0.8} vs negatives {0.1, 0.4}: 0.35>0.1, 0.35<0.4, 0.8>both -> 3/4
+    assert scoring.auc_roc([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1]) == pytest.approx(0.75)
+
+
+def test_auc_roc_ties_count_half():
+    # positives {0.5, 0.9} vs negatives {0.5, 0.2}: tie 0.5 + 1 + 1 + 1 = 3.5 of 4 pairs
+    assert scoring.auc_roc([0.5, 0.5, 0.2, 0.9], [1, 0, 0, 1]) == pytest.approx(0.875)
+
+
+def test_auc_roc_one_class_is_nan():
+    assert math.isnan(scoring.auc_roc([0.2, 0.3], [0, 0]))
+
+
+def test_average_precision_no_ties():
+    # ranked 0.8(+) 0.4(-) 0.35(+) 0.1(-): recall steps 0.5 at precision 1, 0.5 at 2/3
+    # AP = 0.5*1 + 0.5*2/3 = 0.8333
+    assert scoring.auc_pr([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1]) == pytest.approx(5 / 6)
+
+
+def test_average_precision_ties_enter_together():
+    # 0.9(+) then the tied pair {0.5+, 0.5-} as one threshold: P=2/3 at R=1; AP = 0.5 + 0.5*2/3
+    assert scoring.auc_pr([0.5, 0.5, 0.2, 0.9], [1, 0, 0, 1]) == pytest.approx(5 / 6)
+    # all forecasts tied: one threshold, precision = prevalence
+    assert scoring.auc_pr([0.3] * 4, [1, 0, 0, 0]) == pytest.approx(0.25)
+
+
+def test_reliability_curve_and_ece():
+    # bins of width 0.5: {0.1, 0.3} mean 0.2 observed 1/2; {0.6, 0.9} mean 0.75 observed 1
+    p, y = [0.1, 0.3, 0.6, 0.9], [0, 1, 1, 1]
+    curve = scoring.reliability_curve(p, y, bins=2)
+    np.testing.assert_allclose(curve["forecast_mean"], [0.2, 0.75])
+    np.testing.assert_allclose(curve["observed_rate"], [0.5, 1.0])
+    np.testing.assert_array_equal(curve["count"], [2, 2])
+    # ECE = 2/4*|0.2-0.5| + 2/4*|0.75-1| = 0.15 + 0.125
+    assert scoring.expected_calibration_error(p, y, bins=2) == pytest.approx(0.275)
+
+
+def test_reliability_curve_empty_bins_are_nan_and_one_is_last_bin():
+    curve = scoring.reliability_curve([1.0, 0.95], [1, 1], bins=4)
+    assert curve["count"].tolist() == [0, 0, 0, 2]
+    assert np.isnan(curve["forecast_mean"][0])
+
+
+def test_murphy_decomposition_by_hand():
+    # same rows as above; o = 3/4
+    # REL = (2*(0.2-0.5)^2 + 2*(0.75-1)^2)/4 = (0.18+0.125)/4 = 0.07625
+    # RES = (2*(0.5-0.75)^2 + 2*(1-0.75)^2)/4 = 0.0625 ; UNC = 0.75*0.25 = 0.1875
+    # BS  = (0.01 + 0.49 + 0.16 + 0.01)/4 = 0.1675
+    # within-bin: bin0 dev_p=(-.1,.1) dev_y=(-.5,.5): 0.02 - 2*0.1 = -0.18;
+    #             bin1 dev_p=(-.15,.15) dev_y=0: 0.045 -> (-0.18+0.045)/4 = -0.03375
+    m = scoring.murphy_decomposition([0.1, 0.3, 0.6, 0.9], [0, 1, 1, 1], bins=2)
+    assert m["reliability"] == pytest.approx(0.07625)
+    assert m["resolution"] == pytest.approx(0.0625)
+    assert m["uncertainty"] == pytest.approx(0.1875)
+    assert m["brier"] == pytest.approx(0.1675)
+    assert m["within_bin"] == pytest.approx(-0.03375)
+    identity = m["reliability"] - m["resolution"] + m["uncertainty"] + m["within_bin"]
+    assert identity == pytest.approx(m["brier"])
+
+
+def test_murphy_identity_exact_when_forecasts_constant_in_bins():
+    rng = np.random.default_rng(1)
+    p = rng.choice([0.05, 0.35, 0.85], size=200)
+    y = (rng.random(200) < p).astype(int)
+    m = scoring.murphy_decomposition(p, y, bins=10)
+    assert m["within_bin"] == pytest.approx(0.0, abs=1e-15)
+    assert m["reliability"] - m["resolution"] + m["uncertainty"] == pytest.approx(m["brier"])
+
+
+def test_summarize_keys():
+    out = scoring.summarize([0.1, 0.3, 0.6, 0.9], [0, 1, 1, 1], bins=2)
+    assert set(out) == {
+        "brier", "log_score", "auc_roc", "auc_pr", "ece", "reliability", "resolution",
+        "uncertainty",
+    }  # fmt: skip
+
+
+def test_skill():
+    assert scoring.skill(0.1, 0.2) == pytest.approx(0.5)
+    assert scoring.skill(0.3, 0.2) == pytest.approx(-0.5)
+
+
+def test_block_bootstrap_mean_and_degenerate_interval():
+    # 4 origins x 2 rows; totals model 0.1*8=0.8, baseline 0.2*8=1.6 -> skill 0.5 exactly,
+    # and every resample has the same ratio, so the interval collapses onto it.
+    groups = np.repeat([1, 2, 3, 4], 2)
+    out = scoring.block_bootstrap_skill(np.full(8, 0.1), np.full(8, 0.2), groups, block=2)
+    assert out == pytest.approx({"mean": 0.5, "ci_low": 0.5, "ci_high": 0.5})
+
+
+def test_block_bootstrap_is_seeded_and_brackets_the_mean():
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(26), 18)
+    lb = rng.random(groups.size) * 0.2
+    lm = lb * rng.uniform(0.6, 1.0, groups.size)
+    a = scoring.block_bootstrap_skill(lm, lb, groups, block=4, n_boot=500, seed=3)
+    b = scoring.block_bootstrap_skill(lm, lb, groups, block=4, n_boot=500, seed=3)
+    assert a == b
+    assert a["ci_low"] < a["mean"] < a["ci_high"]
+
+
+def test_bad_inputs_raise():
+    with pytest.raises(ValueError, match="differ"):
+        scoring.brier_score([0.1], [0, 1])
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        scoring.brier_score([1.2], [1])
+    with pytest.raises(ValueError, match="0 or 1"):
+        scoring.brier_score([0.2], [2])
