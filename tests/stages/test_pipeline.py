@@ -1,0 +1,66 @@
+"""End to end: the real pipeline on a tiny slice of the shipped data, offline; and (slow) twice,
+to show that the same params and seed give the same forecasts, scenarios and backtest."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from .tinyrun import make_project, no_network, run_pipeline
+
+EXPECTED = [
+    "data/interim/events.parquet",
+    "data/interim/rejected.csv",
+    "reports/metrics/ingest.json",
+    "data/processed/panel.nc",
+    "reports/metrics/panel.json",
+    "data/fitted/idata.nc",
+    "reports/metrics/diagnostics.json",
+    "data/forecast/forecast.nc",
+    "reports/forecast.csv",
+    "reports/scenarios.csv",
+    "reports/metrics/backtest.json",
+    "data/backtest/predictions.parquet",
+    "reports/forecast.html",
+    "reports/forecast.pdf",
+]
+REPRODUCIBLE = ["reports/forecast.csv", "reports/scenarios.csv", "reports/metrics/backtest.json"]
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory):
+    project = make_project(tmp_path_factory.mktemp("tiny") / "project")
+    with no_network() as attempts:
+        run_pipeline(project)
+    return project, attempts
+
+
+def test_pipeline_runs_offline_end_to_end(tiny_run) -> None:
+    project, attempts = tiny_run
+    assert attempts == [], f"the pipeline tried to reach the network: {attempts}"
+    for rel in EXPECTED:
+        path = project / rel
+        assert path.exists() and path.stat().st_size > 0, rel
+    ingest = json.loads((project / "reports/metrics/ingest.json").read_text())
+    for name, src in ingest["sources"].items():
+        assert src["rows_read"] == src["rows_kept"] + src["rows_rejected"], name
+    forecast = pd.read_csv(project / "reports/forecast.csv")
+    panel = json.loads((project / "reports/metrics/panel.json").read_text())
+    assert forecast["region"].nunique() == panel["regions"] == 18
+    assert len(forecast) == 18 * forecast["horizon"].nunique()
+    assert (
+        forecast[["p_q05", "p_median", "p_q95"]]
+        .apply(lambda r: r.is_monotonic_increasing, axis=1)
+        .all()
+    )
+
+
+@pytest.mark.slow
+def test_same_params_and_seed_reproduce_outputs(tiny_run, tmp_path) -> None:
+    first, _ = tiny_run
+    second = make_project(tmp_path / "again")
+    run_pipeline(second)
+    for rel in REPRODUCIBLE:
+        assert (first / rel).read_bytes() == (second / rel).read_bytes(), rel

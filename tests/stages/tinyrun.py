@@ -1,0 +1,118 @@
+"""A tiny but real clashcast run: the whole pipeline, through the CLI, on a slice of the shipped
+data (one year of GED Iraq, 18 governorates, weekly), with small samplers.
+
+Used by the end-to-end, reproducibility, offline and notebook tests. Nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from unittest import mock
+
+import yaml
+
+from model.cli import STAGES, main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+TINY_OVERRIDES = {
+    "ingest": {"window": {"start": "2016-07-04", "end": "2017-07-02"}},
+    "model": {"burn_in": 8},
+    "fit": {
+        "draws": 300,
+        "tune": 300,
+        "chains": 2,
+        "cores": 1,
+        "prior_samples": 100,
+        "progressbar": False,
+    },
+    "diagnostics": {"fail_on_gate": False, "ess_bulk_min": 100, "ess_tail_min": 100},
+    "backtest": {
+        "origins": 3,
+        "refit_every": 3,
+        "draws": 150,
+        "tune": 150,
+        "chains": 1,
+        "bootstrap": 100,
+        "block_origins": 1,
+        "dask": {"workers": 1, "threads_per_worker": 1, "memory_limit": "4GiB"},
+    },
+}
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(base.get(k, {}), v) if isinstance(v, dict) else v
+    return out
+
+
+def make_project(dest: Path, overrides: dict | None = None) -> Path:
+    """Copy the shipped inputs and a shrunken params.yaml into ``dest``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(ROOT / "data" / "raw", dest / "data" / "raw")
+    shutil.copytree(ROOT / "reports" / "templates", dest / "reports" / "templates")
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params = _merge(params, TINY_OVERRIDES)
+    if overrides:
+        params = _merge(params, overrides)
+    (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return dest
+
+
+LOOPBACK = ("127.", "::1", "localhost", "0.0.0.0")
+
+
+def _is_loopback(host: object) -> bool:
+    return isinstance(host, str) and host.startswith(LOOPBACK)
+
+
+@contextmanager
+def no_network() -> Iterator[list[str]]:
+    """Refuse every connection and name lookup that would leave the machine.
+
+    Loopback stays open (the Dask cluster of the backtest talks over it); anything else raises
+    ``OSError`` and is recorded in the yielded list, so a test can also assert nobody tried.
+    """
+    attempts: list[str] = []
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+    real_getaddrinfo = socket.getaddrinfo
+
+    def _guard(address: object) -> None:
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(address, tuple) and not _is_loopback(host):
+            attempts.append(str(host))
+            raise OSError(f"network access to {host} is blocked in this test")
+
+    def connect(self: socket.socket, address: object) -> None:
+        _guard(address)
+        return real_connect(self, address)
+
+    def connect_ex(self: socket.socket, address: object) -> int:
+        _guard(address)
+        return real_connect_ex(self, address)
+
+    def getaddrinfo(host: object, *args: object, **kwargs: object) -> list:
+        if host is not None and not _is_loopback(host):
+            attempts.append(str(host))
+            raise socket.gaierror(f"name lookup of {host} is blocked in this test")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    with (
+        mock.patch.object(socket.socket, "connect", connect),
+        mock.patch.object(socket.socket, "connect_ex", connect_ex),
+        mock.patch.object(socket, "getaddrinfo", getaddrinfo),
+    ):
+        yield attempts
+
+
+def run_pipeline(project: Path, stages: tuple[str, ...] = STAGES) -> None:
+    """Run the stages in order through the console-script entry point."""
+    for stage in stages:
+        code = main(["--params", str(project / "params.yaml"), "--root", str(project), stage])
+        assert code == 0, f"stage {stage} exited {code}"
