@@ -8,7 +8,7 @@ import json
 import pandas as pd
 import pytest
 
-from .tinyrun import make_project, no_network, run_pipeline
+from .tinyrun import make_project, run_pipeline
 
 EXPECTED = [
     "data/interim/events.parquet",
@@ -27,14 +27,6 @@ EXPECTED = [
     "reports/forecast.pdf",
 ]
 REPRODUCIBLE = ["reports/forecast.csv", "reports/scenarios.csv", "reports/metrics/backtest.json"]
-
-
-@pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory: pytest.TempPathFactory):
-    project = make_project(tmp_path_factory.mktemp("tiny") / "project")
-    with no_network() as attempts:
-        run_pipeline(project)
-    return project, attempts
 
 
 def test_pipeline_runs_offline_end_to_end(tiny_run) -> None:
