@@ -44,9 +44,7 @@ def main() -> int:
     print(f"| **all stages** | **{total:.1f}** ({total / 60:.1f} min) | | |")
     print(f"| no-op `dvc repro` | {noop:.2f} | {code} | |")
     print()
-    print(
-        f"Targets: all stages ≤ 900 s (measured {total:.0f} s); no-op ≤ 3 s (measured {noop:.2f} s)."
-    )
+    print(f"Targets: all stages ≤ 900 s (measured {total:.0f} s); no-op ≤ 3 s ({noop:.2f} s).")
     return 0
 
 
