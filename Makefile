@@ -13,6 +13,8 @@ STAMP := $(VENV)/.installed
 export NUMBA_CACHE_DIR ?= $(HOME)/.cache/clashcast/numba
 export PYTENSOR_FLAGS ?= compiledir=$(HOME)/.cache/clashcast/pytensor
 export MPLBACKEND := Agg
+# dvc.yaml calls `clashcast <stage>`: the venv's bin must come first on PATH.
+export PATH := $(abspath $(VENV))/bin:$(PATH)
 export PYTHONHASHSEED := 0
 
 .PHONY: help env sysdeps forecast test test-slow lint bench clean-env
