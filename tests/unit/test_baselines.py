@@ -1,0 +1,109 @@
+"""Baselines on tiny hand-made panels (the counts are in the comments), and no look-ahead."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from model import baselines
+
+
+def tiny_panel(clash_any: list[list[int]], feature: list[list[float]] | None = None) -> xr.Dataset:
+    y = np.asarray(clash_any, dtype=np.int8)
+    regions = [f"R{i}" for i in range(y.shape[0])]
+    periods = pd.date_range("2020-01-06", periods=y.shape[1], freq="W-MON")
+    f = np.zeros(y.shape) if feature is None else np.asarray(feature, dtype=float)
+    return xr.Dataset(
+        {"clash_any": (("region", "period"), y), "f": (("region", "period"), f)},
+        coords={"region": regions, "period": periods, "country": ("region", ["C"] * len(regions))},
+    )
+
+
+PANEL = tiny_panel([[1, 0, 1, 0, 0, 0], [0, 0, 0, 0, 0, 0]])
+P = PANEL["period"].values
+
+
+def test_climatology_smooths_toward_pooled_rate():
+    # origin = 4th period: R0 saw 2 clashes in 4, R1 none; pooled 2/8 = 1/4; a = 2
+    # R0: (2 + 2*0.25)/(4 + 2) = 2.5/6 ; R1: (0 + 0.5)/6
+    got = baselines.climatology(PANEL, P[3], horizon=2, window=52, prior_strength=2.0)
+    np.testing.assert_allclose(got.values, [[2.5 / 6] * 2, [0.5 / 6] * 2])
+    # window 2: R0 [1, 0] -> k=1, R1 k=0, pooled 1/4: (1+0.5)/4, (0+0.5)/4
+    got = baselines.climatology(PANEL, P[3], horizon=1, window=2, prior_strength=2.0)
+    np.testing.assert_allclose(got.values[:, 0], [0.375, 0.125])
+
+
+def test_markov_per_step_from_pairs_up_to_origin():
+    # origin = 3rd period; R0 [1,0,1] (state 1), R1 [0,0,0] (state 0)
+    # step 1 pairs: R0 (1,0),(0,1); R1 (0,0),(0,0)
+    #   from 1: 0 of 1 -> (0+.5)/(1+1) = .25 ; from 0: 1 of 3 -> 1.5/4 = .375
+    # step 2 pairs: R0 (1,1); R1 (0,0) -> from 1: 1.5/2 = .75 ; from 0: .5/2 = .25
+    got = baselines.markov(PANEL, P[2], horizon=2)
+    np.testing.assert_allclose(got.values, [[0.25, 0.75], [0.375, 0.25]])
+    assert got.dims == ("region", "horizon")
+    assert got["horizon"].values.tolist() == [1, 2]
+
+
+def test_global_rate():
+    # 2 clashes in 6 region-periods up to the 3rd period: (2 + .5)/(6 + 1)
+    got = baselines.global_rate(PANEL, P[2], horizon=3)
+    np.testing.assert_allclose(got.values, np.full((2, 3), 2.5 / 7))
+
+
+def test_fit_logistic_recovers_group_log_odds():
+    # x=0: 1 of 4 clash -> logit(1/4) = -ln 3 ; x=1: 3 of 4 -> logit(3/4) = ln 3
+    # unpenalised MLE: intercept -ln 3, slope 2 ln 3
+    x = np.array([[0.0]] * 4 + [[1.0]] * 4)
+    y = np.array([1, 0, 0, 0, 1, 1, 1, 0], dtype=float)
+    w = baselines.fit_logistic(x, y, ridge=0.0)
+    np.testing.assert_allclose(w, [-np.log(3), 2 * np.log(3)], atol=1e-8)
+
+
+def test_fit_logistic_ridge_keeps_separation_finite():
+    x = np.array([[0.0], [0.0], [1.0], [1.0]])
+    w = baselines.fit_logistic(x, np.array([0.0, 0, 1, 1]), ridge=1.0)
+    assert np.all(np.isfinite(w)) and w[1] > 0
+
+
+def test_logistic_learns_a_predictive_feature():
+    rng = np.random.default_rng(0)
+    f = rng.normal(size=(6, 60))
+    y = np.zeros_like(f, dtype=int)
+    y[:, 1:] = rng.random((6, 59)) < 1 / (1 + np.exp(-(2 * f[:, :-1] - 1)))
+    panel = tiny_panel(y.tolist(), f.tolist())
+    got = baselines.logistic(panel, panel["period"].values[50], 1, ["f"], burn_in=2)
+    order = np.argsort(f[:, 50])
+    assert np.all(np.diff(got.values[order, 0]) > 0)
+
+
+def test_logistic_one_class_gives_training_rate():
+    panel = tiny_panel([[0] * 6, [0] * 6])
+    got = baselines.logistic(panel, panel["period"].values[4], 1, ["f"], burn_in=1)
+    # step 1, t in 1..3: 6 rows, no clash -> (0 + .5)/(6 + 1)
+    np.testing.assert_allclose(got.values, 0.5 / 7)
+
+
+def test_origin_must_be_a_period():
+    with pytest.raises(ValueError, match="not a period"):
+        baselines.global_rate(PANEL, "2020-01-07", 1)
+
+
+def test_no_look_ahead_poisoned_future_changes_nothing():
+    rng = np.random.default_rng(5)
+    y = (rng.random((4, 40)) < 0.3).astype(int)
+    f = rng.normal(size=(4, 40))
+    panel = tiny_panel(y.tolist(), f.tolist())
+    origin_idx = 27
+    poisoned = panel.copy(deep=True)
+    poisoned["clash_any"][:, origin_idx + 1 :] = 1 - poisoned["clash_any"][:, origin_idx + 1 :]
+    poisoned["f"][:, origin_idx + 1 :] = 1e6
+    kw = {"horizon": 4, "features": ["f"], "burn_in": 3, "window": 10, "prior_strength": 2.0}
+    origin = panel["period"].values[origin_idx]
+    clean = baselines.all_baselines(panel, origin, **kw)
+    dirty = baselines.all_baselines(poisoned, origin, **kw)
+    assert set(clean) == set(baselines.BASELINES)
+    for name in baselines.BASELINES:
+        xr.testing.assert_identical(clean[name], dirty[name])
+    # ...whereas poisoning the origin itself does change them (the test can see a leak)
+    poisoned["clash_any"][:, origin_idx] = 1 - poisoned["clash_any"][:, origin_idx]
+    assert not np.array_equal(baselines.markov(poisoned, origin, 4).values, clean["markov"].values)
