@@ -1,0 +1,276 @@
+"""Features on the region × period grid: decays, time since a clash, spill-over, proximity.
+
+Every function here is causal: the value at period ``t`` is computed from counts at periods
+``≤ t`` and from events and positions known by the end of ``t``. Inputs are plain arrays and
+data frames (no files, no params loading), so each piece is testable on a handful of numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import shapely
+from scipy.signal import lfilter
+
+EARTH_RADIUS_KM = 6371.0088  # mean Earth radius (IUGG)
+
+
+# --------------------------------------------------------------------------- temporal
+
+
+def decayed_sum(counts: np.ndarray, half_life: float) -> np.ndarray:
+    """Exponentially decayed running sum along the last axis.
+
+    ``out[..., t] = Σ_{u≤t} counts[..., u] · 0.5 ** ((t − u) / half_life)``, computed by a
+    first-order recursive filter, so the value at ``t`` never sees ``u > t``.
+
+    Parameters
+    ----------
+    counts : np.ndarray
+        Non-negative counts, periods on the last axis.
+    half_life : float
+        Half-life in periods (> 0).
+
+    Returns
+    -------
+    np.ndarray
+        float64 array of the same shape, ≥ 0.
+    """
+    if half_life <= 0:
+        raise ValueError(f"half_life must be > 0, got {half_life}")
+    a = 0.5 ** (1.0 / half_life)
+    out = lfilter([1.0], [1.0, -a], np.asarray(counts, dtype=np.float64), axis=-1)
+    return np.maximum(out, 0.0)  # guard the last ulp: decayed sums of counts are never negative
+
+
+def periods_since(occurred: np.ndarray, cap: int) -> np.ndarray:
+    """Periods since the last period with an occurrence (0 when it occurred at ``t``), capped.
+
+    Parameters
+    ----------
+    occurred : np.ndarray
+        Boolean (or 0/1) array, periods on the last axis.
+    cap : int
+        Value used when there has been none yet, and the maximum returned.
+
+    Returns
+    -------
+    np.ndarray
+        int64 array of the same shape, in ``[0, cap]``.
+    """
+    occurred = np.asarray(occurred, dtype=bool)
+    idx = np.arange(occurred.shape[-1])
+    last = np.where(occurred, idx, -1)
+    last = np.maximum.accumulate(last, axis=-1)
+    since = np.where(last >= 0, idx - last, cap)
+    return np.minimum(since, cap).astype(np.int64)
+
+
+def neighbour_mean(
+    values: np.ndarray, regions: Sequence[str], neighbours: Mapping[str, Sequence[str]]
+) -> np.ndarray:
+    """Mean over each region's neighbours of ``values`` (regions × periods); 0 without any.
+
+    Neighbours not in ``regions`` (outside the panel) are ignored.
+    """
+    pos = {r: i for i, r in enumerate(regions)}
+    w = np.zeros((len(regions), len(regions)))
+    for r, nbrs in neighbours.items():
+        if r not in pos:
+            continue
+        js = sorted({pos[n] for n in nbrs if n in pos and n != r})
+        if js:
+            w[pos[r], js] = 1.0 / len(js)
+    return w @ np.asarray(values, dtype=np.float64)
+
+
+# --------------------------------------------------------------------------- proximity
+
+
+def derive_proximity(km: np.ndarray | float, scale_km: float) -> tuple[np.ndarray, np.ndarray]:
+    """Turn distances (NaN = absent) into the model's ``near`` and ``absent`` features.
+
+    ``near = exp(−km / scale_km)`` (1 at 0 km, falling with distance) and 0 when absent;
+    ``absent`` is 1 where ``km`` is NaN. This is the single place the transform lives: the
+    panel and the scenarios both call it, so a scenario that sets a distance moves ``near``
+    exactly as observed data would.
+
+    Parameters
+    ----------
+    km : array_like
+        Distances in km, NaN where A or B is absent; negative values are rejected.
+    scale_km : float
+        Distance scale (> 0).
+
+    Returns
+    -------
+    near, absent : np.ndarray
+        float64 arrays shaped like ``km``.
+    """
+    if scale_km <= 0:
+        raise ValueError(f"scale_km must be > 0, got {scale_km}")
+    km = np.asarray(km, dtype=np.float64)
+    if np.any(km < 0):
+        raise ValueError("distances must be ≥ 0 km")
+    absent = np.isnan(km)
+    near = np.where(absent, 0.0, np.exp(-np.where(absent, 0.0, km) / scale_km))
+    return near, absent.astype(np.float64)
+
+
+def haversine_km(
+    lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray
+) -> np.ndarray:
+    """Great-circle distance in km between points (degrees), broadcasting like numpy."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dlat = p2 - p1
+    dlon = np.radians(lon2) - np.radians(lon1)
+    h = np.sin(dlat / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlon / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
+
+
+def point_region_km(
+    lat: np.ndarray, lon: np.ndarray, regions: Sequence[str], geometry: Mapping[str, object]
+) -> np.ndarray:
+    """Distance in km from each point to each region's polygon (0 inside); shape (points, regions).
+
+    The nearest point of the polygon is found in a local equirectangular projection centred on
+    the region (x scaled by cos of its latitude), and the distance to it is then measured on the
+    sphere (haversine), so the result is accurate to well under 1% at the scales used here.
+    Regions without a geometry get +inf.
+    """
+    lat = np.asarray(lat, dtype=np.float64)
+    lon = np.asarray(lon, dtype=np.float64)
+    out = np.full((lat.size, len(regions)), np.inf)
+    if lat.size == 0:
+        return out
+    for j, r in enumerate(regions):
+        geom = geometry.get(r)
+        if geom is None or shapely.is_empty(geom):
+            continue
+        lat0 = shapely.centroid(geom).y
+        k = np.cos(np.radians(lat0))
+        proj = shapely.transform(geom, lambda xy, k=k: xy * np.array([k, 1.0]))
+        pts = shapely.points(lon * k, lat)
+        line = shapely.shortest_line(pts, proj)
+        coords = shapely.get_coordinates(line).reshape(-1, 2, 2)
+        near_lon, near_lat = coords[:, 1, 0] / k, coords[:, 1, 1]
+        inside = shapely.intersects(pts, proj)
+        d = haversine_km(lat, lon, near_lat, near_lon)
+        out[:, j] = np.where(inside, 0.0, d)
+    return out
+
+
+def active_positions(
+    start: np.ndarray, end: np.ndarray, period_start: np.ndarray, period_end: np.ndarray
+) -> np.ndarray:
+    """Which positions are active in which period: (positions, periods) boolean.
+
+    Active at ``t`` when ``start ≤ period_end(t)`` and (``end`` is blank or
+    ``end ≥ period_start(t)``). A blank start means active from the first period.
+    """
+    start = np.asarray(start, dtype="datetime64[ns]")[:, None]
+    end = np.asarray(end, dtype="datetime64[ns]")[:, None]
+    ps = np.asarray(period_start, dtype="datetime64[ns]")[None, :]
+    pe = np.asarray(period_end, dtype="datetime64[ns]")[None, :]
+    started = np.isnat(start) | (start <= pe)
+    not_ended = np.isnat(end) | (end >= ps)
+    return started & not_ended
+
+
+def proximity(
+    a_positions: pd.DataFrame,
+    a_events: pd.DataFrame,
+    b_events: pd.DataFrame,
+    *,
+    regions: Sequence[str],
+    geometry: Mapping[str, object],
+    period_start: np.ndarray,
+    period_end: np.ndarray,
+    window: int,
+    radius_km: float,
+    near_km: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Distance between side A and side B's recent events, per region and period.
+
+    At period ``t``, A's locations are ``a_positions`` active at ``t`` and ``a_events`` in
+    periods ``t − window + 1 … t``; B's are ``b_events`` in the same trailing window. For region
+    ``r`` the B events considered are those placed in ``r`` or within ``near_km`` of its
+    polygon. ``km[r, t]`` is the smallest great-circle distance from any of them to any A
+    location (NaN when either side is absent) and ``n_within[r, t]`` the number of them within
+    ``radius_km`` of some A location.
+
+    Parameters
+    ----------
+    a_positions : pd.DataFrame
+        ``latitude, longitude, start_date, end_date`` (NaT = blank).
+    a_events, b_events : pd.DataFrame
+        ``latitude, longitude, region, period_idx`` (index into the periods); rows without
+        coordinates must already be dropped.
+    regions : sequence of str
+        Panel regions, in panel order.
+    geometry : mapping
+        Region name → shapely polygon in lon/lat.
+    period_start, period_end : np.ndarray
+        datetime64 start and last day of each period.
+    window : int
+        Trailing periods of events, the current one included.
+    radius_km, near_km : float
+        Count radius around A; how far outside a region B events still count for it.
+
+    Returns
+    -------
+    km : np.ndarray
+        float64 (regions, periods), NaN where absent.
+    n_within : np.ndarray
+        int64 (regions, periods).
+    """
+    n_r, n_t = len(regions), len(period_start)
+    km = np.full((n_r, n_t), np.nan)
+    n_within = np.zeros((n_r, n_t), dtype=np.int64)
+    if b_events.empty:
+        return km, n_within
+
+    b = b_events.sort_values("period_idx", kind="stable")
+    b_lat, b_lon = b["latitude"].to_numpy(float), b["longitude"].to_numpy(float)
+    b_t = b["period_idx"].to_numpy(np.int64)
+    pos = {r: i for i, r in enumerate(regions)}
+    b_reg = b["region"].map(pos).fillna(-1).to_numpy(np.int64)
+    considered = point_region_km(b_lat, b_lon, regions, geometry) <= near_km
+    considered[b_reg >= 0, b_reg[b_reg >= 0]] = True
+
+    a = a_events.sort_values("period_idx", kind="stable")
+    a_lat, a_lon = a["latitude"].to_numpy(float), a["longitude"].to_numpy(float)
+    a_t = a["period_idx"].to_numpy(np.int64)
+    p_lat = a_positions["latitude"].to_numpy(float)
+    p_lon = a_positions["longitude"].to_numpy(float)
+    p_active = active_positions(
+        a_positions["start_date"].to_numpy("datetime64[ns]"),
+        a_positions["end_date"].to_numpy("datetime64[ns]"),
+        period_start,
+        period_end,
+    )
+
+    # One pass over periods; within a period everything is vectorised over events × locations.
+    t_idx = np.arange(n_t)
+    b_lo = np.searchsorted(b_t, t_idx - window + 1, side="left")
+    b_hi = np.searchsorted(b_t, t_idx, side="right")
+    a_lo = np.searchsorted(a_t, t_idx - window + 1, side="left")
+    a_hi = np.searchsorted(a_t, t_idx, side="right")
+    for t in t_idx:
+        bs = slice(b_lo[t], b_hi[t])
+        if bs.start == bs.stop:
+            continue
+        act = p_active[:, t]
+        loc_lat = np.concatenate([p_lat[act], a_lat[a_lo[t] : a_hi[t]]])
+        loc_lon = np.concatenate([p_lon[act], a_lon[a_lo[t] : a_hi[t]]])
+        if loc_lat.size == 0:
+            continue
+        d = haversine_km(b_lat[bs, None], b_lon[bs, None], loc_lat[None, :], loc_lon[None, :])
+        nearest = d.min(axis=1)
+        cons = considered[bs]
+        dist = np.where(cons, nearest[:, None], np.inf).min(axis=0)
+        km[:, t] = np.where(np.isfinite(dist), dist, np.nan)
+        n_within[:, t] = (cons & (nearest <= radius_km)[:, None]).sum(axis=0)
+    return km, n_within
