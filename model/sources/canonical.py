@@ -1,0 +1,54 @@
+"""clashcast's own event CSV: the canonical columns (DESIGN §2), sides left to the actor map.
+
+Columns ``event_id, date, actor1, category, fatalities`` and either ``region`` or
+``latitude, longitude`` are required; ``country, actor2`` are optional. ``category`` must
+already be a coded category (one produced by ``ingest.categories``), or is translated by an
+``ingest.categories.canonical`` map when params give one. Dates are ISO (``2017-05-18``).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from model.errors import StageError
+from model.sources.common import SourceContext, SourceResult, finish
+from model.sources.reading import column, read_table
+
+REQUIRED = ["event_id", "date", "actor1", "category", "fatalities"]
+FIELDS = {"id": "event_id", "admin1": "region"}
+DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%d %H:%M:%S"]
+
+
+def read(ctx: SourceContext) -> SourceResult:
+    """Read a canonical CSV into events and quarantined rows."""
+    table = read_table(ctx.path, ctx.file, REQUIRED, ctx.params.max_field_bytes)
+    has = set(table.header)
+    if "region" not in has and not {"latitude", "longitude"} <= has:
+        raise StageError(
+            f"{ctx.file}:1: field=region: missing column(s): a canonical file needs `region` "
+            "or both `latitude` and `longitude`"
+        )
+    raw = column(table, "category")
+    translate = ctx.params.categories.get("canonical")
+    if translate:
+        category = raw.map(translate)
+    else:
+        known = ctx.params.all_categories()
+        category = raw.where((raw != "") & (raw.isin(known) if known else True), None)
+    staged = pd.DataFrame(
+        {
+            "_line": table.data["_line"],
+            "id": column(table, "event_id"),
+            "date": column(table, "date"),
+            "country": column(table, "country"),
+            "admin1": column(table, "region"),
+            "latitude": column(table, "latitude"),
+            "longitude": column(table, "longitude"),
+            "actor1": column(table, "actor1"),
+            "actor2": column(table, "actor2"),
+            "category": category,
+            "category_key": raw,
+            "fatalities": column(table, "fatalities"),
+        }
+    )
+    return finish(ctx, table, staged, FIELDS, DATE_FORMATS)

@@ -1,0 +1,214 @@
+"""Reading a raw CSV defensively: encodings, BOMs, HXL tag rows, huge fields, ragged rows.
+
+File-level problems (unreadable, empty, header only, missing columns) raise
+:class:`~model.errors.StageError` naming the file, line and field. Row-level problems found
+while reading (a row with the wrong number of fields, a field over ``max_field_bytes``) are
+returned as quarantined rows, so that nothing read is ever silently dropped.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import difflib
+import io
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from model.errors import StageError
+
+WIDTH = "wrong number of fields"
+TOO_LARGE = "field too large"
+EMPTY_ROW = "empty row"
+PREVIEW_CHARS = 200
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _raise_field_limit() -> None:
+    limit = sys.maxsize
+    while True:
+        try:
+            csv.field_size_limit(limit)
+            return
+        except OverflowError:
+            limit //= 10
+
+
+_raise_field_limit()
+
+
+def preview(value: object, limit: int = PREVIEW_CHARS) -> str:
+    """A value as text, cut to ``limit`` characters with the full size noted."""
+    text = "" if value is None else str(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text.encode('utf-8'))} bytes)"
+
+
+def neutralise_formula(value: object) -> object:
+    """Prefix a quote to text a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``).
+
+    Only for CSV outputs meant to be opened by people (``rejected.csv``); the events
+    themselves keep the text as coded.
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+@dataclass
+class RawTable:
+    """A CSV read as text: one row per data record, columns named by the (lower-cased) header.
+
+    ``data`` has a column per header name plus ``_line`` (the 1-based line where the record
+    starts; the header is line 1). ``problems`` lists rows quarantined while reading as
+    ``(line, field, value, reason)``; they are not in ``data``.
+    """
+
+    file: str
+    header: list[str]
+    data: pd.DataFrame
+    encoding: str
+    rows_read: int
+    problems: list[tuple[int, str, str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def decode(raw: bytes) -> tuple[str, str]:
+    """Text and the encoding used: UTF-8 (with or without BOM), UTF-16 with a BOM, else cp1252.
+
+    Bytes that are not UTF-8 are most often a Windows export (cp1252, a superset of
+    Latin-1's printable range); Latin-1 is the last resort because it never fails.
+    """
+    if raw.startswith(codecs.BOM_UTF8):
+        try:
+            return raw[len(codecs.BOM_UTF8) :].decode("utf-8"), "utf-8-sig"
+        except UnicodeDecodeError:
+            raw = raw[len(codecs.BOM_UTF8) :]
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return raw.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError:
+            pass
+    try:
+        return raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return raw.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError:
+        return raw.decode("latin-1"), "latin-1"
+
+
+def _is_hxl(record: list[str]) -> bool:
+    cells = [c.strip() for c in record if c.strip()]
+    return bool(cells) and all(c.startswith("#") for c in cells)
+
+
+def _missing_columns_message(file: str, missing: list[str], header: list[str]) -> str:
+    hints = []
+    for m in missing:
+        close = difflib.get_close_matches(m, header, n=1, cutoff=0.6)
+        if close:
+            hints.append(f"{m!r} (renamed to {close[0]!r}?)")
+        else:
+            hints.append(repr(m))
+    shown = ", ".join(header[:30]) + (" …" if len(header) > 30 else "")
+    return f"{file}:1: field={', '.join(hints)}: missing column(s); the header has: {shown}"
+
+
+def read_table(
+    path: Path,
+    file: str,
+    required: list[str],
+    max_field_bytes: int,
+) -> RawTable:
+    """Read ``path`` (named ``file`` in messages) and check its header has ``required``.
+
+    Raises
+    ------
+    StageError
+        The file is missing or unreadable, empty, has only a header, repeats or lacks
+        required columns, or is not CSV at all.
+    """
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise StageError(f"{file}: file not found") from None
+    except OSError as e:
+        raise StageError(f"{file}: cannot read: {e.strerror or e}") from None
+    text, encoding = decode(raw)
+    notes: list[str] = []
+    if encoding in ("cp1252", "latin-1"):
+        notes.append(f"not valid UTF-8: decoded as {encoding}; check accented names")
+    if not text.strip():
+        raise StageError(f"{file}:1: empty file (no header line)")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header: list[str] | None = None
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    problems: list[tuple[int, str, str, str]] = []
+    rows_read = 0
+    start = 1
+    try:
+        for record in reader:
+            line, start = start, reader.line_num + 1
+            if not record:
+                continue  # a blank line holds no row
+            if header is None:
+                header = [h.replace("\ufeff", "").strip().lower() for h in record]
+                dupes = sorted({h for h in header if h and header.count(h) > 1})
+                if dupes:
+                    raise StageError(f"{file}:{line}: field={dupes[0]}: column repeats in header")
+                missing = [c for c in required if c not in header]
+                if missing:
+                    raise StageError(_missing_columns_message(file, missing, header))
+                continue
+            if not rows_read and not rows and not problems and _is_hxl(record):
+                notes.append(f"skipped HXL tag row at line {line}")
+                continue
+            rows_read += 1
+            if len(record) != len(header):
+                problems.append(
+                    (line, "", f"{len(record)} fields, header has {len(header)}", WIDTH)
+                )
+                continue
+            big = next(
+                (
+                    (h, c)
+                    for h, c in zip(header, record, strict=True)
+                    if len(c) * 4 > max_field_bytes and len(c.encode("utf-8")) > max_field_bytes
+                ),
+                None,
+            )
+            if big is not None:
+                problems.append((line, big[0], preview(big[1], 80), TOO_LARGE))
+                continue
+            if not any(c.strip() for c in record):
+                problems.append((line, "", "", EMPTY_ROW))
+                continue
+            rows.append(record)
+            lines.append(line)
+    except csv.Error as e:
+        raise StageError(f"{file}:{reader.line_num}: not readable as CSV: {e}") from None
+    if header is None:  # pragma: no cover - text.strip() was non-empty, so a record exists
+        raise StageError(f"{file}:1: empty file (no header line)")
+    if rows_read == 0:
+        raise StageError(f"{file}:2: header only, no data rows")
+    data = (
+        pd.DataFrame(rows, columns=header, dtype=object)
+        if rows
+        else pd.DataFrame(columns=header, dtype=object)
+    )
+    data["_line"] = pd.array(lines, dtype="int64")
+    return RawTable(file, header, data, encoding, rows_read, problems, notes)
+
+
+def column(table: RawTable, name: str, default: str = "") -> pd.Series:
+    """A column as stripped text, or ``default`` everywhere when the file lacks it."""
+    if name in table.data.columns:
+        return table.data[name].fillna("").astype(object).map(str.strip)
+    return pd.Series([default] * len(table.data), index=table.data.index, dtype=object)
