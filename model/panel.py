@@ -1,0 +1,297 @@
+"""The region × period panel: every region, every period of the study window, zeros kept.
+
+:func:`build_panel` turns the kept events (``data/interim/events.parquet``), the positions and
+the regions (table, neighbours, polygons) into an :class:`xarray.Dataset` with dims
+``(region, period)``: counts per coded category, fatalities, the clash outcome, and the
+features of :mod:`model.features` (docs/interfaces.md names them all). It takes plain data
+frames and mappings, not :class:`model.regions.Regions`, so it is testable on a few squares.
+
+Periods are labelled by their start (``W-MON``: weeks starting on Monday; ``MS``: calendar
+months). The grid covers the whole window: the first period is the one containing the window
+start and the last the one containing the window end, so every event in the window is counted;
+the edge periods may be partial (only the part inside the window holds events).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from model.config import PanelParams, Window
+from model.features import (
+    decayed_sum,
+    derive_proximity,
+    neighbour_mean,
+    periods_since,
+    proximity,
+)
+
+SINCE_CAP = {"W-MON": 52, "MS": 12}
+COUNT_COLUMNS = ("event_id", "date", "region", "side1", "side2", "category", "fatalities")
+
+
+@dataclass(frozen=True)
+class Periods:
+    """The period grid: start (label) and last day of each period."""
+
+    start: pd.DatetimeIndex
+    end: pd.DatetimeIndex
+    freq: str
+
+    def __len__(self) -> int:
+        return len(self.start)
+
+    def index_of(self, dates: pd.Series | np.ndarray) -> np.ndarray:
+        """Period index of each date; -1 before the first period, len() after the last."""
+        d = np.asarray(pd.to_datetime(dates), dtype="datetime64[D]").astype("datetime64[ns]")
+        idx = np.searchsorted(self.start.to_numpy(), d, side="right") - 1
+        return np.where(d > self.end[-1].to_datetime64(), len(self), idx)
+
+
+def make_periods(start: object, end: object, freq: str) -> Periods:
+    """Periods (``W-MON`` or ``MS``) covering the days ``start … end`` inclusive."""
+    s, e = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
+    if e < s:
+        raise ValueError(f"window end {e.date()} is before start {s.date()}")
+    if freq == "W-MON":
+        first = s - pd.Timedelta(days=s.weekday())
+        starts = pd.date_range(first, e, freq="W-MON")
+        ends = starts + pd.Timedelta(days=6)
+    elif freq == "MS":
+        first = s.replace(day=1)
+        starts = pd.date_range(first, e, freq="MS")
+        ends = starts + pd.offsets.MonthEnd(0)
+    else:
+        raise ValueError(f"unsupported freq {freq!r} (W-MON or MS)")
+    starts = pd.DatetimeIndex(starts.as_unit("ns"), name="period")
+    return Periods(starts, pd.DatetimeIndex(ends.as_unit("ns")), freq)
+
+
+def feature_names(panel: PanelParams) -> list[str]:
+    """Names of the feature variables, in the order they are written."""
+    names = [f"clash_decay_hl{h:g}" for h in panel.half_lives]
+    names += [f"event_decay_hl{h:g}" for h in panel.half_lives]
+    names.append("since_clash")
+    names += [f"nbr_clash_decay_hl{h:g}" for h in panel.half_lives]
+    for p in panel.proximity:
+        stem = f"prox_{p.a}__{p.b}"
+        names += [f"{stem}_km", f"{stem}_near", f"{stem}_absent", f"{stem}_n_within"]
+    return names
+
+
+def _grid_sum(
+    r_idx: np.ndarray, t_idx: np.ndarray, weights: np.ndarray, shape: tuple
+) -> np.ndarray:
+    flat = np.bincount(r_idx * shape[1] + t_idx, weights=weights, minlength=shape[0] * shape[1])
+    return np.rint(flat).astype(np.int64).reshape(shape)
+
+
+def _is_clash(events: pd.DataFrame, panel: PanelParams) -> np.ndarray:
+    a, b = panel.clash.sides
+    s1, s2 = events["side1"].astype(str), events["side2"].astype(str)
+    pair = ((s1 == a) & (s2 == b)) | ((s1 == b) & (s2 == a))
+    return (events["category"].isin(panel.clash.categories) & pair).to_numpy(bool)
+
+
+def _side_events(events: pd.DataFrame, side: str) -> pd.DataFrame:
+    has = (events["side1"].astype(str) == side) | (events["side2"].astype(str) == side)
+    return events.loc[has & events["latitude"].notna() & events["longitude"].notna()]
+
+
+def build_panel(
+    events: pd.DataFrame,
+    positions: pd.DataFrame | None,
+    regions: pd.DataFrame,
+    neighbours: Mapping[str, Sequence[str]],
+    geometry: Mapping[str, object],
+    *,
+    panel: PanelParams,
+    window: Window,
+    categories: Iterable[str] = (),
+) -> xr.Dataset:
+    """Build the region × period panel.
+
+    Parameters
+    ----------
+    events : pd.DataFrame
+        Kept events with at least ``date, region, side1, side2, category, fatalities,
+        latitude, longitude`` (docs/interfaces.md). Events outside the window are ignored
+        (``attrs["events_outside_window"]`` counts them); an event in an unknown region is an
+        error.
+    positions : pd.DataFrame or None
+        ``side, latitude, longitude, start_date, end_date`` (NaT for blank dates).
+    regions : pd.DataFrame
+        ``region_id, region, country``; its row order is the panel's region order.
+    neighbours : mapping
+        Region → touching regions.
+    geometry : mapping
+        Region → shapely polygon (lon/lat), used by the proximity features.
+    panel : PanelParams
+        Frequency, clash definition, half-lives, proximity pairs.
+    window : Window
+        Study window (inclusive days).
+    categories : iterable of str
+        Coded categories that get a ``count_`` variable even when no event has them.
+
+    Returns
+    -------
+    xr.Dataset
+        Dims ``(region, period)``; see docs/interfaces.md for variables and attrs.
+    """
+    missing = [c for c in COUNT_COLUMNS if c not in events.columns]
+    if missing:
+        raise ValueError(f"events lack columns {missing}")
+    periods = make_periods(window.start, window.end, panel.freq)
+    names = regions["region"].astype(str).tolist()
+    if len(set(names)) != len(names):
+        raise ValueError("region names repeat in the regions table")
+    n_r, n_t = len(names), len(periods)
+    pos = pd.Series(np.arange(n_r), index=names)
+
+    ev = events.copy()
+    ev["date"] = pd.to_datetime(ev["date"])
+    day = ev["date"].dt.normalize()
+    in_window = (day >= pd.Timestamp(window.start)) & (day <= pd.Timestamp(window.end))
+    n_outside = int((~in_window).sum())
+    ev = ev.loc[in_window].reset_index(drop=True)
+    unknown = sorted(set(ev["region"].astype(str)) - set(names))
+    if unknown:
+        raise ValueError(f"events name regions not in the regions table: {unknown[:10]}")
+    r_idx = pos.loc[ev["region"].astype(str)].to_numpy(np.int64)
+    t_idx = periods.index_of(ev["date"])
+    ev["period_idx"] = t_idx
+    shape = (n_r, n_t)
+    ones = np.ones(len(ev))
+
+    data: dict[str, tuple[tuple[str, str], np.ndarray]] = {}
+    cats = sorted(set(categories) | set(ev["category"].astype(str)))
+    ev_cat = ev["category"].astype(str).to_numpy()
+    for c in cats:
+        m = ev_cat == c
+        data[f"count_{c}"] = (("region", "period"), _grid_sum(r_idx[m], t_idx[m], ones[m], shape))
+    events_n = _grid_sum(r_idx, t_idx, ones, shape)
+    fat = ev["fatalities"].to_numpy(np.float64)
+    is_clash = _is_clash(ev, panel)
+    clash = _grid_sum(r_idx[is_clash], t_idx[is_clash], ones[is_clash], shape)
+    data["events"] = (("region", "period"), events_n)
+    data["fatalities"] = (("region", "period"), _grid_sum(r_idx, t_idx, fat, shape))
+    data["clash"] = (("region", "period"), clash)
+    data["clash_any"] = (("region", "period"), (clash > 0).astype(np.int8))
+
+    feats: dict[str, np.ndarray] = {}
+    for h in panel.half_lives:
+        feats[f"clash_decay_hl{h:g}"] = np.log1p(decayed_sum(clash, h))
+    for h in panel.half_lives:
+        feats[f"event_decay_hl{h:g}"] = np.log1p(decayed_sum(events_n, h))
+    since = periods_since(clash > 0, SINCE_CAP[panel.freq])
+    feats["since_clash"] = np.log1p(since.astype(np.float64))
+    for h in panel.half_lives:
+        nbr = neighbour_mean(decayed_sum(clash, h), names, neighbours)
+        feats[f"nbr_clash_decay_hl{h:g}"] = np.log1p(nbr)
+
+    pos_df = positions if positions is not None else _empty_positions()
+    for p in panel.proximity:
+        stem = f"prox_{p.a}__{p.b}"
+        a_pos = pos_df.loc[(pos_df["side"].astype(str) == p.a) & p.use_positions]
+        a_pos = a_pos.loc[a_pos["latitude"].notna() & a_pos["longitude"].notna()]
+        km, n_in = proximity(
+            a_pos,
+            _side_events(ev, p.a),
+            _side_events(ev, p.b),
+            regions=names,
+            geometry=geometry,
+            period_start=periods.start.to_numpy(),
+            period_end=periods.end.to_numpy(),
+            window=p.window,
+            radius_km=p.radius_km,
+            near_km=p.near_km,
+        )
+        near, absent = derive_proximity(km, panel.proximity_scale_km)
+        feats[f"{stem}_km"] = km
+        feats[f"{stem}_near"] = near
+        feats[f"{stem}_absent"] = absent
+        feats[f"{stem}_n_within"] = np.log1p(n_in.astype(np.float64))
+
+    fnames = feature_names(panel)
+    assert list(feats) == fnames, (list(feats), fnames)
+    for k in fnames:
+        data[k] = (("region", "period"), feats[k].astype(np.float64))
+
+    ds = xr.Dataset(
+        data,
+        coords={
+            "region": ("region", np.asarray(names, dtype=object)),
+            "period": ("period", periods.start.to_numpy()),
+            "period_end": ("period", periods.end.to_numpy()),
+            "country": ("region", regions["country"].astype(str).to_numpy(dtype=object)),
+            "region_id": ("region", regions["region_id"].astype(str).to_numpy(dtype=object)),
+        },
+        attrs={
+            "freq": panel.freq,
+            "window_start": str(window.start),
+            "window_end": str(window.end),
+            "clash_sides": json.dumps(list(panel.clash.sides)),
+            "clash_categories": json.dumps(list(panel.clash.categories)),
+            "feature_names": json.dumps(fnames),
+            "half_lives": json.dumps(list(panel.half_lives)),
+            "proximity_pairs": json.dumps([p.model_dump(mode="json") for p in panel.proximity]),
+            "proximity_scale_km": float(panel.proximity_scale_km),
+            "since_clash_cap": int(SINCE_CAP[panel.freq]),
+            "events_outside_window": n_outside,
+        },
+    )
+    return ds
+
+
+def _empty_positions() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "side": pd.Series([], dtype=str),
+            "latitude": pd.Series([], dtype=float),
+            "longitude": pd.Series([], dtype=float),
+            "start_date": pd.Series([], dtype="datetime64[ns]"),
+            "end_date": pd.Series([], dtype="datetime64[ns]"),
+        }
+    )
+
+
+def blank_start_positions(positions: pd.DataFrame | None, panel: PanelParams) -> int:
+    """How many positions used by a proximity pair have a blank start (active from the start)."""
+    if positions is None or positions.empty:
+        return 0
+    sides = {p.a for p in panel.proximity if p.use_positions}
+    used = positions["side"].astype(str).isin(sides)
+    return int((used & positions["start_date"].isna()).sum())
+
+
+def panel_summary(ds: xr.Dataset) -> dict[str, object]:
+    """The figures for ``reports/metrics/panel.json`` (docs/interfaces.md).
+
+    ``missing_share[f]`` is the share of cells where feature ``f`` carries no observation:
+    NaN cells, and for every feature of a proximity pair the cells where the pair is absent
+    (``_near`` and ``_n_within`` hold 0 there by construction, which is not an observation).
+    """
+    fnames = json.loads(ds.attrs["feature_names"])
+    periods = pd.DatetimeIndex(ds["period"].to_numpy())
+    n_cells = ds.sizes["region"] * ds.sizes["period"]
+    missing: dict[str, float] = {}
+    for f in fnames:
+        miss = np.isnan(ds[f].to_numpy())
+        if f.startswith("prox_"):
+            stem = f.rsplit("_", 2 if f.endswith("_n_within") else 1)[0]
+            miss = miss | (ds[f"{stem}_absent"].to_numpy() == 1)
+        missing[f] = float(miss.mean()) if n_cells else 0.0
+    return {
+        "regions": int(ds.sizes["region"]),
+        "periods": int(ds.sizes["period"]),
+        "first_period": periods[0].date().isoformat() if len(periods) else None,
+        "last_period": periods[-1].date().isoformat() if len(periods) else None,
+        "clash_rate": float(ds["clash_any"].mean()) if n_cells else 0.0,
+        "rows": int(n_cells),
+        "missing_share": missing,
+    }
