@@ -1,0 +1,347 @@
+"""The forecast report: one plain-data context, rendered to HTML and to PDF from one template.
+
+:func:`build_context` turns a :class:`~model.artefacts.Run` into a dict of strings, numbers,
+lists and embedded figures (base64 PNG data URIs); :func:`render_html` renders
+``reports/templates/forecast.html.j2`` with the CSS inlined into one self-contained file (no
+network request of any kind); :func:`render_pdf` renders the same HTML to A4 with WeasyPrint,
+whose print rules (``@page``) add the title page and page numbers. Jinja autoescaping is on, so
+text from the data (region and actor names, notes) is shown as text, never as markup.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import io
+import logging
+import re
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
+
+from model import plots
+from model.artefacts import (
+    Run,
+    contributions,
+    input_hashes,
+    p_any_draws,
+    previous_origin,
+)
+from model.config import ReportParams
+from model.provenance import git_commit, package_versions
+
+log = logging.getLogger(__name__)
+
+TEMPLATES = Path(__file__).resolve().parents[1] / "reports" / "templates"
+REPORT_PACKAGES = ("matplotlib", "jinja2", "weasyprint")
+DPI = 110
+
+
+def pct(p: float, digits: int = 0) -> str:
+    """A probability as a percentage; below 1% shown as "<1%" rather than a misleading 0%."""
+    if p is None or not np.isfinite(p):
+        return "n/a"
+    v = 100 * float(p)
+    if 0 < v < 0.5 and digits == 0:
+        return "<1%"
+    return f"{v:.{digits}f}%"
+
+
+def pct_interval(mean: float, lo: float, hi: float) -> str:
+    """``12% (7–19%)``: the mean with its interval."""
+    return f"{pct(mean)} ({pct(lo).rstrip('%')}–{pct(hi)})"
+
+
+def fig_uri(fig: Any) -> str:
+    """A figure as a base64 PNG data URI (the figure is then closed)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _forecast_rows(run: Run, prev: dict[str, Any], p_any: pd.DataFrame | None) -> list[dict]:
+    fc = run.forecast
+    rows = []
+    for region, g in fc.sort_values(["rank", "horizon"]).groupby("region", sort=False):
+        g = g.set_index("horizon")
+        steps = [
+            pct_interval(g.at[h, "p_mean"], g.at[h, "p_q05"], g.at[h, "p_q95"])
+            for h in sorted(g.index)
+        ]
+        if p_any is not None and region in p_any.index:
+            a = p_any.loc[region]
+            any_txt = pct_interval(a["any_mean"], a["any_q05"], a["any_q95"])
+        else:
+            any_txt = pct(g["p_any_within_horizon"].iloc[0]) + " (interval n/a)"
+        change = None
+        if prev["step1"] is not None and region in prev["step1"].index:
+            change = 100 * (g.at[1, "p_mean"] - float(prev["step1"][region]))
+        rows.append(
+            {
+                "rank": int(g["rank"].iloc[0]),
+                "region": region,
+                "country": str(g["country"].iloc[0]),
+                "steps": steps,
+                "any": any_txt,
+                "p1": float(g.at[1, "p_mean"]),
+                "p_any": float(g["p_any_within_horizon"].iloc[0]),
+                "change": "n/a" if change is None else f"{change:+.1f} pts",
+            }
+        )
+    return rows
+
+
+def _diagnostics(d: dict[str, Any]) -> dict[str, Any]:
+    th = d.get("thresholds", {})
+    checks = [
+        ("max R-hat", d.get("r_hat_max"), th.get("r_hat_max"), "≤", "{:.3f}"),
+        ("min bulk ESS", d.get("ess_bulk_min"), th.get("ess_bulk_min"), "≥", "{:.0f}"),
+        ("min tail ESS", d.get("ess_tail_min"), th.get("ess_tail_min"), "≥", "{:.0f}"),
+        ("divergences", d.get("divergences"), th.get("divergences_max"), "≤", "{:.0f}"),
+        ("min E-BFMI", d.get("bfmi_min"), th.get("bfmi_min"), "≥", "{:.2f}"),
+    ]
+    rows = []
+    for name, v, t, op, f in checks:
+        ok = None
+        if isinstance(v, int | float) and isinstance(t, int | float):
+            ok = v <= t if op == "≤" else v >= t
+        rows.append(
+            {
+                "name": name,
+                "value": "n/a" if v is None else f.format(v),
+                "threshold": "" if t is None else f"{op} {t}",
+                "ok": ok,
+            }
+        )
+    loo = d.get("loo", {}) or {}
+    loo_rows = [
+        {
+            "name": k,
+            "elpd": f"{v.get('elpd', float('nan')):.1f}",
+            "se": f"{v.get('se', float('nan')):.1f}",
+            "p_loo": f"{v.get('p_loo', float('nan')):.1f}",
+            "k_bad": v.get("pareto_k_bad", "n/a"),
+        }
+        for k, v in loo.items()
+        if isinstance(v, dict)
+    ]
+    return {
+        "status": str(d.get("gate", "unknown")).upper(),
+        "failed_checks": list(d.get("failed_checks", [])),
+        "checks": rows,
+        "pareto_k": d.get("pareto_k", {}),
+        "loo": loo_rows,
+        "loo_best": loo.get("best"),
+        "sampler": d.get("sampler", "n/a"),
+        "seconds": d.get("sampling_seconds"),
+        "ess_per_s": d.get("ess_bulk_per_second"),
+    }
+
+
+def _backtest(run: Run) -> dict[str, Any] | None:
+    bt = run.backtest
+    if bt is None:
+        return None
+    skill = bt.get("skill", {}) or {}
+    rows = [
+        {
+            "baseline": b,
+            "score": s,
+            "skill": f"{100 * v['mean']:+.1f}%",
+            "interval": f"{100 * v['ci_low']:+.1f}% to {100 * v['ci_high']:+.1f}%",
+            "positive": v["ci_low"] > 0,
+        }
+        for b, by in skill.items()
+        for s, v in by.items()
+        if {"mean", "ci_low", "ci_high"} <= set(v)
+    ]
+    m = bt.get("model", {}) or {}
+    metrics = [(k, f"{v:.3f}") for k, v in m.items() if isinstance(v, int | float)]
+    fig_rel = (
+        plots.plot_reliability(run.reliability, run.predictions)[0]
+        if (run.reliability is not None or run.predictions is not None)
+        else None
+    )
+    return {
+        "origins": bt.get("origins"),
+        "horizons": bt.get("horizons"),
+        "rows": bt.get("rows"),
+        "prevalence": pct(bt.get("prevalence", float("nan")), 1),
+        "skill": rows,
+        "metrics": metrics,
+        "skill_fig": fig_uri(plots.plot_skill(skill)[0]) if rows else None,
+        "reliability_fig": fig_uri(fig_rel) if fig_rel is not None else None,
+    }
+
+
+def _provenance_sections(text: str | None) -> list[dict[str, Any]]:
+    """PROVENANCE.md as sections of plain lines (markdown emphasis and bullets stripped)."""
+    if not text:
+        return []
+    sections: list[dict[str, Any]] = []
+    for line in text.splitlines():
+        if line.startswith("#"):
+            sections.append(
+                {"title": re.sub(r"\*\*|__|`", "", line.lstrip("#")).strip(), "lines": []}
+            )
+        elif line.strip():
+            if not sections:
+                sections.append({"title": "", "lines": []})
+            clean = re.sub(r"^\s*[-*]\s+", "", line)
+            sections[-1]["lines"].append(re.sub(r"\*\*|__|`", "", clean).strip())
+    return [s for s in sections if s["lines"] or s["title"]]
+
+
+def _provenance(run: Run, t0: float) -> dict[str, Any]:
+    ingest = run.ingest or {}
+    sources = [
+        {
+            "name": s.name,
+            "path": s.path.as_posix(),
+            "format": s.format,
+            "licence": s.licence or "see below",
+            "kept": ingest.get("sources", {}).get(s.name, {}).get("rows_kept", "n/a"),
+        }
+        for s in run.params.ingest.sources
+    ]
+    fit_versions = {
+        k.removeprefix("version_"): str(v)
+        for k, v in run.idata.attrs.items()
+        if k.startswith("version_")
+    }
+    now_versions = package_versions()
+    for p in REPORT_PACKAGES:
+        try:
+            now_versions[p] = metadata.version(p)
+        except metadata.PackageNotFoundError:
+            now_versions[p] = "not installed"
+    names = list(dict.fromkeys([*fit_versions, *now_versions]))
+    return {
+        "sources": sources,
+        "notes": _provenance_sections(run.provenance_md),
+        "input_hashes": sorted(input_hashes(run).items()),
+        "artefact_hashes": sorted(run.hashes.items()),
+        "params_yaml": yaml.safe_dump(
+            run.params.model_dump(mode="json"), sort_keys=False, width=100
+        ),
+        "git_commit_fit": str(run.idata.attrs.get("git_commit", "unknown")),
+        "git_commit_report": git_commit(run.root),
+        "versions": [(n, fit_versions.get(n, "–"), now_versions.get(n, "–")) for n in names],
+        "build_seconds": f"{time.perf_counter() - t0:.1f}",
+        "missing": sorted(run.missing.values()),
+    }
+
+
+def build_context(run: Run, params: ReportParams) -> dict[str, Any]:
+    """Everything the template shows, as plain data (strings, numbers, lists, data URIs)."""
+    t0 = time.perf_counter()
+    fc = run.forecast
+    horizon = run.horizon
+    word = "month" if run.panel.attrs.get("freq", "W-MON") == "MS" else "week"
+    periods = pd.DatetimeIndex(run.panel["period"].values)
+    prev = previous_origin(run)
+    p_any = p_any_draws(run)
+    table = _forecast_rows(run, prev, p_any)
+    top_next = sorted(table, key=lambda r: -r["p1"])[: params.top_n]
+    top_any = sorted(table, key=lambda r: -r["p_any"])[: params.top_n]
+    over_time = [r["region"] for r in top_any[: params.regions_over_time]]
+    contrib, contrib_how = contributions(
+        run, [r["region"] for r in top_any[: min(params.top_n, 12)]]
+    )
+    figures = {
+        "map": fig_uri(plots.plot_risk_map(run.geometry, fc)[0]) if run.geometry else None,
+        "over_time": fig_uri(
+            plots.plot_risk_over_time(
+                run.panel,
+                fc,
+                over_time,
+                history_periods=params.history_periods,
+                predictions=run.predictions,
+            )[0]
+        ),
+        "coefficients": fig_uri(plots.plot_coefficients(run.idata)[0]),
+        "contributions": fig_uri(plots.plot_contributions(contrib)[0]),
+    }
+    scen = None
+    if run.scenarios is not None and len(run.scenarios):
+        s = run.scenarios
+        scen = [
+            {
+                "name": str(n),
+                "description": str(g["description"].iloc[0]) if "description" in g else "",
+                "rows": [
+                    {
+                        "region": str(r.region),
+                        "horizon": int(r.horizon),
+                        "baseline": pct(r.p_baseline_mean),
+                        "scenario": pct(r.p_scenario_mean),
+                        "diff": f"{100 * r.diff_mean:+.1f} pts ({100 * r.diff_q05:+.1f} to "
+                        f"{100 * r.diff_q95:+.1f})",
+                        "p_gt": pct(r.p_scenario_gt_baseline),
+                    }
+                    for r in g.itertuples()
+                ],
+            }
+            for n, g in s.groupby("scenario", sort=False)
+        ]
+    generated = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    ctx = {
+        "title": params.title,
+        "origin": run.origin.date().isoformat(),
+        "window": f"{periods[0].date().isoformat()} – {periods[-1].date().isoformat()}",
+        "n_regions": len(table),
+        "n_periods": len(periods),
+        "period_word": word,
+        "horizon": horizon,
+        "generated": generated.isoformat().replace("+00:00", " UTC"),
+        "gate_failed": run.gate_failed,
+        "diagnostics": _diagnostics(run.diagnostics),
+        "top_next": top_next,
+        "top_any": top_any,
+        "table": table,
+        "change_source": prev["source"],
+        "change_origin": None
+        if prev["origin"] is None
+        else pd.Timestamp(prev["origin"]).date().isoformat(),
+        "over_time_regions": over_time,
+        "contrib_how": contrib_how,
+        "figures": figures,
+        "scenarios": scen,
+        "backtest": _backtest(run),
+        "missing": run.missing,
+    }
+    ctx["provenance"] = _provenance(run, t0)
+    return ctx
+
+
+def _env() -> Environment:
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render_html(context: dict[str, Any]) -> str:
+    """The report as one self-contained HTML string (CSS inline, figures as data URIs)."""
+    # Our own stylesheet, not data: the one string the template does not escape.
+    css = Markup((TEMPLATES / "report.css").read_text(encoding="utf-8"))
+    return _env().get_template("forecast.html.j2").render(css=css, **context)
+
+
+def render_pdf(context: dict[str, Any]) -> bytes:
+    """The same HTML rendered to an A4 PDF by WeasyPrint (no network: URLs are refused)."""
+    from weasyprint import HTML
+    from weasyprint.urls import URLFetcher
+
+    html = render_html(context)
+    return HTML(string=html, url_fetcher=URLFetcher(allowed_protocols=["data"])).write_pdf()

@@ -1,0 +1,45 @@
+"""``clashcast report``: the forecast report as ``reports/forecast.html`` and ``.pdf``.
+
+Reads every artefact through :func:`model.artefacts.load_run`, builds one context and renders it
+twice. Both files are written atomically (``model.io``), and only after both renderings have
+succeeded, so a failure leaves the previous pair in place.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from model.artefacts import load_run
+from model.config import Params
+from model.io import write_bytes, write_text
+
+log = logging.getLogger("clashcast.report")
+
+HTML_OUT = Path("reports/forecast.html")
+PDF_OUT = Path("reports/forecast.pdf")
+
+
+def run(params: Params, root: Path) -> None:
+    """Render the report of the run under ``root`` with the ``report`` params."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from model.report import build_context, render_html, render_pdf
+
+    t0 = time.perf_counter()
+    result = load_run(root, params=params)
+    context = build_context(result, params.report)
+    html = render_html(context)
+    pdf = render_pdf(context)
+    write_text(root / HTML_OUT, html)
+    write_bytes(root / PDF_OUT, pdf)
+    log.info(
+        "report: %s (%.1f MB), %s (%.1f MB) in %.1f s",
+        HTML_OUT,
+        len(html.encode()) / 1e6,
+        PDF_OUT,
+        len(pdf) / 1e6,
+        time.perf_counter() - t0,
+    )

@@ -1,0 +1,434 @@
+"""A tiny fake pipeline run for the report, plot, artefact and notebook tests.
+
+Writes, under a root directory, every artefact ``docs/interfaces.md`` names (panel, posterior,
+forecast, scenarios, diagnostics, backtest, predictions, ingest metrics, events, PROVENANCE.md,
+boundaries and a params file), shaped exactly as the interfaces say but built directly with
+NumPy/xarray: no sampling. Two countries, four regions, 30 weekly periods, horizon 3.
+
+Text that a report shows from the data carries HTML payloads (``<script>`` and ``onerror=``)
+so that tests can prove it is escaped.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+SCRIPT = "<script>alert(1)</script>"
+ONERROR = "<img src=x onerror=alert(1)>"
+REGIONS = ["North", "South", f"East {SCRIPT}", "West"]
+COUNTRIES = ["Alpha", "Alpha", "Beta", "Beta"]
+REGION_IDS = ["AL-N", "AL-S", "BE-E", "BE-W"]
+FEATURES = [
+    "clash_decay_hl1",
+    "clash_decay_hl4",
+    "since_clash",
+    "nbr_clash_decay_hl4",
+    "prox_government__armed_group_near",
+]
+HORIZON = 3
+N_PERIODS = 30
+CHAINS, DRAWS = 2, 40
+
+PARAMS_YAML = """\
+ingest:
+  window: {start: 2020-01-06, end: 2020-08-02}
+  regions:
+    boundaries:
+      - {path: data/raw/boundaries/alpha.geojson, country: Alpha,
+         name_property: shapeName, id_property: shapeISO}
+      - {path: data/raw/boundaries/beta.geojson, country: Beta,
+         name_property: shapeName, id_property: shapeISO}
+  sources:
+    - {name: tiny_ged, path: data/raw/tiny_ged.csv, format: ucdp_ged, licence: CC BY 4.0}
+  sides:
+    government: [Government of Alpha]
+    armed_group: ["re:.*"]
+  categories:
+    ucdp_ged: {"1": state_based}
+panel:
+  freq: W-MON
+  clash: {categories: [state_based], sides: [government, armed_group]}
+  half_lives: [1, 4]
+  proximity:
+    - {a: government, b: armed_group}
+model:
+  horizon: 3
+  burn_in: 4
+  features: [clash_decay_hl1, clash_decay_hl4, since_clash, nbr_clash_decay_hl4,
+             prox_government__armed_group_near]
+  priors:
+    intercept: {dist: Normal, mu: -2.0, sigma: 1.5}
+    beta: {dist: Normal, mu: 0.0, sigma: 1.0}
+scenarios:
+  - name: closer
+    description: "Forces within 10 km <script>alert(1)</script>"
+    regions: [North]
+    changes:
+      - {feature: prox_government__armed_group_km, set: 10}
+report:
+  title: "tiny clashcast run"
+  top_n: 3
+  history_periods: 20
+  regions_over_time: 2
+"""
+
+PROVENANCE_MD = f"""\
+# Provenance of the raw data
+
+## tiny_ged — `data/raw/tiny_ged.csv`
+
+- **Source:** a made-up extract for tests
+- **Licence:** CC BY 4.0
+- **Attribution:** Made-up Conflict Data Program, tiny edition.
+- **Changes:** notes with a payload {ONERROR} and {SCRIPT}
+
+## Boundaries — `data/raw/boundaries/*.geojson`
+
+- **Source:** squares drawn by hand
+- **Licence:** CC0
+"""
+
+
+def _square(x0: float, y0: float) -> dict:
+    ring = [[x0, y0], [x0 + 1, y0], [x0 + 1, y0 + 1], [x0, y0 + 1], [x0, y0]]
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+def _geojson(names: list[str], ids: list[str], corners: list[tuple[float, float]]) -> str:
+    feats = [
+        {
+            "type": "Feature",
+            "properties": {"shapeName": n, "shapeISO": i},
+            "geometry": _square(*c),
+        }
+        for n, i, c in zip(names, ids, corners, strict=True)
+    ]
+    return json.dumps({"type": "FeatureCollection", "features": feats})
+
+
+def _panel(rng: np.random.Generator) -> xr.Dataset:
+    periods = pd.date_range("2020-01-06", periods=N_PERIODS, freq="W-MON")
+    rate = np.array([0.5, 0.2, 0.35, 0.05])[:, None]
+    clash = rng.poisson(rate * np.ones((1, N_PERIODS))).astype("int64")
+    events = clash + rng.poisson(1.0, clash.shape)
+    ds = xr.Dataset(
+        {
+            "count_state_based": (("region", "period"), clash),
+            "events": (("region", "period"), events.astype("int64")),
+            "fatalities": (("region", "period"), (3 * clash).astype("int64")),
+            "clash": (("region", "period"), clash),
+            "clash_any": (("region", "period"), (clash > 0).astype("int8")),
+        },
+        coords={
+            "region": REGIONS,
+            "period": periods,
+            "period_end": ("period", periods + pd.Timedelta(days=6)),
+            "country": ("region", COUNTRIES),
+            "region_id": ("region", REGION_IDS),
+        },
+    )
+    for f in FEATURES:
+        ds[f] = (("region", "period"), rng.normal(0.5, 0.3, clash.shape).clip(0))
+    ds["prox_government__armed_group_km"] = (("region", "period"), rng.uniform(5, 90, clash.shape))
+    ds.attrs = {
+        "freq": "W-MON",
+        "window_start": "2020-01-06",
+        "window_end": "2020-08-02",
+        "clash_sides": json.dumps(["government", "armed_group"]),
+        "clash_categories": json.dumps(["state_based"]),
+        "feature_names": json.dumps(FEATURES),
+        "proximity_scale_km": 50.0,
+        "git_commit": "0123456789abcdef",
+        "input_sha256_tiny_ged.csv": "ab" * 32,
+    }
+    return ds
+
+
+def _group(vars_: dict[str, tuple[tuple[str, ...], np.ndarray]], coords: dict) -> xr.Dataset:
+    ds = xr.Dataset({k: (("chain", "draw", *d), v) for k, (d, v) in vars_.items()})
+    return ds.assign_coords({k: v for k, v in coords.items() if k in ds.dims})
+
+
+def _idata(rng: np.random.Generator, panel: xr.Dataset) -> xr.DataTree:
+    nf, nr = len(FEATURES), len(REGIONS)
+    sh = (CHAINS, DRAWS)
+    n_obs = 24
+    coords = {
+        "chain": np.arange(CHAINS),
+        "draw": np.arange(DRAWS),
+        "region": REGIONS,
+        "country": ["Alpha", "Beta"],
+        "feature": FEATURES,
+        "horizon": np.arange(1, HORIZON + 1),
+        "obs_id": np.arange(n_obs),
+    }
+
+    def draws(size: tuple[int, ...] = (), loc: float = 0.0, scale: float = 1.0) -> np.ndarray:
+        return rng.normal(loc, scale, sh + size)
+
+    beta_mu = draws((nf,), 0.3, 0.2)
+    beta = beta_mu[:, :, None, :] + draws((HORIZON, nf), 0, 0.1)
+    p = 1 / (1 + np.exp(-draws((n_obs,), -1, 1)))
+    post_vars = {
+        "intercept": ((), draws((), -1.5, 0.3)),
+        "sigma_country": ((), np.abs(draws((), 0.4, 0.1))),
+        "country_offset": (("country",), draws((2,))),
+        "sigma_region": ((), np.abs(draws((), 0.6, 0.1))),
+        "region_offset": (("region",), draws((nr,))),
+        "beta_mu": (("feature",), beta_mu),
+        "sigma_beta_horizon": ((), np.abs(draws((), 0.1, 0.05))),
+        "beta_offset": (("horizon", "feature"), draws((HORIZON, nf))),
+        "beta": (("horizon", "feature"), beta),
+        "p": (("obs_id",), p),
+    }
+    prior_vars = {
+        k: (d, rng.normal(0, 1, v.shape) if k != "p" else rng.uniform(0, 1, v.shape))
+        for k, (d, v) in post_vars.items()
+    }
+    for k in ("sigma_country", "sigma_region", "sigma_beta_horizon"):
+        prior_vars[k] = ((), np.abs(prior_vars[k][1]))
+    y = rng.binomial(1, 0.3, n_obs).astype("int64")
+    loglik = np.where(y == 1, np.log(p), np.log1p(-p))
+    tree = xr.DataTree.from_dict(
+        {
+            "posterior": _group(post_vars, coords),
+            "prior": _group(prior_vars, coords),
+            "log_likelihood": _group({"clash_any": (("obs_id",), loglik)}, coords),
+            "sample_stats": _group(
+                {
+                    "diverging": ((), np.zeros(sh, bool)),
+                    "energy": ((), draws((), 50, 3)),
+                    "lp": ((), draws((), -50, 3)),
+                },
+                coords,
+            ),
+            "observed_data": xr.Dataset(
+                {"clash_any": ("obs_id", y)}, coords={"obs_id": coords["obs_id"]}
+            ),
+            "constant_data": xr.Dataset(
+                {
+                    "X": (("obs_id", "feature"), rng.normal(0, 1, (n_obs, nf))),
+                    "feature_mean": ("feature", rng.normal(0.5, 0.1, nf)),
+                    "feature_scale": ("feature", rng.uniform(0.2, 0.4, nf)),
+                    "region_idx": ("obs_id", rng.integers(0, nr, n_obs)),
+                },
+                coords={"feature": FEATURES, "obs_id": coords["obs_id"]},
+            ),
+        }
+    )
+    tree.attrs = {"git_commit": "0123456789abcdef", "params_hash_model": "feedbeef"}
+    return tree
+
+
+def _forecast(rng: np.random.Generator, panel: xr.Dataset) -> tuple[xr.Dataset, pd.DataFrame]:
+    origin = pd.Timestamp(panel.period.values[-1])
+    nr = len(REGIONS)
+    base = np.array([0.45, 0.15, 0.30, 0.03])
+    logit = np.log(base / (1 - base))[:, None, None] + rng.normal(0, 0.4, (nr, HORIZON, 200))
+    p = 1 / (1 + np.exp(-logit))
+    da = xr.DataArray(
+        p,
+        dims=("region", "horizon", "draw"),
+        coords={
+            "region": REGIONS,
+            "horizon": np.arange(1, HORIZON + 1),
+            "country": ("region", COUNTRIES),
+        },
+    )
+    ds = xr.Dataset({"p": da}, attrs={"origin": origin.date().isoformat()})
+    p_any = 1 - np.prod(1 - p, axis=1)
+    rank = pd.Series(p_any.mean(1)).rank(ascending=False, method="first").astype(int).to_numpy()
+    rows = []
+    for i, r in enumerate(REGIONS):
+        for h in range(HORIZON):
+            q = p[i, h]
+            rows.append(
+                {
+                    "origin": origin.date().isoformat(),
+                    "region": r,
+                    "country": COUNTRIES[i],
+                    "horizon": h + 1,
+                    "period_start": (origin + pd.Timedelta(weeks=h + 1)).date().isoformat(),
+                    "p_mean": q.mean(),
+                    "p_median": np.median(q),
+                    "p_q05": np.quantile(q, 0.05),
+                    "p_q95": np.quantile(q, 0.95),
+                    "p_any_within_horizon": p_any[i].mean(),
+                    "rank": rank[i],
+                }
+            )
+    return ds, pd.DataFrame(rows)
+
+
+def _diagnostics(gate: str) -> dict:
+    failed = ["r_hat_max 1.04 > 1.01 <script>alert(1)</script>"] if gate == "fail" else []
+    elpd = {"elpd": -120.5, "se": 8.2, "p_loo": 12.1, "pareto_k_bad": 0}
+    return {
+        "r_hat_max": 1.04 if gate == "fail" else 1.004,
+        "ess_bulk_min": 812.0,
+        "ess_tail_min": 655.0,
+        "divergences": 0,
+        "bfmi_min": 0.81,
+        "sampling_seconds": 42.0,
+        "ess_bulk_per_second": 19.3,
+        "sampler": "nutpie",
+        "gate": gate,
+        "failed_checks": failed,
+        "thresholds": {
+            "r_hat_max": 1.01,
+            "ess_bulk_min": 400,
+            "ess_tail_min": 400,
+            "divergences_max": 0,
+            "bfmi_min": 0.3,
+        },
+        "pareto_k": {"good": 20, "ok": 4, "bad": 0, "very_bad": 0},
+        "prior_predictive": {"clash_rate_mean": 0.2, "observed_rate": 0.25},
+        "loo": {
+            "model": elpd,
+            "intercepts_only": {"elpd": -131.0, "se": 8.9, "p_loo": 4.0, "pareto_k_bad": 0},
+            "no_proximity": {"elpd": -123.9, "se": 8.4, "p_loo": 10.0, "pareto_k_bad": 1},
+            "best": "model",
+        },
+    }
+
+
+def _backtest(rng: np.random.Generator, panel: xr.Dataset) -> tuple[dict, pd.DataFrame]:
+    periods = pd.DatetimeIndex(panel.period.values)
+    origins = periods[-10:-HORIZON]
+    rows = []
+    for o in origins:
+        for i, r in enumerate(REGIONS):
+            for h in range(1, HORIZON + 1):
+                tgt = o + pd.Timedelta(weeks=h)
+                y = int(panel.clash_any.sel(region=r, period=tgt))
+                pm = float(np.clip(0.6 * y + rng.uniform(0, 0.4), 0.01, 0.99))
+                rows.append(
+                    {
+                        "origin": o,
+                        "fit_cutoff": o,
+                        "region": r,
+                        "country": COUNTRIES[i],
+                        "horizon": h,
+                        "target_period": tgt,
+                        "y": y,
+                        "model": pm,
+                        "climatology": 0.3,
+                        "markov": 0.2 + 0.3 * y * rng.uniform(),
+                        "logistic": float(np.clip(pm + rng.normal(0, 0.1), 0.01, 0.99)),
+                        "global_rate": 0.28,
+                    }
+                )
+    pred = pd.DataFrame(rows)
+    skill = {
+        b: {
+            s: {"mean": m, "ci_low": m - 0.1, "ci_high": m + 0.1}
+            for s, m in (("brier", 0.2 + 0.05 * k), ("log", 0.25 + 0.05 * k))
+        }
+        for k, b in enumerate(["climatology", "markov", "logistic", "global_rate"])
+    }
+    bj = {
+        "origins": len(origins),
+        "horizons": HORIZON,
+        "rows": len(pred),
+        "prevalence": float(pred.y.mean()),
+        "model": {"brier": 0.15, "log": 0.45, "auc_roc": 0.81, "auc_pr": 0.7, "ece": 0.03},
+        "climatology": {"brier": 0.2, "log": 0.6},
+        "markov": {"brier": 0.19, "log": 0.58},
+        "logistic": {"brier": 0.16, "log": 0.5},
+        "global_rate": {"brier": 0.21, "log": 0.62},
+        "skill": skill,
+    }
+    return bj, pred
+
+
+def build_tiny_run(root: Path, *, gate: str = "pass", backtest: bool = True, seed: int = 5) -> Path:
+    """Write a complete tiny run under ``root`` and return ``root``."""
+    rng = np.random.default_rng(seed)
+    root = Path(root)
+    for d in (
+        "data/raw/boundaries",
+        "data/interim",
+        "data/processed",
+        "data/fitted",
+        "data/forecast",
+        "data/backtest",
+        "reports/metrics",
+        "reports/plots",
+    ):
+        (root / d).mkdir(parents=True, exist_ok=True)
+    (root / "params.yaml").write_text(PARAMS_YAML, encoding="utf-8")
+    (root / "data/raw/PROVENANCE.md").write_text(PROVENANCE_MD, encoding="utf-8")
+    (root / "data/raw/boundaries/alpha.geojson").write_text(
+        _geojson(REGIONS[:2], REGION_IDS[:2], [(40, 35), (40, 34)]), encoding="utf-8"
+    )
+    (root / "data/raw/boundaries/beta.geojson").write_text(
+        _geojson(REGIONS[2:], REGION_IDS[2:], [(42, 34.5), (41, 34.5)]), encoding="utf-8"
+    )
+    panel = _panel(rng)
+    panel.to_netcdf(root / "data/processed/panel.nc", engine="netcdf4")
+    _idata(rng, panel).to_netcdf(root / "data/fitted/idata.nc", engine="netcdf4")
+    fds, fcsv = _forecast(rng, panel)
+    fds.to_netcdf(root / "data/forecast/forecast.nc", engine="netcdf4")
+    fcsv.to_csv(root / "reports/forecast.csv", index=False)
+    sc = fcsv[fcsv.region == "North"][["region", "country", "horizon", "p_mean"]].copy()
+    sc = sc.rename(columns={"p_mean": "p_baseline_mean"})
+    sc.insert(0, "description", "Forces within 10 km " + SCRIPT)
+    sc.insert(0, "scenario", "closer")
+    sc["p_scenario_mean"] = sc.p_baseline_mean + 0.1
+    sc["diff_mean"], sc["diff_q05"], sc["diff_q95"] = 0.1, 0.02, 0.2
+    sc["p_scenario_gt_baseline"] = 0.97
+    sc.to_csv(root / "reports/scenarios.csv", index=False)
+    (root / "reports/metrics/diagnostics.json").write_text(json.dumps(_diagnostics(gate)))
+    n_ev = 40
+    events = pd.DataFrame(
+        {
+            "event_id": [f"tiny_ged:{i}" for i in range(n_ev)],
+            "date": pd.to_datetime("2020-01-06") + pd.to_timedelta(rng.integers(0, 200, n_ev), "D"),
+            "country": rng.choice(COUNTRIES, n_ev),
+            "region": rng.choice(REGIONS, n_ev),
+            "region_id": "AL-N",
+            "latitude": rng.uniform(34, 36, n_ev),
+            "longitude": rng.uniform(40, 43, n_ev),
+            "actor1": "Government of Alpha",
+            "actor2": rng.choice([ONERROR, "Armed group " + SCRIPT, "IS"], n_ev),
+            "side1": "government",
+            "side2": "armed_group",
+            "category": "state_based",
+            "fatalities": rng.integers(0, 5, n_ev).astype("int64"),
+            "source_dataset": "tiny_ged",
+            "source_row": [f"data/raw/tiny_ged.csv:{i + 2}" for i in range(n_ev)],
+            "placed_by": "polygon",
+        }
+    )
+    events.to_parquet(root / "data/interim/events.parquet", index=False)
+    ingest = {
+        "sources": {
+            "tiny_ged": {
+                "rows_read": 42,
+                "rows_kept": 40,
+                "rows_rejected": 2,
+                "reasons": {"date out of window " + ONERROR: 2},
+                "duplicates": 0,
+                "region_disagreements": 1,
+                "path": "data/raw/tiny_ged.csv",
+            }
+        },
+        "events": n_ev,
+        "positions": 0,
+    }
+    (root / "reports/metrics/ingest.json").write_text(json.dumps(ingest))
+    if backtest:
+        bj, pred = _backtest(rng, panel)
+        (root / "reports/metrics/backtest.json").write_text(json.dumps(bj))
+        pred.to_parquet(root / "data/backtest/predictions.parquet", index=False)
+        edges = np.linspace(0, 1, 6)
+        mids = (edges[:-1] + edges[1:]) / 2
+        pd.DataFrame(
+            {"forecast_mean": mids, "observed_rate": mids * 0.9, "count": [30, 20, 10, 8, 4]}
+        ).to_csv(root / "reports/plots/reliability.csv", index=False)
+    return root
