@@ -7,9 +7,10 @@ features of :mod:`model.features` (docs/interfaces.md names them all). It takes 
 frames and mappings, not :class:`model.regions.Regions`, so it is testable on a few squares.
 
 Periods are labelled by their start (``W-MON``: weeks starting on Monday; ``MS``: calendar
-months). The grid covers the whole window: the first period is the one containing the window
-start and the last the one containing the window end, so every event in the window is counted;
-the edge periods may be partial (only the part inside the window holds events).
+months). The grid holds the complete periods inside the study window: a week or month cut by
+the window's start or end is left out, because its counts would not be comparable with a full
+period's (a one-day "week" has a lower clash rate) and the last period is the default forecast
+origin. Events on those edge days are counted in ``attrs["events_outside_panel"]``.
 """
 
 from __future__ import annotations
@@ -54,22 +55,29 @@ class Periods:
 
 
 def make_periods(start: object, end: object, freq: str) -> Periods:
-    """Periods (``W-MON`` or ``MS``) covering the days ``start … end`` inclusive."""
+    """The complete periods (``W-MON`` or ``MS``) within the days ``start … end`` inclusive.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``freq`` or a window that holds no complete period.
+    """
     s, e = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
-    if e < s:
-        raise ValueError(f"window end {e.date()} is before start {s.date()}")
     if freq == "W-MON":
-        first = s - pd.Timedelta(days=s.weekday())
+        first = s + pd.Timedelta(days=(7 - s.weekday()) % 7)
         starts = pd.date_range(first, e, freq="W-MON")
         ends = starts + pd.Timedelta(days=6)
     elif freq == "MS":
-        first = s.replace(day=1)
+        first = s if s.day == 1 else s + pd.offsets.MonthBegin(1)
         starts = pd.date_range(first, e, freq="MS")
         ends = starts + pd.offsets.MonthEnd(0)
     else:
         raise ValueError(f"unsupported freq {freq!r} (W-MON or MS)")
-    starts = pd.DatetimeIndex(starts.as_unit("ns"), name="period")
-    return Periods(starts, pd.DatetimeIndex(ends.as_unit("ns")), freq)
+    keep = ends <= e
+    if not keep.any():
+        raise ValueError(f"the window {s.date()} … {e.date()} holds no complete {freq} period")
+    starts = pd.DatetimeIndex(starts[keep].as_unit("ns"), name="period")
+    return Periods(starts, pd.DatetimeIndex(ends[keep].as_unit("ns")), freq)
 
 
 def feature_names(panel: PanelParams) -> list[str]:
@@ -120,9 +128,9 @@ def build_panel(
     ----------
     events : pd.DataFrame
         Kept events with at least ``date, region, side1, side2, category, fatalities,
-        latitude, longitude`` (docs/interfaces.md). Events outside the window are ignored
-        (``attrs["events_outside_window"]`` counts them); an event in an unknown region is an
-        error.
+        latitude, longitude`` (docs/interfaces.md). Events outside the panel's complete
+        periods are ignored (``attrs["events_outside_panel"]`` counts them); an event in an
+        unknown region is an error.
     positions : pd.DataFrame or None
         ``side, latitude, longitude, start_date, end_date`` (NaT for blank dates).
     regions : pd.DataFrame
@@ -156,9 +164,9 @@ def build_panel(
     ev = events.copy()
     ev["date"] = pd.to_datetime(ev["date"])
     day = ev["date"].dt.normalize()
-    in_window = (day >= pd.Timestamp(window.start)) & (day <= pd.Timestamp(window.end))
-    n_outside = int((~in_window).sum())
-    ev = ev.loc[in_window].reset_index(drop=True)
+    in_panel = (day >= periods.start[0]) & (day <= periods.end[-1])
+    n_outside = int((~in_panel).sum())
+    ev = ev.loc[in_panel].reset_index(drop=True)
     unknown = sorted(set(ev["region"].astype(str)) - set(names))
     if unknown:
         raise ValueError(f"events name regions not in the regions table: {unknown[:10]}")
@@ -242,7 +250,7 @@ def build_panel(
             "proximity_pairs": json.dumps([p.model_dump(mode="json") for p in panel.proximity]),
             "proximity_scale_km": float(panel.proximity_scale_km),
             "since_clash_cap": int(SINCE_CAP[panel.freq]),
-            "events_outside_window": n_outside,
+            "events_outside_panel": n_outside,
         },
     )
     return ds

@@ -109,25 +109,28 @@ def build(events, positions=POSITIONS, params=None, window=WINDOW):
 # --------------------------------------------------------------------------- periods
 
 
-def test_weekly_periods_start_on_monday_and_cover_the_window():
-    p = make_periods(dt.date(2014, 1, 1), dt.date(2014, 1, 31), "W-MON")
+def test_weekly_periods_are_the_complete_weeks_starting_monday():
+    p = make_periods(dt.date(2014, 1, 1), dt.date(2014, 2, 1), "W-MON")
     assert (p.start.day_of_week == 0).all()
-    assert p.start[0] == pd.Timestamp("2013-12-30")  # the week holding 1 January
-    assert p.end[-1] == pd.Timestamp("2014-02-02")  # the week holding 31 January
+    assert p.start[0] == pd.Timestamp("2014-01-06")  # 1 January is a Wednesday
+    assert p.end[-1] == pd.Timestamp("2014-01-26")  # the week of 27 January ends after 1 February
     assert ((p.end - p.start) == pd.Timedelta(days=6)).all()
-    assert len(p) == 5
+    assert len(p) == 3
+    q = make_periods(dt.date(2014, 1, 6), dt.date(2014, 2, 2), "W-MON")
+    assert len(q) == 4 and q.start[0] == pd.Timestamp("2014-01-06")
+    with pytest.raises(ValueError, match="no complete"):
+        make_periods(dt.date(2014, 1, 7), dt.date(2014, 1, 12), "W-MON")
 
 
-def test_monthly_periods_are_calendar_months():
-    p = make_periods(dt.date(2016, 1, 15), dt.date(2016, 3, 1), "MS")
-    assert p.start.strftime("%Y-%m-%d").tolist() == ["2016-01-01", "2016-02-01", "2016-03-01"]
-    assert p.end.strftime("%Y-%m-%d").tolist() == ["2016-01-31", "2016-02-29", "2016-03-31"]
-    idx = p.index_of(
-        pd.to_datetime(
-            ["2016-01-31", "2016-02-01", "2016-02-29 23:00", "2016-03-31 23:59"], format="ISO8601"
-        )
-    )
-    assert idx.tolist() == [0, 1, 1, 2]
+def test_monthly_periods_are_complete_calendar_months():
+    p = make_periods(dt.date(2016, 1, 15), dt.date(2016, 4, 30), "MS")
+    assert p.start.strftime("%Y-%m-%d").tolist() == ["2016-02-01", "2016-03-01", "2016-04-01"]
+    assert p.end.strftime("%Y-%m-%d").tolist() == ["2016-02-29", "2016-03-31", "2016-04-30"]
+    dates = ["2016-01-31", "2016-02-01", "2016-02-29 23:00", "2016-04-30 23:59", "2016-05-01"]
+    idx = p.index_of(pd.to_datetime(dates, format="ISO8601"))
+    assert idx.tolist() == [-1, 0, 0, 2, 3]
+    with pytest.raises(ValueError, match="unsupported freq"):
+        make_periods(dt.date(2016, 1, 1), dt.date(2016, 4, 30), "D")
 
 
 # --------------------------------------------------------------------------- counts
@@ -138,7 +141,7 @@ def test_counts_clash_either_order_and_zeros_kept():
         {
             "event_id": ["1", "2", "3", "4", "5"],
             "date": pd.to_datetime(
-                ["2020-01-06", "2020-01-07", "2020-01-08", "2020-01-20", "2019-12-01"]
+                ["2020-01-06", "2020-01-07", "2020-01-08", "2020-01-20", "2020-01-05"]
             ),
             "country": ["X"] * 5,
             "region": ["A", "A", "A", "B", "A"],
@@ -158,9 +161,9 @@ def test_counts_clash_either_order_and_zeros_kept():
     assert int(a["fatalities"].sel(period=w1)) == 12
     assert int(ds["clash"].sel(region="B").sum()) == 0  # category ns is not a clash
     assert int(ds["count_ns"].sel(region="B", period=pd.Timestamp("2020-01-20"))) == 1
-    assert ds.attrs["events_outside_window"] == 1
+    assert ds.attrs["events_outside_panel"] == 1  # 5 January: in the window, not a full week
     assert int(ds["events"].sum()) == 4
-    assert ds.sizes == {"region": 4, "period": 27}
+    assert ds.sizes == {"region": 4, "period": 25}
     assert ds["clash_any"].dtype == np.int8 and ds["clash"].dtype == np.int64
     assert ds["country"].values.tolist() == ["X", "X", "X", "Y"]
     assert ds["region_id"].values.tolist() == ["X-A", "X-B", "X-C", "Y-D"]
@@ -193,8 +196,8 @@ def test_features_have_no_nan_except_distances():
 def test_summary_reports_the_figures_of_panel_json():
     ds = build(random_events(200, 3))
     s = panel_summary(ds)
-    assert s["regions"] == 4 and s["periods"] == 27 and s["rows"] == 108
-    assert s["first_period"] == "2019-12-30" and s["last_period"] == "2020-06-29"
+    assert s["regions"] == 4 and s["periods"] == 25 and s["rows"] == 100
+    assert s["first_period"] == "2020-01-06" and s["last_period"] == "2020-06-22"
     assert s["clash_rate"] == pytest.approx(float(ds["clash_any"].mean()))
     share = float(ds["prox_us__rebels_absent"].mean())
     assert s["missing_share"]["prox_us__rebels_km"] == pytest.approx(share)
@@ -275,27 +278,32 @@ def test_no_look_ahead(freq, t_index):
     seed=st.integers(0, 2**31),
     freq=st.sampled_from(["W-MON", "MS"]),
     start=st.dates(dt.date(2015, 1, 1), dt.date(2020, 12, 1)),
-    days=st.integers(0, 200),
+    days=st.integers(61, 300),
 )
 def test_panel_properties(n, seed, freq, start, days):
-    window = Window(start=start, end=start + dt.timedelta(days=days + 1))
+    window = Window(start=start, end=start + dt.timedelta(days=days))
     wide = Window(start=start - dt.timedelta(days=30), end=window.end + dt.timedelta(days=30))
     ev = random_events(n, seed, window=wide)
     ds = build(ev, params=panel_params(freq=freq), window=window)
 
-    # Every region × period exactly once, periods contiguous and covering the window.
+    # Every region × period exactly once; the complete periods of the window, contiguous.
     periods = pd.DatetimeIndex(ds["period"].values)
+    ends = pd.DatetimeIndex(ds["period_end"].values)
     assert ds["region"].to_index().is_unique and periods.is_unique
     assert periods.is_monotonic_increasing
     assert ds["events"].shape == (4, len(periods))
-    assert periods[0] <= pd.Timestamp(window.start) <= pd.Timestamp(ds["period_end"].values[0])
-    assert periods[-1] <= pd.Timestamp(window.end) <= pd.Timestamp(ds["period_end"].values[-1])
-    gaps = periods[1:] - pd.DatetimeIndex(ds["period_end"].values[:-1])
-    assert (gaps == pd.Timedelta(days=1)).all()
+    assert (
+        pd.Timestamp(window.start)
+        <= periods[0]
+        < pd.Timestamp(window.start) + pd.Timedelta(days=31)
+    )
+    assert pd.Timestamp(window.end) - pd.Timedelta(days=31) < ends[-1] <= pd.Timestamp(window.end)
+    assert ((periods[1:] - ends[:-1]) == pd.Timedelta(days=1)).all()
 
-    # Category counts sum to the kept events in the window.
+    # Category counts sum to the kept events in the panel's span; the rest are accounted for.
     day = pd.to_datetime(ev["date"]).dt.normalize()
-    inside = ev.loc[(day >= pd.Timestamp(window.start)) & (day <= pd.Timestamp(window.end))]
+    inside = ev.loc[(day >= periods[0]) & (day <= ends[-1])]
+    assert ds.attrs["events_outside_panel"] == len(ev) - len(inside)
     counts = sum(ds[f"count_{c}"] for c in CATEGORIES)
     np.testing.assert_array_equal(counts.values, ds["events"].values)
     assert int(ds["events"].sum()) == len(inside)

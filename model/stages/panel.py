@@ -1,0 +1,111 @@
+"""The ``panel`` stage: kept events + positions + regions → ``data/processed/panel.nc``.
+
+Reads ``data/interim/events.parquet`` and ``data/interim/positions.parquet`` (written by
+``ingest``) and the boundaries through :func:`model.regions.load_regions`; writes the panel and
+``reports/metrics/panel.json`` atomically (docs/interfaces.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from model.config import Params
+from model.errors import StageError
+from model.io import write_json, write_netcdf
+from model.panel import blank_start_positions, build_panel, panel_summary
+from model.provenance import stamp
+
+EVENTS = Path("data/interim/events.parquet")
+POSITIONS = Path("data/interim/positions.parquet")
+PANEL = Path("data/processed/panel.nc")
+METRICS = Path("reports/metrics/panel.json")
+
+log = logging.getLogger("clashcast.panel")
+
+
+def _read_parquet(path: Path, what: str) -> pd.DataFrame:
+    if not path.exists():
+        raise StageError(f"{path}: no {what}; run `clashcast ingest` (or `dvc repro ingest`) first")
+    try:
+        return pd.read_parquet(path)
+    except Exception as e:  # pyarrow raises several types for a damaged file
+        raise StageError(f"{path}: cannot read {what}: {e}") from e
+
+
+def _read_positions(path: Path, configured: bool) -> pd.DataFrame | None:
+    if not path.exists():
+        if configured:
+            raise StageError(f"{path}: no positions; run `clashcast ingest` first")
+        return None
+    pos = _read_parquet(path, "positions")
+    need = ["side", "latitude", "longitude", "start_date", "end_date"]
+    lacking = [c for c in need if c not in pos.columns]
+    if lacking:
+        raise StageError(f"{path}: positions lack columns {lacking}")
+    for c in ("start_date", "end_date"):
+        pos[c] = pd.to_datetime(pos[c])
+    return pos
+
+
+def run(params: Params, root: Path) -> None:
+    """Build the panel from the ingest outputs and write it with its metrics."""
+    from model.regions import load_regions  # the regions module loads shapely and boundaries
+
+    t0 = time.perf_counter()
+    root = Path(root)
+    events_path, positions_path = root / EVENTS, root / POSITIONS
+    events = _read_parquet(events_path, "events")
+    positions = _read_positions(positions_path, params.ingest.positions is not None)
+    regions = load_regions(params.ingest.regions, root)
+
+    try:
+        ds = build_panel(
+            events,
+            positions,
+            regions.table,
+            regions.neighbours,
+            regions.geometry,
+            panel=params.panel,
+            window=params.ingest.window,
+            categories=params.ingest.all_categories(),
+        )
+    except ValueError as e:
+        raise StageError(f"panel from {events_path}: {e}") from e
+
+    inputs = [events_path]
+    if positions is not None:
+        inputs.append(positions_path)
+    inputs += [root / b.path for b in params.ingest.regions.boundaries]
+    ds.attrs.update(
+        stamp(
+            {
+                "panel": params.panel,
+                "window": params.ingest.window,
+                "regions": params.ingest.regions,
+            },
+            inputs=inputs,
+        )
+    )
+    # Provenance names inputs relative to the project root, wherever the root is.
+    for p in inputs:
+        digest = ds.attrs.pop(f"input_sha256:{p.as_posix()}")
+        ds.attrs[f"input_sha256:{p.relative_to(root).as_posix()}"] = digest
+
+    summary = panel_summary(ds)
+    summary["positions_blank_start"] = blank_start_positions(positions, params.panel)
+    summary["events"] = int(ds["events"].sum())
+    summary["events_outside_panel"] = int(ds.attrs["events_outside_panel"])
+    summary["seconds"] = round(time.perf_counter() - t0, 3)
+
+    write_netcdf(root / PANEL, ds)
+    write_json(root / METRICS, summary)
+    log.info(
+        "panel: %d regions × %d periods, clash rate %.3f",
+        summary["regions"],
+        summary["periods"],
+        summary["clash_rate"],
+    )
