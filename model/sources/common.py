@@ -21,7 +21,7 @@ import pandas as pd
 
 from model.config import IngestParams, SourceSpec
 from model.errors import StageError
-from model.regions import Regions
+from model.regions import Regions, normalise_name
 from model.schema import REJECTED_COLUMNS, coerce_events, empty_events
 from model.sources.reading import RawTable, preview
 from model.sources.sides import SideMapper
@@ -141,7 +141,8 @@ def parse_dates(raw: pd.Series, formats: list[str]) -> tuple[pd.Series, np.ndarr
 def parse_coord(raw: pd.Series, limit: float) -> tuple[np.ndarray, np.ndarray]:
     """Floats (NaN where blank or bad) and a reason per value (None where fine or blank)."""
     text = raw.fillna("").astype(str).str.strip()
-    num = pd.to_numeric(text.where(text != "", None), errors="coerce").to_numpy(dtype=float, copy=True)
+    num = pd.to_numeric(text.where(text != "", None), errors="coerce")
+    num = num.to_numpy(dtype=float, copy=True)
     reason = np.full(len(raw), None, dtype=object)
     blank = (text == "").to_numpy()
     reason[~blank & np.isnan(num)] = NOT_NUMERIC
@@ -154,7 +155,8 @@ def parse_coord(raw: pd.Series, limit: float) -> tuple[np.ndarray, np.ndarray]:
 def parse_fatalities(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Non-negative integers (blank means 0, as in ACLED) and a reason per value."""
     text = raw.fillna("").astype(str).str.strip()
-    num = pd.to_numeric(text.where(text != "", "0"), errors="coerce").to_numpy(dtype=float, copy=True)
+    num = pd.to_numeric(text.where(text != "", "0"), errors="coerce")
+    num = num.to_numpy(dtype=float, copy=True)
     reason = np.full(len(raw), None, dtype=object)
     whole = np.isfinite(num) & (np.floor(num) == num)
     reason[~whole] = NOT_INTEGER
@@ -283,10 +285,19 @@ def _place(
     problems: Problems,
     fields: dict[str, str],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Region per row: polygon (or snap) first, the source's admin-1 name as fallback."""
+    """Region per row: polygon (or snap) first, the source's admin-1 name as fallback.
+
+    A disagreement (both found, different regions) keeps the polygon's and is counted.
+    """
     by_point, how = regions.place(lat, lon)
     admin1 = staged["admin1"].to_numpy(dtype=object)
     country = staged["country"].to_numpy(dtype=object)
+    for i in np.flatnonzero(how == "snap"):
+        # Never snap across a border: a point just inside Turkey stays out of Syria.
+        if country[i] and normalise_name(country[i]) != normalise_name(
+            regions.country_of(by_point[i])
+        ):
+            by_point[i], how[i] = None, ""
     memo: dict[tuple[str, str], str | None] = {}
     by_name = np.empty(len(staged), dtype=object)
     for i, key in enumerate(zip(admin1, country, strict=True)):

@@ -4,7 +4,8 @@ Columns ``side, name, latitude, longitude`` are required; ``kind, start_date, en
 country`` optional (blank dates mean open-ended: NaT). Each position is placed in a region
 when it lies in (or within ``snap_km`` of) one; positions outside every region (a base just
 across a border) are kept with a blank region, because they still matter for distances to
-nearby regions. Rows with bad coordinates or dates, an end before the start, or a side that
+nearby regions; a position is not snapped across a border into a country other than
+its own ``country``. Rows with bad coordinates or dates, an end before the start, or a side that
 params do not know are quarantined.
 """
 
@@ -75,8 +76,13 @@ def read_positions(
     rej = problems.frame()
     keep = ~staged["_line"].isin(set(rej["line"])).to_numpy()
     lat, lon = coords["latitude"][keep], coords["longitude"][keep]
-    region = regions.locate(lat, lon)
+    region, how = regions.place(lat, lon)
     country_col = column(table, "country").to_numpy()[keep]
+    for i in range(len(region)):
+        # A point snapped across a border into another country than the row says
+        # (Tower 22 in Jordan, a few km from Syria) stays outside every region.
+        if how[i] == "snap" and country_col[i] and country_col[i] != regions.country_of(region[i]):
+            region[i] = None
     country = [
         regions.country_of(r) if r is not None else (c or None)
         for r, c in zip(region, country_col, strict=True)

@@ -12,6 +12,7 @@ import codecs
 import csv
 import difflib
 import io
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,12 +109,21 @@ def _is_hxl(record: list[str]) -> bool:
     return bool(cells) and all(c.startswith("#") for c in cells)
 
 
-def _missing_columns_message(file: str, missing: list[str], header: list[str]) -> str:
+def _likeness(a: str, b: str) -> float:
+    ta, tb = set(re.split(r"[\W_]+", a)) - {""}, set(re.split(r"[\W_]+", b)) - {""}
+    jaccard = len(ta & tb) / len(ta | tb) if ta | tb else 0.0
+    return max(jaccard, difflib.SequenceMatcher(None, a, b).ratio())
+
+
+def _missing_columns_message(
+    file: str, missing: list[str], header: list[str], required: list[str]
+) -> str:
+    candidates = [h for h in header if h and h not in required]
     hints = []
     for m in missing:
-        close = difflib.get_close_matches(m, header, n=1, cutoff=0.6)
-        if close:
-            hints.append(f"{m!r} (renamed to {close[0]!r}?)")
+        best = max(candidates, key=lambda h: _likeness(m, h), default=None)
+        if best is not None and _likeness(m, best) >= 0.6:
+            hints.append(f"{m!r} (renamed to {best!r}?)")
         else:
             hints.append(repr(m))
     shown = ", ".join(header[:30]) + (" …" if len(header) > 30 else "")
@@ -165,7 +175,7 @@ def read_table(
                     raise StageError(f"{file}:{line}: field={dupes[0]}: column repeats in header")
                 missing = [c for c in required if c not in header]
                 if missing:
-                    raise StageError(_missing_columns_message(file, missing, header))
+                    raise StageError(_missing_columns_message(file, missing, header, required))
                 continue
             if not rows_read and not rows and not problems and _is_hxl(record):
                 notes.append(f"skipped HXL tag row at line {line}")

@@ -1,0 +1,204 @@
+"""UCDP GED, points, canonical and positions adapters on small fixtures.
+
+tests/data/ucdp_ged_hdx_sample.csv has the real GED header and HXL row, one real GED row (id
+114064) and rows derived from it with edited fields (synthetic); the other fixtures are synthetic.
+"""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from model.config import IngestParams
+from model.errors import StageError
+from model.regions import load_regions
+from model.schema import EVENTS, POSITIONS, validate
+from model.sources import canonical, points, ucdp_ged
+from model.sources.common import SourceContext
+from model.sources.positions import read_positions
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "tests/data"
+IRAQ = {
+    "path": "data/raw/boundaries/iraq_adm1.geojson",
+    "country": "Iraq",
+    "name_property": "shapeName",
+    "id_property": "shapeISO",
+}
+SYRIA = {
+    "path": "data/raw/boundaries/syria_adm1.geojson",
+    "country": "Syria",
+    "name_property": "ADM1_EN",
+    "id_property": "ADM1_PCODE",
+}
+BASE = {
+    "window": {"start": "2006-01-01", "end": "2018-12-31"},
+    "regions": {"boundaries": [IRAQ, SYRIA], "aliases": "data/raw/boundaries/region_aliases.csv"},
+    "sides": {
+        "government": [
+            "Government of Iraq",
+            "re:Government of (United States of America|United Kingdom|Australia)"
+            "(, Government of (United States of America|United Kingdom|Australia))*",
+        ],
+        "armed_group": ["IS"],
+        "kurdish": ["PKK", "KDP"],
+        "militia": ["Kataib Hezbollah"],
+        "us": ["re:Military Forces of the United States.*"],
+    },
+    "categories": {
+        "ucdp_ged": {"1": "state_based", "2": "non_state", "3": "one_sided"},
+        "points": {"Airstrike": "air_strike", "SOF": "show_of_force"},
+        "acled": {"Battles": "armed_clash", "Explosions/Remote violence": "strike"},
+    },
+    "position_sides": ["us_coalition", "iran_aligned", "sdf", "syrian_government"],
+}
+
+
+@pytest.fixture(scope="module")
+def regions():
+    return load_regions(
+        IngestParams.model_validate({**BASE, "sources": [_src("x", "canonical")]}).regions, ROOT
+    )
+
+
+def _src(name: str, fmt: str, **kw) -> dict:
+    return {"name": "t", "path": str(DATA / name), "format": fmt, **kw}
+
+
+def run(adapter, regions, name, fmt, **kw):
+    ip = IngestParams.model_validate({**BASE, "sources": [_src(name, fmt, **kw)]})
+    res = adapter.read(SourceContext(ip.sources[0], ip, regions, ROOT))
+    s = res.stats
+    assert s["rows_read"] == s["rows_kept"] + s["rows_rejected"]
+    validate(res.events, EVENTS)
+    return res
+
+
+def test_ged_sample(regions):
+    ev, rej, stats = run(ucdp_ged, regions, "ucdp_ged_hdx_sample.csv", "ucdp_ged")
+    assert stats["rows_read"] == 8 and any("HXL" in n for n in stats["notes"])
+    got = ev.set_index("event_id")
+    assert got.loc["t:114064", ["region", "side1", "side2", "category", "fatalities"]].tolist() == [
+        "Al-Anbar",
+        "government",
+        "armed_group",
+        "state_based",
+        8,
+    ]
+    assert got.loc["t:900001", "region"] == "Ninawa"
+    assert got.loc["t:900002", ["region", "placed_by"]].tolist() == ["Kirkuk", "name"]  # At-Ta'mim
+    assert got.loc["t:900003", "region"] == "Ninawa" and stats["region_disagreements"] == 1
+    assert got.loc["t:900004", ["category", "side2"]].tolist() == ["one_sided", "other"]
+    assert got.loc["t:900005", ["side1", "side2", "region"]].tolist() == [
+        "kurdish",
+        "kurdish",
+        "Dohuk",
+    ]
+    assert dict(zip(rej["line"], rej["reason"], strict=True)) == {
+        9: "outside window",
+        10: "unknown category",
+    }
+    assert rej.set_index("line").loc[10, "value"] == "4"
+
+
+def test_ged_shipped_file_accounts_for_every_row(regions):
+    ip = IngestParams.model_validate(
+        {
+            **BASE,
+            "window": {"start": "2014-01-01", "end": "2018-12-31"},
+            "sources": [
+                {
+                    "name": "ged",
+                    "path": "data/raw/ucdp_ged/conflict_data_irq.csv",
+                    "format": "ucdp_ged",
+                }
+            ],
+        }
+    )
+    ev, _, s = ucdp_ged.read(SourceContext(ip.sources[0], ip, regions, ROOT))
+    assert s["rows_read"] == 7473 == s["rows_kept"] + s["rows_rejected"]
+    assert s["reasons"]["outside window"] > 4000 and len(ev) > 3000
+    assert ev["date"].min() >= pd.Timestamp("2014-01-01")
+
+
+def test_points_stream(regions):
+    ev, rej, _ = run(points, regions, "points_air_operations.csv", "points", side="us")
+    assert list(ev["event_id"]) == ["t:2", "t:3", "t:4"]
+    assert set(ev["side1"]) == {"us"} and set(ev["actor1"]) == {""} and set(ev["side2"]) == {""}
+    assert list(ev["category"]) == ["air_strike", "show_of_force", "air_strike"]
+    assert dict(zip(rej["line"], rej["reason"], strict=True)) == {
+        5: "unknown category",
+        6: "date impossible",
+        7: "missing value",
+    }
+
+
+def test_points_need_a_category_map(regions):
+    ip = IngestParams.model_validate(
+        {
+            **BASE,
+            "categories": {"ucdp_ged": {"1": "x"}},
+            "sources": [_src("points_air_operations.csv", "points", side="us")],
+        }
+    )
+    with pytest.raises(StageError, match="no map for format 'points'"):
+        points.read(SourceContext(ip.sources[0], ip, regions, ROOT))
+
+
+def test_canonical(regions):
+    ev, rej, _ = run(canonical, regions, "canonical_events.csv", "canonical")
+    got = ev.set_index("event_id")
+    assert got.loc["t:c1", ["region", "side1", "side2", "category"]].tolist() == [
+        "Ninawa",
+        "us",
+        "armed_group",
+        "armed_clash",
+    ]
+    assert got.loc["t:c2", ["region", "placed_by", "side1", "side2"]].tolist() == [
+        "Kirkuk",
+        "name",
+        "militia",
+        "",
+    ]
+    assert dict(zip(rej["line"], rej["reason"], strict=True)) == {
+        4: "unknown category",
+        5: "no coordinates or region name",
+    }
+
+
+def test_canonical_needs_region_or_coordinates(tmp_path, regions):
+    (tmp_path / "c.csv").write_text(
+        "event_id,date,actor1,category,fatalities\n1,2018-01-01,IS,armed_clash,0\n"
+    )
+    ip = IngestParams.model_validate(
+        {**BASE, "sources": [{"name": "c", "path": str(tmp_path / "c.csv"), "format": "canonical"}]}
+    )
+    with pytest.raises(StageError, match=r"c\.csv:1: field=region"):
+        canonical.read(SourceContext(ip.sources[0], ip, regions, ROOT))
+
+
+def test_shipped_positions(regions):
+    ip = IngestParams.model_validate({**BASE, "sources": [_src("x", "canonical")]})
+    pos, rej, stats = read_positions(
+        ROOT / "data/raw/positions/positions.csv", "positions.csv", ip, regions
+    )
+    validate(pos, POSITIONS)
+    assert len(pos) == 34 and rej.empty and stats["rows_read"] == 34
+    tower = pos.set_index("name").loc["Tower 22 (Jordan)"]
+    assert pd.isna(tower["region"]) and tower["country"] == "Jordan"
+    tanf = pos.set_index("name").loc["Al-Tanf garrison"]
+    assert tanf["start_date"] == pd.Timestamp("2016-03-03") and pd.isna(tanf["end_date"])
+
+
+def test_bad_positions(regions):
+    ip = IngestParams.model_validate({**BASE, "sources": [_src("x", "canonical")]})
+    pos, rej, _ = read_positions(
+        DATA / "positions_bad_rows.csv", "positions_bad_rows.csv", ip, regions
+    )
+    assert list(pos["name"]) == ["Al-Tanf garrison", "Tower 22"]
+    by = {int(k): set(v) for k, v in rej.groupby("line")["reason"]}
+    assert by == {
+        4: {"unknown side", "coordinate out of range"},
+        5: {"end_date before start_date"},
+        6: {"date impossible"},
+    }
