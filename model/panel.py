@@ -167,6 +167,9 @@ def build_panel(
     in_panel = (day >= periods.start[0]) & (day <= periods.end[-1])
     n_outside = int((~in_panel).sum())
     ev = ev.loc[in_panel].reset_index(drop=True)
+    for col in ("region", "category"):
+        if ev[col].isna().any():
+            raise ValueError(f"{int(ev[col].isna().sum())} event(s) have no {col}")
     unknown = sorted(set(ev["region"].astype(str)) - set(names))
     if unknown:
         raise ValueError(f"events name regions not in the regions table: {unknown[:10]}")

@@ -182,3 +182,12 @@ def test_proximity_uses_a_events_in_the_window_and_no_b_means_absent():
     assert np.isnan(km[0, 2])  # the A event left the window
     km0, n0 = proximity(no_pos, a_ev, b_ev.iloc[:0], window=2, **kw)
     assert np.isnan(km0).all() and (n0 == 0).all()
+
+
+def test_decayed_sum_equals_a_recursive_filter():
+    from scipy.signal import lfilter
+
+    x = np.random.default_rng(0).poisson(1.0, (5, 300)).astype(float)
+    for h in (1.0, 2.5, 13.0):
+        a = 0.5 ** (1 / h)
+        np.testing.assert_allclose(decayed_sum(x, h), lfilter([1], [1, -a], x, axis=-1), rtol=1e-12)
