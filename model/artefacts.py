@@ -161,8 +161,10 @@ def forecast_draws_from(ds: xr.Dataset) -> xr.DataArray | None:
         if {"region", "horizon", "draw"} <= set(da.dims):
             extra = [d for d in da.dims if d not in ("region", "horizon", "draw")]
             if extra:  # e.g. chain × draw: flatten to one sample dim
-                da = da.stack(sample=("draw", *extra)).drop_vars(["draw", *extra], errors="ignore")
-                da = da.rename(sample="draw").assign_coords(draw=np.arange(da.sizes["sample"]))
+                da = da.transpose("region", "horizon", *extra, "draw")
+                values = da.values.reshape(da.sizes["region"], da.sizes["horizon"], -1)
+                coords = {k: da.coords[k] for k in ("region", "horizon") if k in da.coords}
+                da = xr.DataArray(values, dims=("region", "horizon", "draw"), coords=coords)
             return da.transpose("region", "horizon", "draw")
     return None
 

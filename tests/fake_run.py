@@ -1,4 +1,4 @@
-"""A tiny fake pipeline run for the report, plot, artefact and notebook tests.
+"""A fake tiny pipeline run for the report, plot, artefact and notebook tests.
 
 Writes, under a root directory, every artefact ``docs/interfaces.md`` names (panel, posterior,
 forecast, scenarios, diagnostics, backtest, predictions, ingest metrics, events, PROVENANCE.md,
@@ -346,7 +346,7 @@ def _backtest(rng: np.random.Generator, panel: xr.Dataset) -> tuple[dict, pd.Dat
     return bj, pred
 
 
-def build_tiny_run(root: Path, *, gate: str = "pass", backtest: bool = True, seed: int = 5) -> Path:
+def build_fake_run(root: Path, *, gate: str = "pass", backtest: bool = True, seed: int = 5) -> Path:
     """Write a complete tiny run under ``root`` and return ``root``."""
     rng = np.random.default_rng(seed)
     root = Path(root)

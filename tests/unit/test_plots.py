@@ -1,0 +1,77 @@
+"""Figures: each plot_* returns (fig, ax) built from plain data, and never saves."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from fake_run import REGIONS, build_fake_run
+from matplotlib.figure import Figure
+from shapely.geometry import box
+
+from model import plots
+from model.artefacts import Run, contributions, load_run
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    return load_run(build_fake_run(tmp_path_factory.mktemp("run")))
+
+
+@pytest.fixture(autouse=True)
+def _no_savefig(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("plot functions must not save")
+
+    monkeypatch.setattr(Figure, "savefig", refuse)
+
+
+def test_risk_map_draws_every_region_on_both_panels(run: Run) -> None:
+    fig, axs = plots.plot_risk_map(run.geometry, run.forecast)
+    assert isinstance(fig, Figure) and len(axs) == 2
+    assert all(len(ax.patches) == len(REGIONS) for ax in axs)
+
+
+def test_risk_map_marks_regions_without_boundary_or_forecast(run: Run) -> None:
+    geometry = dict(run.geometry, Elsewhere=box(50, 30, 51, 31))
+    geometry.pop("West")
+    fig, axs = plots.plot_risk_map(geometry, run.forecast)
+    assert any(p.get_hatch() == "//" for p in axs[0].patches)
+    assert any("West" in t.get_text() for t in fig.texts)
+
+
+def test_risk_over_time_one_panel_per_region(run: Run) -> None:
+    _fig, axs = plots.plot_risk_over_time(
+        run.panel, run.forecast, REGIONS[:3], history_periods=10, predictions=run.predictions
+    )
+    visible = [ax for ax in axs if ax.get_visible()]
+    assert len(visible) == 3
+    assert REGIONS[2].replace("$", r"\$") in visible[2].get_title(loc="left")
+
+
+def test_coefficients_and_contributions(run: Run) -> None:
+    _fig, ax = plots.plot_coefficients(run.idata)
+    assert len(ax.get_yticklabels()) == 5
+    contrib, _ = contributions(run, REGIONS[:2])
+    _fig, ax = plots.plot_contributions(contrib)
+    assert len(ax.texts) == contrib.size
+
+
+def test_reliability_table_by_hand() -> None:
+    tab = plots.reliability_table([0, 1, 1, 0], [0.05, 0.15, 0.95, 0.99], bins=10)
+    assert tab["count"].tolist() == [1, 1, 2]
+    assert tab["observed_rate"].tolist() == [0.0, 1.0, 0.5]
+    assert tab["forecast_mean"].tolist() == pytest.approx([0.05, 0.15, 0.97])
+
+
+def test_reliability_from_predictions_and_skill(run: Run) -> None:
+    _fig, ax = plots.plot_reliability(None, run.predictions, columns=["model", "climatology"])
+    assert len(ax.lines) == 3  # diagonal + two curves
+    _fig, ax = plots.plot_skill(run.backtest["skill"])
+    assert len(ax.patches) == 4 * 2
+
+
+def test_dollar_in_names_is_not_mathtext() -> None:
+    df = pd.DataFrame(np.ones((1, 2)), index=["A $x$ place"], columns=["f$", "g"])
+    _fig, ax = plots.plot_contributions(df)
+    assert ax.get_yticklabels()[0].get_text() == r"A \$x\$ place"

@@ -1,0 +1,147 @@
+"""The report: one context, two renderings; self-contained, escaped, sectioned, loud on failure."""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from fake_run import ONERROR, REGIONS, SCRIPT, build_fake_run
+from pypdf import PdfReader
+
+from model.artefacts import load_run
+from model.report import build_context, pct, pct_interval, render_html, render_pdf
+
+SECTIONS = ("Headline", "Map of clash risk", "Drivers", "Scenarios", "Diagnostics", "Backtest",
+            "Provenance")  # fmt: skip
+BANNER = "Diagnostics gate FAILED"
+CSS_URL = re.compile(r"""url\(\s*["']?([^"')]*)""", re.I)
+
+
+class _Links(HTMLParser):
+    """Every URL the browser would load or follow: src/href/srcset/action attributes of real tags,
+    and url() in style attributes and <style> blocks (escaped text does not count)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+        self.tags: list[str] = []
+        self._in_style = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self._in_style = tag == "style"
+        for name, value in attrs:
+            if name in ("src", "href", "srcset", "action", "poster", "data") and value is not None:
+                self.urls.append(value)
+            if name == "style" and value:
+                self.urls += CSS_URL.findall(value)
+            if name.startswith("on"):
+                self.urls.append(f"event handler {name}")
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_style = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_style:
+            self.urls += CSS_URL.findall(data)
+
+
+def _links(html: str) -> _Links:
+    parser = _Links()
+    parser.feed(html)
+    return parser
+
+
+def _render(root: Path) -> tuple[dict, str]:
+    run = load_run(root)
+    ctx = build_context(run, run.params.report)
+    return ctx, render_html(ctx)
+
+
+@pytest.fixture(scope="module")
+def failed(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str]:
+    return _render(build_fake_run(tmp_path_factory.mktemp("failed"), gate="fail"))
+
+
+@pytest.fixture(scope="module")
+def failed_pdf(failed: tuple[dict, str]) -> PdfReader:
+    weasy = logging.getLogger("weasyprint")
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    weasy.addHandler(handler)
+    try:
+        pdf = render_pdf(failed[0])
+    finally:
+        weasy.removeHandler(handler)
+    bad = [r.getMessage() for r in records if r.levelno >= logging.WARNING]
+    assert not bad, f"WeasyPrint complained: {bad[:5]}"
+    assert pdf.startswith(b"%PDF")
+    return PdfReader(io.BytesIO(pdf))
+
+
+def test_percentages_with_intervals() -> None:
+    assert pct_interval(0.12, 0.07, 0.19) == "12% (7–19%)"
+    assert pct(0.001) == "<1%" and pct(0.0) == "0%" and pct(float("nan")) == "n/a"
+
+
+def test_html_is_self_contained(failed: tuple[dict, str]) -> None:
+    _, html = failed
+    urls = _links(html).urls
+    assert any(u.startswith("data:image/png;base64,") for u in urls)
+    external = [u for u in urls if not (u.startswith("data:") or u.startswith("#"))]
+    assert external == []
+    assert "<link" not in html.lower() and "@import" not in html
+    assert len(html.encode()) <= 5_000_000
+
+
+def test_every_region_in_the_forecast_table(failed: tuple[dict, str]) -> None:
+    ctx, html = failed
+    table = html[
+        html.index('<table class="forecast') : html.index(
+            "</table>", html.index('<table class="forecast')
+        )
+    ]
+    for region in REGIONS:
+        assert region.replace("<", "&lt;").replace(">", "&gt;") in table
+    assert {r["region"] for r in ctx["table"]} == set(REGIONS)
+
+
+def test_text_from_the_data_is_escaped(failed: tuple[dict, str]) -> None:
+    _, html = failed
+    tags = _links(html).tags
+    assert "script" not in tags and "img" in tags  # our figures only
+    assert not any(u.startswith("event handler") for u in _links(html).urls)
+    assert "<script" not in html.lower()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "onerror=alert(1)&gt;" in html  # the PROVENANCE.md payload, shown as text
+    assert SCRIPT not in html and ONERROR not in html
+
+
+def test_banner_and_unreliable_marking_when_gate_failed(failed: tuple[dict, str]) -> None:
+    ctx, html = failed
+    assert ctx["gate_failed"]
+    assert html.index(BANNER) < html.index('id="headline"')
+    assert 'class="forecast unreliable"' in html and "UNRELIABLE" in html
+
+
+def test_passed_gate_has_no_banner_and_missing_backtest_is_said(tmp_path: Path) -> None:
+    ctx, html = _render(build_fake_run(tmp_path, gate="pass", backtest=False))
+    body = html[html.index("<body>") :]
+    assert not ctx["gate_failed"] and ctx["backtest"] is None
+    assert BANNER not in body and "unreliable" not in body.lower()
+    assert "The backtest has not been run" in body
+
+
+def test_pdf_has_sections_pages_and_banner(failed_pdf: PdfReader) -> None:
+    pages = [p.extract_text() for p in failed_pdf.pages]
+    assert 3 <= len(pages) <= 25
+    text = "\n".join(pages)
+    for section in SECTIONS:
+        assert section in text, section
+    assert BANNER in pages[0] and "Forecast origin" in pages[0] and "Data window" in pages[0]
+    assert re.search(r"page 2 of \d+", pages[1])
