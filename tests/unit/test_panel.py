@@ -259,6 +259,7 @@ def test_no_look_ahead(freq, t_index):
     changed.loc[later, "longitude"] = CENTRES["A"][1]
     changed.loc[later, ["side1", "side2", "category"]] = ["gov", "rebels", "sb"]
     changed.loc[later, "fatalities"] = 99
+    changed.loc[later, "date"] = t_end + pd.to_timedelta(rng.integers(1, 60, n), "D")
     moved = positions.copy()
     moved.loc[moved["start_date"] > t_end, "latitude"] = 33.01
     cut2 = build(changed, positions=moved, params=params)
