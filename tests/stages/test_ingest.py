@@ -144,7 +144,8 @@ def test_validate_file_prints_file_line_field_value_reason(tmp_path: Path, capsy
     assert f"{f.as_posix()}:3: event_date=2017-02-30: date impossible" in out
     assert f"{f.as_posix()}:4: event_date=last Tuesday: date not parseable" in out
     assert out[-1].endswith(
-        "7 rows read, 3 kept, 4 rejected (date impossible 2, date not parseable 1, missing value 1); encoding utf-8"
+        "7 rows read, 3 kept, 4 rejected "
+        "(date impossible 2, date not parseable 1, missing value 1); encoding utf-8"
     )
     assert stage.validate_file(f, "acled", p, limit=2, root=tmp_path) == 1
     out = capsys.readouterr().out.splitlines()
