@@ -37,6 +37,8 @@ UNKNOWN_REGION = "unknown region name"
 NO_LOCATION = "no coordinates or region name"
 NEGATIVE = "fatalities negative"
 NOT_INTEGER = "fatalities not an integer"
+TOO_MANY = "fatalities implausibly large"
+MAX_FATALITIES = 1_000_000  # more than any single coded event; beyond it a typo or a unit error
 DUPLICATE = "duplicate event id"
 UNKNOWN_CATEGORY = "unknown category"
 
@@ -158,10 +160,15 @@ def parse_fatalities(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     num = pd.to_numeric(text.where(text != "", "0"), errors="coerce")
     num = num.to_numpy(dtype=float, copy=True)
     reason = np.full(len(raw), None, dtype=object)
-    whole = np.isfinite(num) & (np.floor(num) == num)
+    finite = np.isfinite(num)
+    whole = finite & (np.floor(np.where(finite, num, 0.0)) == num)
     reason[~whole] = NOT_INTEGER
     reason[whole & (num < 0)] = NEGATIVE
-    return np.where(reason == None, num, 0).astype(np.int64), reason  # noqa: E711
+    reason[whole & (num > MAX_FATALITIES)] = TOO_MANY
+    ok = reason == None  # noqa: E711
+    out = np.zeros(len(raw), dtype=np.int64)
+    out[ok] = num[ok].astype(np.int64)
+    return out, reason
 
 
 def _by_reason(

@@ -63,3 +63,24 @@ def test_side_mapper_exact_regex_ambiguous_and_unknown():
     assert strict.map(["Y"])[1].tolist() == ["actor matches no side"]
     # an unlisted actor takes the side its associates agree on
     assert strict.map(["Y", "Y"], ["X; Z", ""])[0].tolist() == ["a", ""]
+
+
+def test_parse_fatalities_never_overflows():
+    import pandas as pd
+
+    from model.sources.common import parse_fatalities
+
+    values, reasons = parse_fatalities(
+        pd.Series(["3", "", "3.0", "1e400", "-inf", "1e141", "nan", "-1"])
+    )
+    assert values.tolist() == [3, 0, 3, 0, 0, 0, 0, 0]
+    assert reasons.tolist() == [
+        None,
+        None,
+        None,
+        "fatalities not an integer",
+        "fatalities not an integer",
+        "fatalities implausibly large",
+        "fatalities not an integer",
+        "fatalities negative",
+    ]
