@@ -124,6 +124,19 @@ def empty_events() -> pd.DataFrame:
     return coerce_events(pd.DataFrame({c: [] for c in EVENT_COLUMNS}))
 
 
+def empty_positions() -> pd.DataFrame:
+    """A zero-row positions frame (written when params name no positions file)."""
+    cols: dict[str, pd.Series] = {}
+    for c in POSITION_COLUMNS:
+        if c in ("latitude", "longitude"):
+            cols[c] = pd.Series(dtype="float64")
+        elif c.endswith("_date"):
+            cols[c] = pd.Series(dtype="datetime64[ns]")
+        else:
+            cols[c] = pd.Series(dtype=_STR)
+    return pd.DataFrame(cols)
+
+
 def coerce_events(df: pd.DataFrame) -> pd.DataFrame:
     """Cast a frame holding the event columns to the contract's dtypes (no checks)."""
     out = df[EVENT_COLUMNS].copy()

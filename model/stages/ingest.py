@@ -22,7 +22,7 @@ from model.config import IngestParams, Params, SourceSpec, read_params
 from model.errors import StageError
 from model.provenance import params_hash, stamp
 from model.regions import Regions, load_regions
-from model.schema import EVENTS, REJECTED_COLUMNS, empty_events, validate
+from model.schema import EVENTS, REJECTED_COLUMNS, empty_events, empty_positions, validate
 from model.sources.common import SourceContext, SourceResult
 from model.sources.positions import read_positions
 from model.sources.reading import neutralise_formula
@@ -104,10 +104,11 @@ def run(params: Params, root: Path) -> None:
     inputs = [root / s.path for s in ip.sources] + [root / b.path for b in ip.regions.boundaries]
     attrs = stamp({"ingest": ip}, inputs)
     events.attrs = dict(attrs)
+    if positions is None:  # DVC declares the file: write it, empty, when params name none
+        positions = empty_positions()
+    positions.attrs = dict(attrs)
     io.write_parquet(root / EVENTS_PATH, events)
-    if positions is not None:
-        positions.attrs = dict(attrs)
-        io.write_parquet(root / POSITIONS_PATH, positions)
+    io.write_parquet(root / POSITIONS_PATH, positions)
     io.write_csv(root / REJECTED_PATH, neutralised(rejected))
     io.write_json(root / METRICS_PATH, metrics)
     log.info(
@@ -133,6 +134,14 @@ def _spec_for(path: Path, fmt: str, ip: IngestParams, root: Path) -> SourceSpec:
     return SourceSpec(name=name, path=path, format=fmt, side=side)
 
 
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)]}
+
+
+def _printable(value: object) -> str:
+    """Text safe to print on a terminal: control characters (escape sequences) shown as \\xNN."""
+    return str(value).translate(_CONTROL)
+
+
 def validate_file(
     path: Path, fmt: str, params_path: Path, limit: int = 20, root: Path | None = None
 ) -> int:
@@ -154,7 +163,7 @@ def validate_file(
         return 1
     rej = res.rejected
     for row in rej.head(limit).itertuples(index=False):
-        print(f"{row.file}:{row.line}: {row.field}={row.value}: {row.reason}")
+        print(f"{row.file}:{row.line}: {row.field}={_printable(row.value)}: {row.reason}")
     if len(rej) > limit:
         print(f"... and {len(rej) - limit} more")
     s = res.stats

@@ -219,3 +219,17 @@ def test_example_acled_config_on_the_synthetic_sample():
         events[["side1", "side2"]].apply(frozenset, axis=1) == frozenset(clash.sides)
     )
     assert is_clash.sum() == 23
+
+
+def test_no_positions_file_still_writes_an_empty_positions_table(tmp_path: Path):
+    p = make_project(tmp_path, SOURCES[3:])
+    raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+    raw["ingest"]["positions"] = None
+    stage.run(parse_params(raw), tmp_path)
+    positions = pd.read_parquet(tmp_path / stage.POSITIONS_PATH)
+    assert positions.empty
+    validate(positions, POSITIONS)
+
+
+def test_validate_output_escapes_control_characters():
+    assert stage._printable("a\x1b[31mb\nc") == "a\\x1b[31mb\\x0ac"
