@@ -154,10 +154,26 @@ class Regions:
         return self.place(lat, lon)[0]
 
     def place(self, lat: object, lon: object) -> tuple[np.ndarray, np.ndarray]:
-        """Region of each point and how it was found (``"polygon"``, ``"snap"`` or ``""``).
+        """Region of each point and how it was found.
 
-        Invalid coordinates (NaN, |lat| > 90, |lon| > 180) get None. A point on a shared
-        border or in an overlap of two polygons goes to the first region in table order.
+        Parameters
+        ----------
+        lat, lon : array_like
+            Degrees (WGS84), same shape.
+
+        Returns
+        -------
+        region : ndarray of object
+            Region name, or None (outside every polygon beyond ``snap_km``, or invalid
+            coordinates: NaN, |lat| > 90, |lon| > 180).
+        how : ndarray of object
+            ``"polygon"``, ``"snap"`` or ``""``.
+
+        Notes
+        -----
+        A point on a shared border, or in an overlap of two simplified polygons, goes to the
+        first region in table order. Snapping measures the great-circle distance to the
+        nearest point of the nearest polygon.
         """
         lat_a = np.atleast_1d(np.asarray(lat, dtype=float))
         lon_a = np.atleast_1d(np.asarray(lon, dtype=float))
@@ -274,7 +290,26 @@ def read_aliases(path: Path, table: pd.DataFrame) -> dict[tuple[str, str], str]:
 
 
 def load_regions(spec: RegionsSpec, root: Path) -> Regions:
-    """Read the boundary files and alias table named in ``spec`` (paths relative to ``root``)."""
+    """Read the boundary files and alias table named in ``spec``.
+
+    Parameters
+    ----------
+    spec : RegionsSpec
+        ``ingest.regions`` from params: GeoJSON files with their name/id properties and
+        country, the alias table, ``snap_km``.
+    root : Path
+        Project root; relative paths in ``spec`` are relative to it.
+
+    Returns
+    -------
+    Regions
+
+    Raises
+    ------
+    StageError
+        A file is missing or unreadable, a feature lacks its name or id, names or ids repeat
+        across files, or an alias points at a region its country does not have.
+    """
     rows: list[dict] = []
     for b in spec.boundaries:
         rows += _read_boundary(Path(root) / b.path, b.country, b.name_property, b.id_property)

@@ -1,1 +1,9 @@
-"""One adapter per input format; each turns a raw file into canonical events."""
+"""One adapter per input format; each turns a raw file into canonical events.
+
+Every adapter module (``canonical``, ``ucdp_ged``, ``acled``, ``points``) exposes
+``read(ctx: SourceContext) -> SourceResult``: the kept events in the contract of
+:mod:`model.schema`, the quarantined rows (``source, file, line, field, value, reason``) and the
+source's metrics. Reading (:mod:`.reading`), actor → side mapping (:mod:`.sides`) and the
+field checks and region placement (:mod:`.common`) are shared; ``positions`` reads the force
+positions table.
+"""

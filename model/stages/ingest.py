@@ -52,7 +52,28 @@ def neutralised(rejected: pd.DataFrame) -> pd.DataFrame:
 def ingest(
     ip: IngestParams, root: Path, regions: Regions | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame, dict]:
-    """Read every source and the positions: events, positions, rejected rows, metrics."""
+    """Read every source and the positions, without writing anything.
+
+    Parameters
+    ----------
+    ip : IngestParams
+    root : Path
+        Project root for the relative paths in ``ip``.
+    regions : Regions, optional
+        Already loaded regions (default: load ``ip.regions``).
+
+    Returns
+    -------
+    events : DataFrame
+        Kept events of every source (contract :data:`model.schema.EVENTS`), by date.
+    positions : DataFrame or None
+        Validated positions, None when params name no positions file.
+    rejected : DataFrame
+        One row per problem of each quarantined row (``source, file, line, field, value,
+        reason``), the positions' included.
+    metrics : dict
+        The content of ``reports/metrics/ingest.json``.
+    """
     regions = regions or load_regions(ip.regions, root)
     results: dict[str, SourceResult] = {}
     for spec in ip.sources:
@@ -95,7 +116,21 @@ def ingest(
 
 
 def run(params: Params, root: Path) -> None:
-    """Run the ingest stage on ``params.ingest`` (paths relative to ``root``)."""
+    """Run the ingest stage: read, check and write the four outputs.
+
+    Parameters
+    ----------
+    params : Params
+        The whole validated params file; the stage uses ``params.ingest``.
+    root : Path
+        Project root: inputs are read and outputs written relative to it.
+
+    Raises
+    ------
+    StageError
+        A file-level problem (missing file or columns, empty or header-only file, bad
+        boundaries or aliases). Nothing is written then; previous outputs stay as they were.
+    """
     root = Path(root)
     ip = params.ingest
     t0 = time.perf_counter()
@@ -145,10 +180,27 @@ def _printable(value: object) -> str:
 def validate_file(
     path: Path, fmt: str, params_path: Path, limit: int = 20, root: Path | None = None
 ) -> int:
-    """Check one raw file as ``ingest`` would; print each problem; 1 if any, else 0.
+    """Check one raw file as ``ingest`` would and print its problems.
 
-    Problems are printed as ``file:line: field=value: reason`` (the first ``limit``, then a
-    count), followed by a one-line summary. Params errors propagate (the CLI exits 2).
+    Parameters
+    ----------
+    path : Path
+        The file to check.
+    fmt : str
+        Its format: ``canonical``, ``ucdp_ged``, ``acled`` or ``points``.
+    params_path : Path
+        Params file whose ``ingest`` section (window, regions, sides, categories) applies.
+        When it lists this file as a source, that entry (name, side) is used.
+    limit : int
+        Problems printed (as ``file:line: field=value: reason``) before ``... and N more``.
+    root : Path, optional
+        Project root for the paths in params (default: the working directory).
+
+    Returns
+    -------
+    int
+        1 when the file has any problem (file-level or row-level), else 0. Params errors
+        propagate as :class:`~model.config.ParamsError` (the CLI exits 2).
     """
     root = Path(root) if root is not None else Path.cwd()
     params = read_params(params_path)

@@ -165,3 +165,20 @@ def test_missing_boundary_file_is_an_error(tmp_path: Path):
     spec = RegionsSpec(boundaries=[{**IRAQ, "path": "nope.geojson"}])
     with pytest.raises(StageError, match="not found"):
         load_regions(spec, tmp_path)
+
+
+ACLED_ADMIN1 = {
+    "Iraq": "Al Anbar,Baghdad,Babylon,Erbil,Ninewa,Salah al Din,Kirkuk,Diyala,Basrah,Duhok,"
+    "Sulaymaniyah,Wasit,Maysan,Thi-Qar,Muthanna,Qadissiya,Najaf,Kerbala,Halabja",
+    "Syria": "Aleppo,Al Hasakeh,Ar-Raqqa,Deir ez Zor,Hama,Homs,Idleb,Lattakia,Quneitra,"
+    "Rural Damascus,Damascus,Dara,As-Sweida,Tartous",
+}
+
+
+@pytest.mark.parametrize("country", ["Iraq", "Syria"])
+def test_every_acled_admin1_spelling_matches(both, country):
+    names = ACLED_ADMIN1[country].split(",")
+    found = {n: both.match_name(n, country) for n in names}
+    assert None not in found.values(), found
+    expected = 14 if country == "Syria" else 18  # Halabja is inside Al-Sulaimaniyah's polygon
+    assert len(set(found.values())) == expected
