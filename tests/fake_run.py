@@ -213,11 +213,12 @@ def _idata(rng: np.random.Generator, panel: xr.Dataset) -> xr.DataTree:
             "constant_data": xr.Dataset(
                 {
                     "X": (("obs_id", "feature"), rng.normal(0, 1, (n_obs, nf))),
-                    "feature_mean": ("feature", rng.normal(0.5, 0.1, nf)),
-                    "feature_scale": ("feature", rng.uniform(0.2, 0.4, nf)),
+                    "x_mean": ("feature", rng.normal(0.5, 0.1, nf)),
+                    "x_scale": ("feature", rng.uniform(0.2, 0.4, nf)),
                     "region_idx": ("obs_id", rng.integers(0, nr, n_obs)),
+                    "region_country_idx": ("region", np.array([0, 0, 1, 1])),
                 },
-                coords={"feature": FEATURES, "obs_id": coords["obs_id"]},
+                coords={"feature": FEATURES, "obs_id": coords["obs_id"], "region": REGIONS},
             ),
         }
     )

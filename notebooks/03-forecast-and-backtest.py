@@ -1,0 +1,120 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 03 — The forecast and the backtest
+#
+# The forecast behind the report, region by region, the scenarios, and how such forecasts did on
+# data they had not seen: scores by step and origin against each baseline, skill with intervals,
+# calibration. Reads the pipeline's artefacts through `model.artefacts.load_run`; writes nothing.
+
+# %%
+# %matplotlib inline
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from IPython.display import display
+from matplotlib.figure import Figure
+
+from model import plots
+from model.artefacts import contributions, load_run, p_any_draws, previous_origin
+
+ROOT = Path(os.environ.get("CLASHCAST_ROOT", Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()))
+run = load_run(ROOT)
+print(f"origin {run.origin.date()}, horizon {run.horizon}, gate {run.diagnostics.get('gate')}")
+
+# %% [markdown]
+# ## Forecast table (every region)
+
+# %%
+fc = run.forecast
+wide = fc.pivot_table(index=["rank", "region", "country"], columns="horizon",
+                      values=["p_mean", "p_q05", "p_q95"]).sort_index()
+display(wide.style.format("{:.1%}"))
+any_ = p_any_draws(run)
+if any_ is not None:
+    display(any_.sort_values("any_mean", ascending=False).style.format("{:.1%}"))
+
+# %%
+prev = previous_origin(run)
+print("previous origin:", prev["origin"], "—", prev["source"])
+if prev["step1"] is not None:
+    now = fc[fc.horizon == 1].set_index("region")["p_mean"]
+    display((100 * (now - prev["step1"])).rename("change, pts").sort_values().to_frame())
+
+# %%
+fig, _ = plots.plot_risk_map(run.geometry, fc)
+display(fig)
+
+# %%
+top = fc.sort_values("rank").drop_duplicates("region")["region"].head(run.params.report.regions_over_time)
+fig, _ = plots.plot_risk_over_time(run.panel, fc, list(top), predictions=run.predictions,
+                                   history_periods=run.params.report.history_periods)
+display(fig)
+
+# %% [markdown]
+# ## Drivers
+
+# %%
+fig, _ = plots.plot_coefficients(run.idata)
+display(fig)
+contrib, how = contributions(run, list(top))
+print("standardised with", how)
+fig, _ = plots.plot_contributions(contrib)
+display(fig)
+
+# %% [markdown]
+# ## Scenarios
+
+# %%
+if run.scenarios is None:
+    print(run.missing["scenarios"])
+else:
+    display(run.scenarios)
+
+# %% [markdown]
+# ## Backtest
+
+# %%
+if run.backtest is None:
+    print(run.missing["backtest"])
+else:
+    bt = run.backtest
+    print({k: bt.get(k) for k in ("origins", "horizons", "rows", "prevalence")})
+    skill = pd.DataFrame([{"baseline": b, "score": s, **v} for b, by in bt.get("skill", {}).items()
+                          for s, v in by.items()])
+    display(skill)
+    fig, _ = plots.plot_skill(bt.get("skill", {}))
+    display(fig)
+
+# %%
+pred = run.predictions
+if pred is not None:
+    models = [c for c in ("model", "climatology", "markov", "logistic", "global_rate") if c in pred]
+    brier = pd.DataFrame({m: ((pred[m] - pred["y"]) ** 2).groupby(pred["horizon"]).mean() for m in models})
+    display(brier.style.format("{:.4f}").set_caption("Brier score by step (lower is better)"))
+    eps = 1e-9
+    logs = pd.DataFrame({m: -(pred["y"] * np.log(pred[m] + eps) + (1 - pred["y"]) * np.log(1 - pred[m] + eps))
+                         .groupby(pred["horizon"]).mean() for m in models})
+    display(logs.style.format("{:.4f}").set_caption("Log score by step (lower is better)"))
+    by_origin = pd.DataFrame({m: ((pred[m] - pred["y"]) ** 2).groupby(pred["origin"]).mean() for m in models})
+    fig = Figure(figsize=(8, 3), layout="constrained")
+    ax = fig.subplots()
+    by_origin.plot(ax=ax, lw=1, marker=".")
+    ax.set_ylabel("Brier score")
+    ax.set_title("Brier score by origin")
+    display(fig)
+    fig, _ = plots.plot_reliability(None, pred, columns=models)
+    display(fig)
