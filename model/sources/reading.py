@@ -104,6 +104,18 @@ def decode(raw: bytes) -> tuple[str, str]:
         return raw.decode("latin-1"), "latin-1"
 
 
+def sniff_delimiter(text: str) -> str:
+    """The field separator of the header line: ``,`` unless ``;``, tab or ``|`` is more common.
+
+    Spreadsheets in many locales save "CSV" with semicolons; the header line, which holds
+    only column names, tells reliably which separator a file uses.
+    """
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    counts = {d: first.count(d) for d in (",", ";", "\t", "|")}
+    best = max(counts, key=lambda d: (counts[d], d == ","))
+    return best if counts[best] > 0 else ","
+
+
 def _is_hxl(record: list[str]) -> bool:
     cells = [c.strip() for c in record if c.strip()]
     return bool(cells) and all(c.startswith("#") for c in cells)
@@ -156,7 +168,10 @@ def read_table(
         notes.append(f"not valid UTF-8: decoded as {encoding}; check accented names")
     if not text.strip():
         raise StageError(f"{file}:1: empty file (no header line)")
-    reader = csv.reader(io.StringIO(text, newline=""))
+    delimiter = sniff_delimiter(text)
+    if delimiter != ",":
+        notes.append(f"fields separated by {delimiter!r}, not ','")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     header: list[str] | None = None
     rows: list[list[str]] = []
     lines: list[int] = []

@@ -84,3 +84,13 @@ def test_parse_fatalities_never_overflows():
         "fatalities not an integer",
         "fatalities negative",
     ]
+
+
+def test_semicolon_and_tab_separated_files(tmp_path):
+    for sep in (";", "\t"):
+        f = tmp_path / "s.csv"
+        f.write_text(
+            sep.join(["id", "note"]) + "\n" + sep.join(["1", "a, b"]) + "\n", encoding="utf-8"
+        )
+        t = read_table(f, "s.csv", ["id", "note"], 1000)
+        assert t.data["note"].tolist() == ["a, b"] and repr(sep) in t.notes[0]
