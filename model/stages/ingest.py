@@ -147,10 +147,10 @@ def run(params: Params, root: Path) -> None:
     io.write_csv(root / REJECTED_PATH, neutralised(rejected))
     io.write_json(root / METRICS_PATH, metrics)
     log.info(
-        "ingest: %d events, %d positions, %d rows rejected in %.1f s",
+        "ingest: %d events, %d positions, %d rows quarantined in %.1f s",
         metrics["events"],
         metrics["positions"],
-        len(rejected),
+        metrics["rejected_rows"],
         metrics["seconds"],
     )
 
