@@ -145,15 +145,22 @@ def outcomes_after(panel: xr.Dataset, origin: pd.Timestamp, horizon: int) -> xr.
     )
 
 
-def fit_fold_model(panel: xr.Dataset, fold: Fold, config: FoldConfig) -> xr.DataTree:
-    """Fit the model on the data known at the fold's cutoff (one core, no progress bar)."""
-    from model.clash_model import build_clash_model, make_design
-    from model.sampling import fit
+def fold_design(panel: xr.Dataset, fold: Fold, config: FoldConfig) -> Any:
+    """The training design of a fold: rows whose outcome is known at the fold's cutoff."""
+    from model.clash_model import make_design
 
     train = known_at(panel, fold.cutoff)
-    design = make_design(
+    return make_design(
         train, list(config.features), config.horizon, cutoff=fold.cutoff, burn_in=config.burn_in
     )
+
+
+def fit_fold_model(panel: xr.Dataset, fold: Fold, config: FoldConfig) -> xr.DataTree:
+    """Fit the model on the data known at the fold's cutoff (one core, no progress bar)."""
+    from model.clash_model import build_clash_model
+    from model.sampling import fit
+
+    design = fold_design(panel, fold, config)
     pm_model = build_clash_model(design, config.priors, country_varying=config.country_varying)
     return fit(
         pm_model,

@@ -100,7 +100,7 @@ def load_panel(root: Path) -> xr.Dataset:
     path = root / PANEL
     if not path.exists():
         raise StageError(f"{PANEL}: no panel (run `clashcast panel` first)")
-    with xr.open_dataset(path, engine="h5netcdf") as ds:
+    with xr.open_dataset(path) as ds:  # whichever netCDF engine is installed
         return ds.load()
 
 

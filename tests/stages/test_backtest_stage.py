@@ -1,0 +1,123 @@
+"""The backtest stage end to end on a Dask cluster of two worker processes started here.
+
+One fold is made to fail for a real reason (its cutoff lies inside the burn-in, so it has no
+training rows); the stage must still score and write the two finished folds, and fail with a
+message naming the failed fold's origins.
+"""
+
+import json
+import os
+
+import pandas as pd
+import pytest
+from conftest import ROOT
+
+from model.config import BacktestParams, DaskParams, read_params
+from model.errors import StageError
+from model.stages import backtest as stage
+
+# Importing pymc warns about pytensor.ifelse (inside pymc), and sampling.fit passes nutpie its
+# options the way PyMC 6.3 deprecates; neither is about the backtest.
+pytestmark = [
+    pytest.mark.filterwarnings(
+        "ignore:Importing 'IfElse' from 'pytensor.ifelse':DeprecationWarning"
+    ),
+    pytest.mark.filterwarnings("ignore:`nuts_sampler_kwargs` is deprecated:FutureWarning"),
+]
+
+
+def simulate(*args, **kwargs):
+    """``simulate_panel`` imported late, under this module's warning filters (it loads pymc)."""
+    from model.simulate import simulate_panel
+
+    return simulate_panel(*args, **kwargs)
+
+
+def truth(**kwargs):
+    from model.simulate import Truth
+
+    return Truth(**kwargs)
+
+
+FEATURES = ["clash_decay_hl1", "clash_decay_hl4", "since_clash"]
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        pids = set(client.run(os.getpid).values())
+        assert len(pids) == 2 and os.getpid() not in pids  # two real worker processes
+        yield cluster
+
+
+def test_backtest_stage_on_two_worker_processes_keeps_finished_folds(
+    cluster, tmp_path, monkeypatch
+):
+    base = read_params(ROOT / "params.yaml")
+    params = base.model_copy(
+        update={
+            # 40 periods, H=2: origins are periods 32..37, folds fit at 32, 34 and 36. With a
+            # burn-in of 32 the first fold has no training origin and fails.
+            "model": base.model.model_copy(
+                update={"features": FEATURES, "horizon": 2, "burn_in": 32}
+            ),
+            "backtest": BacktestParams(
+                origins=6, stride=1, refit_every=2, draws=40, tune=40, chains=1,
+                bootstrap=100, block_origins=2, calibration_bins=5,
+                dask=DaskParams(workers=2),
+            ),
+        }
+    )  # fmt: skip
+    panel = simulate(2, 2, 40, FEATURES, truth(beta={"clash_decay_hl1": 1.0}), seed=2)
+    (tmp_path / stage.PANEL).parent.mkdir(parents=True)
+    panel.to_netcdf(tmp_path / stage.PANEL)
+    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", cluster.scheduler_address)
+    periods = pd.DatetimeIndex(panel["period"].values)
+
+    with pytest.raises(StageError) as err:
+        stage.run(params, tmp_path)
+    msg = str(err.value)
+    assert "1 of 3 fold(s) failed" in msg
+    assert f"{periods[32].date()}, {periods[33].date()}" in msg
+    assert "no training origins" in msg
+
+    pred = pd.read_parquet(tmp_path / stage.PREDICTIONS)
+    assert sorted(pred["origin"].unique()) == list(periods[34:38])
+    assert len(pred) == 4 * 4 * 2  # origins x regions x steps
+    assert list(pred.columns) == [
+        "origin", "fit_cutoff", "region", "country", "horizon", "target_period", "y",
+        "model", "climatology", "markov", "logistic", "global_rate",
+    ]  # fmt: skip
+    assert pred["model"].between(0, 1).all()
+
+    metrics = json.loads((tmp_path / stage.METRICS).read_text())
+    assert metrics["failed_origins"] == [str(periods[32].date()), str(periods[33].date())]
+    assert [f["fit_cutoff"] for f in metrics["folds"]] == [
+        str(periods[34].date()),
+        str(periods[36].date()),
+    ]
+    assert metrics["rows"] == 32 and metrics["horizons"] == [1, 2]
+    for name in ("model", "climatology", "markov", "logistic", "global_rate"):
+        assert "brier" in metrics[name]
+    assert set(metrics["skill"]) == {"climatology", "markov", "logistic", "global_rate"}
+    assert "wall_seconds" not in json.dumps(metrics)
+
+    timing = json.loads((tmp_path / stage.TIMING).read_text())
+    assert timing["workers"] == 2 and timing["folds"] == 3
+    rel = pd.read_csv(tmp_path / stage.RELIABILITY)
+    assert {"forecast_mean", "observed_rate", "count", "series"} <= set(rel.columns)
+    scores = pd.read_csv(tmp_path / stage.SCORES)
+    assert list(scores["origin"]) == [str(p.date()) for p in periods[34:38]]
+
+
+def test_missing_panel_is_a_stage_error(tmp_path):
+    params = read_params(ROOT / "params.yaml")
+    with pytest.raises(StageError, match="no panel"):
+        stage.run(params, tmp_path)
