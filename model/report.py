@@ -181,22 +181,52 @@ def _backtest(run: Run) -> dict[str, Any] | None:
     }
 
 
-def _provenance_sections(text: str | None) -> list[dict[str, Any]]:
-    """PROVENANCE.md as sections of plain lines (markdown emphasis and bullets stripped)."""
+_MD_MARKUP = re.compile(r"\*\*|\*|__|`")
+
+
+def _label(item: str) -> dict[str, str]:
+    m = re.match(r"^([A-Z][\w /-]{0,30}):\s+(.*)$", item)
+    return {"label": m[1], "text": m[2]} if m else {"label": "", "text": item}
+
+
+def _provenance_sections(text: str | None, used: list[str]) -> list[dict[str, Any]]:
+    """PROVENANCE.md as sections of plain paragraphs (markdown markup stripped, never rendered).
+
+    Only the preamble and the sections whose heading names a file this run used (``used``,
+    paths under ``data/raw``) are kept; when no heading names one, every section is kept.
+    """
     if not text:
         return []
-    sections: list[dict[str, Any]] = []
+    sections: list[dict[str, Any]] = [{"title": "", "items": []}]
+    new_item = True
     for line in text.splitlines():
+        stripped = line.strip()
         if line.startswith("#"):
-            sections.append(
-                {"title": re.sub(r"\*\*|__|`", "", line.lstrip("#")).strip(), "lines": []}
-            )
-        elif line.strip():
-            if not sections:
-                sections.append({"title": "", "lines": []})
-            clean = re.sub(r"^\s*[-*]\s+", "", line)
-            sections[-1]["lines"].append(re.sub(r"\*\*|__|`", "", clean).strip())
-    return [s for s in sections if s["lines"] or s["title"]]
+            sections.append({"title": _MD_MARKUP.sub("", line.lstrip("#")).strip(), "items": []})
+            new_item = True
+        elif not stripped or set(stripped) <= {"-", "*", "_"}:
+            new_item = True
+        else:
+            bullet = re.match(r"^\s*[-*+]\s+", line)
+            clean = _MD_MARKUP.sub("", line[bullet.end() :] if bullet else stripped).strip()
+            if bullet or new_item or not sections[-1]["items"]:
+                sections[-1]["items"].append(clean)
+            else:
+                sections[-1]["items"][-1] += " " + clean
+            new_item = False
+    for sec in sections:
+        sec["items"] = [_label(i) for i in sec["items"]]
+    sections = [s for s in sections if s["items"] or s["title"]]
+    names = [u.removeprefix("data/raw/") for u in used]
+    hits = [s for s in sections[1:] if any(n and n in s["title"] for n in names)]
+    return sections[:1] + hits if hits else sections
+
+
+def _used_inputs(run: Run) -> list[str]:
+    ing = run.params.ingest
+    paths = [s.path for s in ing.sources] + [b.path for b in ing.regions.boundaries]
+    paths += [p for p in (ing.regions.aliases, ing.positions) if p is not None]
+    return [Path(p).as_posix() for p in paths]
 
 
 def _provenance(run: Run, t0: float) -> dict[str, Any]:
@@ -225,7 +255,7 @@ def _provenance(run: Run, t0: float) -> dict[str, Any]:
     names = list(dict.fromkeys([*fit_versions, *now_versions]))
     return {
         "sources": sources,
-        "notes": _provenance_sections(run.provenance_md),
+        "notes": _provenance_sections(run.provenance_md, _used_inputs(run)),
         "input_hashes": sorted(input_hashes(run).items()),
         "artefact_hashes": sorted(run.hashes.items()),
         "params_yaml": yaml.safe_dump(
