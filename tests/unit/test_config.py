@@ -86,3 +86,24 @@ def test_missing_and_broken_files_are_clear(tmp_path) -> None:
     listy.write_text("- 1\n- 2\n")
     with pytest.raises(ParamsError, match="mapping at the top level"):
         read_params(listy)
+
+
+def _plain(node: object, where: str) -> None:
+    if isinstance(node, dict):
+        for k, v in node.items():
+            _plain(v, f"{where}.{k}")
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            _plain(v, f"{where}[{i}]")
+    else:
+        import datetime as dt
+
+        assert not isinstance(node, dt.date), f"{where}: quote dates (DVC refuses YAML dates)"
+
+
+@pytest.mark.parametrize(
+    "path", [ROOT / "params.yaml", *sorted((ROOT / "params" / "examples").glob("*.yaml"))]
+)
+def test_params_files_hold_only_values_dvc_accepts(path) -> None:
+    _plain(yaml.safe_load(path.read_text()), path.name)
+    read_params(path)
