@@ -13,8 +13,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-EARTH_RADIUS_KM = 6371.0088  # mean Earth radius (IUGG)
-
+from model.regions import haversine_km
 
 # --------------------------------------------------------------------------- temporal
 
@@ -124,17 +123,6 @@ def derive_proximity(km: np.ndarray | float, scale_km: float) -> tuple[np.ndarra
     absent = np.isnan(km)
     near = np.where(absent, 0.0, np.exp(-np.where(absent, 0.0, km) / scale_km))
     return near, absent.astype(np.float64)
-
-
-def haversine_km(
-    lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray
-) -> np.ndarray:
-    """Great-circle distance in km between points (degrees), broadcasting like numpy."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dlat = p2 - p1
-    dlon = np.radians(lon2) - np.radians(lon1)
-    h = np.sin(dlat / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlon / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
 
 
 def point_region_km(

@@ -8,16 +8,15 @@ import pytest
 import shapely
 
 from model.features import (
-    EARTH_RADIUS_KM,
     active_positions,
     decayed_sum,
     derive_proximity,
-    haversine_km,
     neighbour_mean,
     periods_since,
     point_region_km,
     proximity,
 )
+from model.regions import EARTH_RADIUS_KM, haversine_km
 
 KM_PER_DEG = np.pi * EARTH_RADIUS_KM / 180  # one degree of a great circle, ≈ 111.195 km
 
