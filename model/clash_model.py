@@ -232,7 +232,10 @@ def build_clash_model(
     -------
     pymc.Model
         Named variables as in ``docs/interfaces.md``; constant data ``x_mean``, ``x_scale``
-        (feature) and ``region_country_idx`` (region) let forecasts reuse the design.
+        (feature) and ``region_country_idx`` (region) let forecasts reuse the design. ``X`` is
+        recorded as data for the posterior predictive check, but the graph multiplies each
+        distinct (region, origin) row once, so predictions go through :mod:`model.forecast`
+        (or a rebuilt model), not ``pm.set_data``.
     """
     n_country = len(design.countries)
     has_country = n_country > 1
@@ -290,9 +293,12 @@ def build_clash_model(
                 beta = pm.Deterministic(
                     "beta", beta_mu + sigma_bh * beta_offset, dims=("horizon", "feature")
                 )
-            # X @ beta.T gives every step's linear predictor; pick the row's own step.
-            xb = pt.dot(X, beta.T)
-            eta = eta + xb[pt.arange(xb.shape[0]), step_idx]
+            # Features depend on (region, origin) only, not on the step: multiply each distinct
+            # row once by every step's coefficients, then pick each training row's own step.
+            key = design.origin_idx * len(design.regions) + design.region_idx
+            _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+            xb = pt.dot(pt.constant(design.X[first]), beta.T)
+            eta = eta + xb[pt.constant(inverse.astype(np.int64)), step_idx]
             if cv:
                 cv_pos = [design.features.index(f) for f in cv]
                 sigma_bc = _prior("sigma_beta_country", priors["sigma_beta_country"])

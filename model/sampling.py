@@ -73,7 +73,10 @@ def fit(
     if sampler == "nutpie":
         kwargs["nuts_sampler_kwargs"] = {"target_accept": target_accept}
     elif sampler == "numpyro":
-        kwargs["nuts_sampler_kwargs"] = {"target_accept": target_accept, "chain_method": "parallel"}
+        kwargs["nuts_sampler_kwargs"] = {
+            "target_accept": target_accept,
+            "chain_method": "sequential",
+        }
     else:
         kwargs["target_accept"] = target_accept
     t0 = time.perf_counter()

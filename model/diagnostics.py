@@ -1,0 +1,307 @@
+"""Diagnostics as a gate, PSIS-LOO comparison, the prior predictive check, and their figures.
+
+Numbers first (:func:`sampling_summary`, :func:`gate`, :func:`loo_section`,
+:func:`prior_predictive_summary`), pictures second: the ``plot_*`` functions return matplotlib
+figures and never save them (the fit stage does). Plotting imports happen inside the plotting
+functions so that importing this module for the gate alone stays light.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import arviz as az
+import numpy as np
+import xarray as xr
+
+from model.config import DiagnosticsParams
+
+#: Hyper-parameters shown in rank/trace plots (those present in the posterior).
+HYPER = ("intercept", "sigma_country", "sigma_region", "sigma_beta_horizon", "sigma_beta_country")
+#: Features excluded by the ``no_proximity`` LOO variant.
+PROXIMITY_PREFIX = "prox_"
+
+
+def variant_features(variant: str, features: Sequence[str]) -> list[str]:
+    """Features of a simpler model compared by LOO (``intercepts_only``, ``no_proximity``...)."""
+    if variant == "model":
+        return list(features)
+    if variant == "intercepts_only":
+        return []
+    if variant == "no_proximity":
+        return [f for f in features if not f.startswith(PROXIMITY_PREFIX)]
+    if variant == "no_spatial":
+        return [f for f in features if not f.startswith("nbr_")]
+    raise ValueError(f"unknown LOO variant {variant!r}")
+
+
+def _min_max(result: xr.Dataset | xr.DataTree, how: str) -> float:
+    ds = result["posterior"].to_dataset() if isinstance(result, xr.DataTree) else result
+    values = [getattr(ds[v], how)().item() for v in ds.data_vars]
+    return float(getattr(np, how)(values)) if values else float("nan")
+
+
+def sampling_summary(idata: xr.DataTree, var_names: Sequence[str] | None = None) -> dict[str, Any]:
+    """R-hat, ESS, divergences, E-BFMI and speed over every stored posterior variable.
+
+    Returns
+    -------
+    dict
+        ``r_hat_max, ess_bulk_min, ess_tail_min, divergences, bfmi_min, sampling_seconds,
+        ess_bulk_per_second, sampler, chains, draws``.
+    """
+    post = idata["posterior"].to_dataset()
+    if var_names is not None:
+        post = post[list(var_names)]
+    stats = idata["sample_stats"].to_dataset()
+    seconds = float(idata.attrs.get("sampling_seconds", float("nan")))
+    ess_bulk = _min_max(az.ess(post, method="bulk"), "min")
+    energy = stats["energy"].values
+    bfmi = np.square(np.diff(energy, axis=1)).mean(axis=1) / energy.var(axis=1)
+    return {
+        "r_hat_max": _min_max(az.rhat(post), "max"),
+        "ess_bulk_min": ess_bulk,
+        "ess_tail_min": _min_max(az.ess(post, method="tail"), "min"),
+        "divergences": int(stats["diverging"].sum()),
+        "bfmi_min": float(bfmi.min()),
+        "sampling_seconds": seconds,
+        "ess_bulk_per_second": ess_bulk / seconds if seconds > 0 else float("nan"),
+        "sampler": str(idata.attrs.get("sampler", "unknown")),
+        "chains": int(post.sizes["chain"]),
+        "draws": int(post.sizes["draw"]),
+    }
+
+
+def gate(summary: Mapping[str, Any], thresholds: DiagnosticsParams) -> list[str]:
+    """The failed checks, named with value and threshold (empty: the gate passes).
+
+    A non-finite statistic (NaN R-hat from a constant chain, say) fails its check.
+    """
+    checks = [
+        ("r_hat_max", ">", thresholds.r_hat_max, lambda v, t: v <= t),
+        ("ess_bulk_min", "<", thresholds.ess_bulk_min, lambda v, t: v >= t),
+        ("ess_tail_min", "<", thresholds.ess_tail_min, lambda v, t: v >= t),
+        ("divergences", ">", thresholds.divergences_max, lambda v, t: v <= t),
+        ("bfmi_min", "<", thresholds.bfmi_min, lambda v, t: v >= t),
+    ]
+    failed = []
+    for key, sign, limit, ok in checks:
+        value = summary[key]
+        if not (np.isfinite(value) and ok(value, limit)):
+            shown = f"{value:g}" if isinstance(value, float) else str(value)
+            failed.append(f"{key} {shown} {sign} {limit:g}")
+    return failed
+
+
+def thresholds_dict(thresholds: DiagnosticsParams) -> dict[str, float]:
+    keys = (
+        "r_hat_max",
+        "ess_bulk_min",
+        "ess_tail_min",
+        "divergences_max",
+        "bfmi_min",
+        "pareto_k_bad",
+    )
+    return {k: getattr(thresholds, k) for k in keys}
+
+
+def pareto_k_counts(k: np.ndarray, bad: float = 0.7) -> dict[str, int]:
+    """Counts of Pareto k: good (≤ 0.5), ok (≤ ``bad``), bad (≤ 1), very_bad (> 1)."""
+    k = np.asarray(k).ravel()
+    return {
+        "good": int((k <= 0.5).sum()),
+        "ok": int(((k > 0.5) & (k <= bad)).sum()),
+        "bad": int(((k > bad) & (k <= 1.0)).sum()),
+        "very_bad": int((k > 1.0).sum()),
+    }
+
+
+def loo_section(
+    fits: Mapping[str, xr.DataTree], pareto_k_bad: float = 0.7
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """PSIS-LOO of each fit (``model`` and its variants) and which is best.
+
+    Returns
+    -------
+    section : dict
+        ``{name: {elpd, se, p_loo, pareto_k_bad, elpd_diff, se_diff}, "best": name}``; the
+        differences are against the best by ``az.compare``.
+    pareto_k : dict of str to ndarray
+        Pointwise k per fit.
+    """
+    with warnings.catch_warnings():
+        # High Pareto k is reported in the counts below (and gated by whoever reads them).
+        warnings.filterwarnings("ignore", "Estimated shape parameter of Pareto", UserWarning)
+        loos = {name: az.loo(idata, pointwise=True) for name, idata in fits.items()}
+    section: dict[str, Any] = {}
+    ks = {}
+    for name, res in loos.items():
+        k = np.asarray(res.pareto_k)
+        ks[name] = k
+        section[name] = {
+            "elpd": float(res.elpd),
+            "se": float(res.se),
+            "p_loo": float(res.p),
+            "pareto_k_bad": int((k > pareto_k_bad).sum()),
+        }
+    if len(loos) > 1:
+        table = az.compare(dict(loos), round_to="none")
+        for name in loos:
+            section[name]["elpd_diff"] = float(table.loc[name, "elpd_diff"])
+            section[name]["se_diff"] = float(table.loc[name, "dse"])
+        section["best"] = str(table.index[0])
+    else:
+        section["best"] = next(iter(loos))
+    return section, ks
+
+
+def prior_predictive_rates(prior_idata: xr.DataTree, var_name: str = "clash_any") -> np.ndarray:
+    """Implied clash rate (share of rows with a clash) for each prior draw."""
+    y = prior_idata["prior_predictive"][var_name]
+    dims = [d for d in y.dims if d not in ("chain", "draw")]
+    return np.asarray(y.mean(dims).values, dtype=float).ravel()
+
+
+def prior_predictive_summary(rates: np.ndarray, observed_rate: float) -> dict[str, float]:
+    """The prior predictive check as numbers: implied rates against the observed rate.
+
+    ``observed_quantile`` is the share of prior draws below the observed rate: near 0 or 1
+    means the priors put the data in their tail.
+    """
+    rates = np.asarray(rates, dtype=float)
+    q05, q50, q95 = np.quantile(rates, [0.05, 0.5, 0.95])
+    return {
+        "observed_rate": float(observed_rate),
+        "prior_rate_mean": float(rates.mean()),
+        "prior_rate_q05": float(q05),
+        "prior_rate_median": float(q50),
+        "prior_rate_q95": float(q95),
+        "observed_quantile": float((rates < observed_rate).mean()),
+        "draws": int(rates.size),
+    }
+
+
+def posterior_predictive_region_rates(
+    idata: xr.DataTree, n_draws: int = 200, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Replicated clash rates per region from posterior draws (for the PPC figure).
+
+    Rebuilds the linear predictor of the training rows from constant data for ``n_draws``
+    thinned draws, draws Bernoulli outcomes and averages them by region.
+
+    Returns
+    -------
+    replicated : ndarray (draw, region)
+    observed : ndarray (region,)
+    regions : list of str
+    """
+    from model.forecast import SAMPLE, linear_predictor
+
+    const = idata["constant_data"].to_dataset()
+    y = idata["observed_data"]["clash_any"].values
+    region_idx = const["region_idx"].values
+    step_idx = const["step_idx"].values
+    regions = [str(r) for r in idata["posterior"]["region"].values]
+    n_reg = len(regions)
+    n_feat = const.sizes.get("feature", 0)
+    x_at_mean = xr.DataArray(
+        np.broadcast_to(const["x_mean"].values, (n_reg, n_feat))
+        if n_feat
+        else np.zeros((n_reg, 0)),
+        dims=("region", "feature"),
+        coords={"feature": const["feature"].values if n_feat else []},
+    )
+    region_part = linear_predictor(idata, x_at_mean).isel(horizon=0).transpose(SAMPLE, "region")
+    n_total = region_part.sizes[SAMPLE]
+    keep = np.linspace(0, n_total - 1, min(n_draws, n_total)).astype(int)
+    post = idata["posterior"].to_dataset().stack(sample=("chain", "draw"))
+    rng = np.random.default_rng(seed)
+    counts = np.maximum(np.bincount(region_idx, minlength=n_reg), 1)
+    observed = np.bincount(region_idx, weights=y, minlength=n_reg) / counts
+    rep = np.empty((keep.size, n_reg))
+    for j, d in enumerate(keep):
+        eta = region_part.values[d][region_idx]
+        if n_feat:
+            beta = post["beta"].isel(sample=d).transpose("horizon", "feature").values
+            eta = eta + np.einsum("nk,nk->n", const["X"].values, beta[step_idx])
+            if "beta_country" in post:
+                cv = [list(const["feature"].values).index(f) for f in post["feature_cv"].values]
+                bc = post["beta_country"].isel(sample=d).transpose("country", "feature_cv").values
+                c_idx = const["region_country_idx"].values[region_idx]
+                eta = eta + np.einsum("nk,nk->n", const["X"].values[:, cv], bc[c_idx])
+        y_rep = rng.random(eta.size) < 1.0 / (1.0 + np.exp(-eta))
+        rep[j] = np.bincount(region_idx, weights=y_rep, minlength=n_reg) / counts
+    return rep, observed, regions
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def plot_prior_predictive(rates: np.ndarray, observed_rate: float) -> tuple[Any, Any]:
+    """Histogram of prior-implied clash rates with the observed rate marked."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5), layout="constrained")
+    ax.hist(rates, bins=40, range=(0, 1), color="0.6")
+    ax.axvline(observed_rate, color="C3", label=f"observed {observed_rate:.3f}")
+    ax.set(
+        xlabel="clash rate implied by the priors",
+        ylabel="prior draws",
+        title="Prior predictive check",
+    )
+    ax.legend()
+    return fig, ax
+
+
+def plot_ppc(
+    replicated: np.ndarray, observed: np.ndarray, regions: Sequence[str]
+) -> tuple[Any, Any]:
+    """Observed clash rate per region against its posterior predictive 90% interval."""
+    import matplotlib.pyplot as plt
+
+    order = np.argsort(observed)
+    lo, med, hi = np.quantile(replicated, [0.05, 0.5, 0.95], axis=0)
+    y = np.arange(len(regions))
+    fig, ax = plt.subplots(figsize=(6, 0.25 * len(regions) + 1.5), layout="constrained")
+    ax.hlines(y, lo[order], hi[order], color="0.5", lw=3, label="replicated 90%")
+    ax.plot(med[order], y, "|", color="0.2")
+    ax.plot(observed[order], y, "o", color="C3", ms=4, label="observed")
+    ax.set_yticks(y, [regions[i] for i in order], fontsize=7)
+    ax.set(xlabel="clash rate (training rows)", title="Posterior predictive check by region")
+    ax.legend(loc="lower right", fontsize=7)
+    return fig, ax
+
+
+def _hyper(idata: xr.DataTree) -> list[str]:
+    return [v for v in HYPER if v in idata["posterior"]]
+
+
+def _figure(pc: Any) -> Any:
+    return pc.get_viz("figure")
+
+
+def plot_rank_hyper(idata: xr.DataTree) -> Any:
+    """Rank plots of the hyper-parameters (one panel each)."""
+    return _figure(az.plot_rank(idata, var_names=_hyper(idata), backend="matplotlib"))
+
+
+def plot_trace_hyper(idata: xr.DataTree) -> Any:
+    """Trace plots of the hyper-parameters."""
+    return _figure(az.plot_trace(idata, var_names=_hyper(idata), backend="matplotlib"))
+
+
+def plot_energy(idata: xr.DataTree) -> Any:
+    """Marginal and transition energy with E-BFMI per chain."""
+    return _figure(az.plot_energy(idata, backend="matplotlib"))
+
+
+def plot_forest_effects(idata: xr.DataTree) -> Any:
+    """Forest plot of the pooled coefficients and the intercept."""
+    names = [
+        v
+        for v in ("intercept", "beta_mu", "sigma_region", "sigma_beta_horizon")
+        if v in idata["posterior"]
+    ]
+    return _figure(az.plot_forest(idata, var_names=names, combined=True, backend="matplotlib"))

@@ -1,0 +1,156 @@
+"""The ``fit`` stage: prior predictive check, NUTS, the diagnostics gate, PSIS-LOO, figures.
+
+Inputs: ``data/processed/panel.nc``, params ``model``, ``fit``, ``diagnostics``.
+Outputs: ``data/fitted/idata.nc`` (posterior, sample stats, log-likelihood, observed and constant
+data, prior) with provenance, ``reports/metrics/diagnostics.json`` and
+``reports/figures/diagnostics/*.png``.
+
+The LOO variants (``diagnostics.loo_variants``) are refitted here with half the draws and tune
+of the main fit (PSIS-LOO needs a sound posterior, not a deep one), to keep the stage within its
+time budget. When the gate fails and ``diagnostics.fail_on_gate`` is true, only
+``diagnostics.json`` and the figures are written (to show why) and :class:`GateFailed` names
+the failed checks; with ``fail_on_gate: false`` everything is written and ``gate`` is ``fail``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pymc as pm
+import xarray as xr
+
+from model import diagnostics as diag
+from model import io
+from model.clash_model import build_clash_model, make_design
+from model.config import Params
+from model.errors import GateFailed, StageError
+from model.provenance import file_sha256, params_hash, stamp
+from model.sampling import fit, save_idata
+
+PANEL = Path("data/processed/panel.nc")
+IDATA = Path("data/fitted/idata.nc")
+METRICS = Path("reports/metrics/diagnostics.json")
+FIGURES = Path("reports/figures/diagnostics")
+_log = logging.getLogger("clashcast.fit")
+
+
+def read_panel(root: Path) -> xr.Dataset:
+    """Open the panel or stop with a clear message."""
+    path = root / PANEL
+    if not path.exists():
+        raise StageError(f"{PANEL}: no panel (run `clashcast panel` first)")
+    with xr.open_dataset(path, engine="h5netcdf") as ds:
+        return ds.load()
+
+
+def provenance(params: Params, root: Path) -> dict[str, str]:
+    """Attributes the posterior carries; :func:`expected_provenance` is the part checked back."""
+    return stamp({"model": params.model, "fit": params.fit}) | expected_provenance(params, root)
+
+
+def expected_provenance(params: Params, root: Path) -> dict[str, str]:
+    """What a posterior must match to be used: the model params and the panel's bytes."""
+    return {
+        "params_hash_model": params_hash(params.model),
+        f"input_sha256:{PANEL.as_posix()}": file_sha256(root / PANEL),
+    }
+
+
+def _prior_check(pm_model: pm.Model, draws: int, seed: int, observed_rate: float):
+    names = [v.name for v in pm_model.free_RVs] + ["clash_any"]
+    with pm_model:
+        prior = pm.sample_prior_predictive(draws=draws, var_names=names, random_seed=seed)
+    rates = diag.prior_predictive_rates(prior)
+    return prior, rates, diag.prior_predictive_summary(rates, observed_rate)
+
+
+def _save_figures(root: Path, idata: xr.DataTree, rates: np.ndarray, observed_rate: float) -> None:
+    import matplotlib.pyplot as plt
+
+    figures: dict[str, Any] = {}
+    figures["prior_predictive"] = diag.plot_prior_predictive(rates, observed_rate)[0]
+    figures["ppc_region_rates"] = diag.plot_ppc(*diag.posterior_predictive_region_rates(idata))[0]
+    for name, plot in (
+        ("rank_hyper", diag.plot_rank_hyper),
+        ("trace_hyper", diag.plot_trace_hyper),
+        ("energy", diag.plot_energy),
+        ("forest_effects", diag.plot_forest_effects),
+    ):
+        figures[name] = plot(idata)
+    for name, fig in figures.items():
+        target = root / FIGURES / f"{name}.png"
+        io.write_atomic(target, lambda p, f=fig: f.savefig(p, dpi=110, format="png"))
+        plt.close(fig)
+
+
+def run(params: Params, root: Path) -> None:
+    """Run the fit stage (see the module docstring)."""
+    mp, fp, dp = params.model, params.fit, params.diagnostics
+    panel = read_panel(root)
+    try:
+        design = make_design(panel, mp.features, mp.horizon, burn_in=mp.burn_in)
+    except ValueError as e:
+        raise StageError(f"{PANEL}: {e}") from None
+    pm_model = build_clash_model(design, mp.priors, country_varying=mp.country_varying)
+    _log.info(
+        "design: %d rows, %d regions, %d countries, clash rate %.3f",
+        design.n_obs,
+        len(design.regions),
+        len(design.countries),
+        design.clash_rate,
+    )
+
+    prior, rates, prior_summary = _prior_check(
+        pm_model, fp.prior_samples, fp.seed, design.clash_rate
+    )
+    sample_kw = dict(
+        sampler=fp.sampler,
+        chains=fp.chains,
+        cores=fp.cores,
+        target_accept=fp.target_accept,
+        seed=fp.seed,
+        progressbar=fp.progressbar,
+    )
+    idata = fit(pm_model, draws=fp.draws, tune=fp.tune, **sample_kw)
+    idata["prior"] = xr.DataTree(prior["prior"].to_dataset(), name="prior")
+
+    summary = diag.sampling_summary(idata)
+    failed = diag.gate(summary, dp)
+    fits = {"model": idata}
+    for variant in dp.loo_variants:
+        feats = diag.variant_features(variant, mp.features)
+        d_v = make_design(panel, feats, mp.horizon, burn_in=mp.burn_in)
+        cv = [f for f in mp.country_varying if f in feats]
+        m_v = build_clash_model(d_v, mp.priors, country_varying=cv)
+        fits[variant] = fit(
+            m_v, draws=max(fp.draws // 2, 200), tune=max(fp.tune // 2, 200), **sample_kw
+        )
+    loo, ks = diag.loo_section(fits, dp.pareto_k_bad)
+    loo["variant_draws"] = max(fp.draws // 2, 200)
+
+    metrics = {
+        **summary,
+        "gate": "fail" if failed else "pass",
+        "failed_checks": failed,
+        "thresholds": diag.thresholds_dict(dp),
+        "pareto_k": diag.pareto_k_counts(ks["model"], dp.pareto_k_bad),
+        "prior_predictive": prior_summary,
+        "loo": loo,
+        "design": {
+            "rows": design.n_obs,
+            "regions": len(design.regions),
+            "countries": len(design.countries),
+            "clash_rate": design.clash_rate,
+            "cutoff": str(design.cutoff.date()),
+        },
+    }
+    _save_figures(root, idata, rates, design.clash_rate)
+    io.write_json(root / METRICS, metrics)
+    if failed and dp.fail_on_gate:
+        raise GateFailed("diagnostics gate failed: " + "; ".join(failed) + f" (see {METRICS})")
+    attrs = provenance(params, root) | {"gate": metrics["gate"], "horizon": str(mp.horizon)}
+    save_idata(idata, root / IDATA, attrs)
+    _log.info("gate %s; %s", metrics["gate"], ", ".join(failed) or "all checks passed")

@@ -1,0 +1,117 @@
+"""The model's structure: design rows, named variables with dims, non-centred offsets, priors."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pymc as pm
+import pytest
+
+from model.clash_model import build_clash_model, make_design, stored_var_names
+from model.config import PriorSpec
+from model.simulate import Truth, simulate_panel
+
+FEATURES = ["clash_decay_hl1", "since_clash", "prox_a__b_near"]
+PRIORS = {
+    "intercept": PriorSpec(dist="Normal", mu=-2.0, sigma=1.5),
+    "sigma_country": PriorSpec(dist="HalfNormal", sigma=0.5),
+    "sigma_region": PriorSpec(dist="HalfNormal", sigma=1.0),
+    "beta": PriorSpec(dist="Normal", mu=0.0, sigma=1.0),
+    "sigma_beta_horizon": PriorSpec(dist="HalfNormal", sigma=0.25),
+    "sigma_beta_country": PriorSpec(dist="HalfNormal", sigma=0.25),
+}
+
+
+@pytest.fixture(scope="module")
+def panel():
+    return simulate_panel(2, 3, 30, FEATURES, Truth(intercept=-1.0), seed=2, zero_regions=[4])
+
+
+def test_design_rows_have_no_look_ahead(panel):
+    d = make_design(panel, FEATURES, horizon=3, burn_in=5)
+    n_reg, n_per = 6, 30
+    origins = n_per - 1 - 5  # t from 5 to 28
+    assert d.n_obs == n_reg * sum(min(3, n_per - 1 - t) for t in range(5, 5 + origins))
+    y = panel["clash_any"].values
+    np.testing.assert_array_equal(d.y, y[d.region_idx, d.origin_idx + d.step_idx + 1])
+    assert (d.origin_idx + d.step_idx + 1 <= n_per - 1).all()
+    raw = panel["since_clash"].values[d.region_idx, d.origin_idx]
+    k = FEATURES.index("since_clash")
+    np.testing.assert_allclose(d.X[:, k] * d.x_scale[k] + d.x_mean[k], raw)
+    np.testing.assert_allclose(d.X.mean(axis=0), 0, atol=1e-12)
+
+
+def test_design_cutoff_uses_only_earlier_outcomes(panel):
+    cutoff = panel["period"].values[20]
+    d = make_design(panel, FEATURES, horizon=4, cutoff=cutoff, burn_in=2)
+    assert (d.origin_idx + d.step_idx + 1 <= 20).all()
+    assert d.cutoff == cutoff
+    full = make_design(panel, FEATURES, horizon=4, burn_in=2)
+    assert not np.allclose(d.x_mean, full.x_mean)  # scales from training rows only
+
+
+def test_design_rejects_unknown_features(panel):
+    with pytest.raises(ValueError, match="no variable"):
+        make_design(panel, ["nope"], horizon=2)
+
+
+def test_named_variables_dims_and_non_centred(panel):
+    d = make_design(panel, FEATURES, horizon=2, burn_in=3)
+    m = build_clash_model(d, PRIORS)
+    dims = m.named_vars_to_dims
+    assert dims["country_offset"] == ("country",)
+    assert dims["region_offset"] == ("region",)
+    assert dims["beta_mu"] == ("feature",)
+    assert dims["beta_offset"] == ("horizon", "feature")
+    assert dims["beta"] == ("horizon", "feature")
+    assert dims["p"] == ("obs_id",)
+    assert dims["clash_any"] == ("obs_id",)
+    for name in ("intercept", "sigma_country", "sigma_region", "sigma_beta_horizon"):
+        assert name in m.named_vars
+    assert [v.name for v in m.observed_RVs] == ["clash_any"]
+    for name in ("country_offset", "region_offset", "beta_offset"):  # standard normal offsets
+        rv = m[name]
+        mu, sigma = rv.owner.inputs[-2:]
+        assert np.all(mu.eval() == 0.0) and np.all(sigma.eval() == 1.0)
+    assert m.coords["horizon"] == (1, 2)
+    assert "p" not in stored_var_names(m)
+
+
+def test_one_country_drops_the_country_level():
+    panel = simulate_panel(1, 4, 25, FEATURES, seed=4)
+    m = build_clash_model(make_design(panel, FEATURES, 2, burn_in=2), PRIORS, ["prox_a__b_near"])
+    assert "sigma_country" not in m.named_vars and "country_offset" not in m.named_vars
+    assert "beta_country" not in m.named_vars  # needs two countries
+
+
+def test_country_varying_slopes(panel):
+    d = make_design(panel, FEATURES, horizon=2, burn_in=3)
+    m = build_clash_model(d, PRIORS, country_varying=["prox_a__b_near"])
+    assert m.named_vars_to_dims["beta_country"] == ("country", "feature_cv")
+
+
+def test_intercepts_only_and_centred_variants(panel):
+    m = build_clash_model(make_design(panel, [], horizon=2), PRIORS)
+    assert "beta" not in m.named_vars
+    c = build_clash_model(make_design(panel, FEATURES, 2), PRIORS, parameterisation="centred")
+    assert "region_eff" in c.named_vars and "region_offset" not in c.named_vars
+
+
+def test_prior_predictive_rates_are_probabilities(panel):
+    d = make_design(panel, FEATURES, horizon=2, burn_in=3)
+    m = build_clash_model(d, PRIORS)
+    with m:
+        prior = pm.sample_prior_predictive(draws=100, random_seed=1, var_names=["clash_any", "p"])
+    rates = prior["prior_predictive"]["clash_any"].mean("obs_id").values
+    assert ((rates > 0) & (rates < 1)).mean() > 0.9
+    p = prior["prior"]["p"].values
+    assert ((p > 0) & (p < 1)).all()
+
+
+def test_importing_the_model_loads_no_plotting_or_templates():
+    code = (
+        "import sys, model.clash_model; "
+        "print(sorted(m for m in ('matplotlib', 'jinja2') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

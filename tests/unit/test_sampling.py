@@ -1,0 +1,106 @@
+"""Sampling: parameter recovery with real NUTS; the posterior file and its provenance refusal."""
+
+import json
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from model.clash_model import build_clash_model, make_design
+from model.config import PriorSpec
+from model.sampling import ProvenanceMismatch, fit, load_idata, save_idata
+from model.simulate import Truth, fake_posterior, simulate_panel
+
+PRIORS = {
+    "intercept": PriorSpec(dist="Normal", mu=-2.0, sigma=1.5),
+    "sigma_country": PriorSpec(dist="HalfNormal", sigma=0.5),
+    "sigma_region": PriorSpec(dist="HalfNormal", sigma=1.0),
+    "beta": PriorSpec(dist="Normal", mu=0.0, sigma=1.0),
+    "sigma_beta_horizon": PriorSpec(dist="HalfNormal", sigma=0.25),
+}
+FEATURES = ["x_exo", "prox_a__b_near"]
+TRUTH = Truth(
+    intercept=-1.0, sigma_country=0.4, sigma_region=0.7, beta={"x_exo": 0.8, "prox_a__b_near": -0.5}
+)
+
+
+@pytest.fixture(scope="module")
+def recovery():
+    panel = simulate_panel(3, 5, 90, FEATURES, TRUTH, seed=42, zero_regions=[7])
+    design = make_design(panel, FEATURES, horizon=1, burn_in=2)
+    pm_model = build_clash_model(design, PRIORS)
+    idata = fit(
+        pm_model,
+        sampler="nutpie",
+        draws=400,
+        tune=400,
+        chains=2,
+        cores=2,
+        seed=1,
+        progressbar=False,
+    )
+    return panel, design, idata
+
+
+def test_recovers_true_parameters_with_real_nuts(recovery):
+    panel, _, idata = recovery
+    assert panel["clash_any"].isel(region=7).sum() == 0  # a region without any clash
+    post = idata["posterior"]
+    assert int(idata["sample_stats"]["diverging"].sum()) == 0
+
+    def inside(values, truth):
+        lo, hi = np.quantile(np.asarray(values).ravel(), [0.05, 0.95])
+        return lo <= truth <= hi, (lo, truth, hi)
+
+    for name in ("intercept", "sigma_country", "sigma_region"):
+        ok, why = inside(post[name].values, getattr(TRUTH, name))
+        assert ok, (name, why)
+    for f, b in TRUTH.beta.items():
+        ok, why = inside(post["beta_mu"].sel(feature=f).values, b)
+        assert ok, (f, why)
+    quiet = post["region_offset"].mean(("chain", "draw")).values
+    assert quiet.argmin() == 7
+
+
+def test_fit_returns_what_the_file_needs(recovery):
+    _, design, idata = recovery
+    assert {"posterior", "sample_stats", "observed_data", "constant_data", "log_likelihood"} <= set(
+        idata.children
+    )
+    assert "p" not in idata["posterior"]
+    assert idata["log_likelihood"]["clash_any"].sizes["obs_id"] == design.n_obs
+    assert idata.attrs["sampler"] == "nutpie" and idata.attrs["sampling_seconds"] > 0
+    np.testing.assert_allclose(idata["constant_data"]["x_scale"].values, design.x_scale)
+
+
+def test_save_and_load_round_trip_with_provenance(tmp_path):
+    panel = simulate_panel(1, 3, 20, FEATURES, seed=1)
+    idata = fake_posterior(make_design(panel, FEATURES, horizon=2))
+    idata["log_likelihood"] = xr.DataTree(
+        xr.Dataset({"clash_any": (("chain", "draw", "obs_id"), np.zeros((2, 50, 4)))})
+    )
+    path = tmp_path / "idata.nc"
+    attrs = {"params_hash_model": "abc", "input_sha256:data/processed/panel.nc": "123"}
+    save_idata(idata, path, attrs)
+    back = load_idata(path, expect=attrs)
+    xr.testing.assert_allclose(back["posterior"].to_dataset(), idata["posterior"].to_dataset())
+    assert back["log_likelihood"]["clash_any"].dtype == np.float32
+    assert back.attrs["params_hash_model"] == "abc"
+
+
+def test_provenance_mismatch_is_refused_naming_what_differs(tmp_path):
+    panel = simulate_panel(1, 3, 20, FEATURES, seed=1)
+    idata = fake_posterior(make_design(panel, FEATURES, horizon=2))
+    path = tmp_path / "idata.nc"
+    save_idata(idata, path, {"params_hash_model": "abc", "input_sha256:panel.nc": "123"})
+    with pytest.raises(ProvenanceMismatch) as err:
+        load_idata(
+            path,
+            expect={"params_hash_model": "xyz", "input_sha256:panel.nc": "123", "gate": "pass"},
+        )
+    message = str(err.value)
+    assert "params_hash_model: file has 'abc', expected 'xyz'" in message
+    assert "gate: missing" in message and "input_sha256" not in message
+    with pytest.raises(FileNotFoundError, match="clashcast fit"):
+        load_idata(tmp_path / "none.nc")
+    assert json.loads(json.dumps(dict(load_idata(path).attrs)))["params_hash_model"] == "abc"
