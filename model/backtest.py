@@ -316,9 +316,11 @@ def summarise_backtest(
         }
         for name in FORECASTERS
     }
+    dates = sorted(pd.Timestamp(o).date().isoformat() for o in np.unique(origin))
     out: dict[str, Any] = {
-        "origins": sorted(pd.Timestamp(o).date().isoformat() for o in np.unique(origin)),
-        "horizons": sorted(int(h) for h in predictions["horizon"].unique()),
+        "origins": len(dates),
+        "horizons": int(predictions["horizon"].max()),
+        "origin_dates": dates,
         "rows": len(predictions),
         "prevalence": float(y.mean()),
     }
@@ -357,18 +359,21 @@ def summarise_backtest(
     return _clean(out)
 
 
-def reliability_table(predictions: pd.DataFrame, bins: int = 10) -> pd.DataFrame:
-    """Reliability curve per forecaster (``series``); empty bins are left out."""
+def reliability_table(
+    predictions: pd.DataFrame, bins: int = 10, forecaster: str = "model"
+) -> pd.DataFrame:
+    """One forecaster's reliability curve (``reports/plots/reliability.csv``), empty bins out.
+
+    Only the model's curve goes to the CSV, so that ``dvc plots`` and the report draw one
+    series from it; the baselines' curves come from the predictions.
+    """
     from model import scoring
 
-    frames = []
-    y = predictions["y"].to_numpy()
-    for name in FORECASTERS:
-        curve = scoring.reliability_curve(predictions[name].to_numpy(), y, bins)
-        df = pd.DataFrame({k: curve[k] for k in ("bin", "forecast_mean", "observed_rate", "count")})
-        df.insert(0, "series", name)
-        frames.append(df[df["count"] > 0])
-    return pd.concat(frames, ignore_index=True)
+    curve = scoring.reliability_curve(
+        predictions[forecaster].to_numpy(), predictions["y"].to_numpy(), bins
+    )
+    df = pd.DataFrame({k: curve[k] for k in ("bin", "forecast_mean", "observed_rate", "count")})
+    return df[df["count"] > 0].reset_index(drop=True)
 
 
 def scores_by_origin(predictions: pd.DataFrame) -> pd.DataFrame:
