@@ -55,7 +55,7 @@ def _geom_patch(geom: Any, **kwargs: Any) -> PathPatch:
 
 
 def plot_risk_map(
-    geometry: Mapping[str, Any], forecast: pd.DataFrame, *, horizon: int = 1, label_top: int = 8
+    geometry: Mapping[str, Any], forecast: pd.DataFrame, *, horizon: int = 1, label_top: int = 6
 ) -> tuple[Figure, np.ndarray]:
     """Map of P(clash) at one step (left) and the width of its 90% interval (right).
 
@@ -136,15 +136,19 @@ def plot_risk_over_time(
     fig = Figure(figsize=(7.2, 1.9 * nrows + 0.4), layout="constrained")
     axs = np.atleast_1d(fig.subplots(nrows, ncols, sharex=True, squeeze=False)).ravel()
     periods = pd.DatetimeIndex(panel["period"].values)[-history_periods:]
-    for ax, region in zip(axs, regions, strict=False):
-        sub = panel.sel(region=region, period=periods)
-        counts = sub["clash"].values
-        rate = pd.Series(sub["clash_any"].values.astype(float)).rolling(rate_window, 1).mean()
+    # The trailing rate over the whole panel, then cut: no spurious 0%/100% at the window's start.
+    rates = panel["clash_any"].astype(float).rolling(period=rate_window, min_periods=rate_window)
+    rates = rates.mean().sel(period=periods)
+    for k, (ax, region) in enumerate(zip(axs, regions, strict=False)):
+        counts = panel["clash"].sel(region=region, period=periods).values
         ax2 = ax.twinx()
         ax2.bar(periods, counts, width=5, color=OBS, alpha=0.35, label="clashes (count)")
         ax2.set_ylim(0, max(3, counts.max() * 2.2))
         ax2.tick_params(labelsize=6, colors=OBS)
-        ax.plot(periods, 100 * rate.to_numpy(), color="#555", lw=1, label="observed rate")
+        if k % ncols == ncols - 1 or k == len(regions) - 1:
+            ax2.set_ylabel("clashes", fontsize=6, color=OBS)
+        rate = rates.sel(region=region).values
+        ax.plot(periods, 100 * rate, color="#555", lw=1, label=f"observed rate ({rate_window})")
         if predictions is not None and len(predictions):
             pr = predictions[(predictions["region"] == region) & (predictions["horizon"] == 1)]
             ax.plot(

@@ -45,12 +45,16 @@ DPI = 110
 
 
 def pct(p: float, digits: int = 0) -> str:
-    """A probability as a percentage; below 1% shown as "<1%" rather than a misleading 0%."""
+    """A probability as a percentage; below 1% with one decimal, so small risks keep their size."""
     if p is None or not np.isfinite(p):
         return "n/a"
     v = 100 * float(p)
-    if 0 < v < 0.5 and digits == 0:
-        return "<1%"
+    if v == 0:
+        return "0%"
+    if v < 0.05:
+        return "<0.1%"
+    if v < 1 and digits == 0:
+        return f"{v:.1f}%"
     return f"{v:.{digits}f}%"
 
 
@@ -92,16 +96,21 @@ def _forecast_rows(run: Run, prev: dict[str, Any], p_any: pd.DataFrame | None) -
                 "any": any_txt,
                 "p1": float(g.at[1, "p_mean"]),
                 "p_any": float(g["p_any_within_horizon"].iloc[0]),
-                "change": "n/a" if change is None else f"{change:+.1f} pts",
+                "change": "n/a" if change is None else _pts(change),
             }
         )
     return rows
 
 
+def _pts(change: float) -> str:
+    """A change in percentage points; no "-0.0"."""
+    return "0.0 pts" if abs(change) < 0.05 else f"{change:+.1f} pts"
+
+
 def _diagnostics(d: dict[str, Any]) -> dict[str, Any]:
     th = d.get("thresholds", {})
     checks = [
-        ("max R-hat", d.get("r_hat_max"), th.get("r_hat_max"), "≤", "{:.3f}"),
+        ("max R-hat", d.get("r_hat_max"), th.get("r_hat_max"), "≤", "{:.2f}"),
         ("min bulk ESS", d.get("ess_bulk_min"), th.get("ess_bulk_min"), "≥", "{:.0f}"),
         ("min tail ESS", d.get("ess_tail_min"), th.get("ess_tail_min"), "≥", "{:.0f}"),
         ("divergences", d.get("divergences"), th.get("divergences_max"), "≤", "{:.0f}"),
@@ -116,22 +125,27 @@ def _diagnostics(d: dict[str, Any]) -> dict[str, Any]:
             {
                 "name": name,
                 "value": "n/a" if v is None else f.format(v),
-                "threshold": "" if t is None else f"{op} {t}",
+                "threshold": "" if t is None else f"{op} {f.format(t)}",
                 "ok": ok,
             }
         )
     loo = d.get("loo", {}) or {}
-    loo_rows = [
-        {
-            "name": k,
-            "elpd": f"{v.get('elpd', float('nan')):.1f}",
-            "se": f"{v.get('se', float('nan')):.1f}",
-            "p_loo": f"{v.get('p_loo', float('nan')):.1f}",
-            "k_bad": v.get("pareto_k_bad", "n/a"),
-        }
-        for k, v in loo.items()
-        if isinstance(v, dict)
-    ]
+    models = {k: v for k, v in loo.items() if isinstance(v, dict)}
+    top = max((v.get("elpd", -np.inf) for v in models.values()), default=np.nan)
+    loo_rows = []
+    for k, v in sorted(models.items(), key=lambda kv: -kv[1].get("elpd", -np.inf)):
+        nan = float("nan")
+        diff, se_diff = v.get("elpd_diff", v.get("elpd", nan) - top), v.get("se_diff")
+        loo_rows.append(
+            {
+                "name": k,
+                "elpd": f"{v.get('elpd', nan):.1f}",
+                "se": f"{v.get('se', nan):.1f}",
+                "diff": f"{diff:+.1f}" + ("" if se_diff is None else f" ({se_diff:.1f})"),
+                "p_loo": f"{v.get('p_loo', nan):.1f}",
+                "k_bad": v.get("pareto_k_bad", "n/a"),
+            }
+        )
     return {
         "status": str(d.get("gate", "unknown")).upper(),
         "failed_checks": list(d.get("failed_checks", [])),
@@ -259,7 +273,10 @@ def _provenance(run: Run, t0: float) -> dict[str, Any]:
         "input_hashes": sorted(input_hashes(run).items()),
         "artefact_hashes": sorted(run.hashes.items()),
         "params_yaml": yaml.safe_dump(
-            run.params.model_dump(mode="json"), sort_keys=False, width=100
+            run.params.model_dump(mode="json", exclude_none=True),
+            sort_keys=False,
+            width=100,
+            allow_unicode=True,
         ),
         "git_commit_fit": str(run.idata.attrs.get("git_commit", "unknown")),
         "git_commit_report": git_commit(run.root),
@@ -327,6 +344,8 @@ def build_context(run: Run, params: ReportParams) -> dict[str, Any]:
         "origin": run.origin.date().isoformat(),
         "window": f"{periods[0].date().isoformat()} – {periods[-1].date().isoformat()}",
         "n_regions": len(table),
+        "several_countries": len({r["country"] for r in table}) > 1,
+        "has_predictions": run.predictions is not None,
         "n_periods": len(periods),
         "period_word": word,
         "horizon": horizon,

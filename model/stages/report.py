@@ -28,6 +28,7 @@ def run(params: Params, root: Path) -> None:
     matplotlib.use("Agg")
     from model.report import build_context, render_html, render_pdf
 
+    logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)  # a line per page
     t0 = time.perf_counter()
     result = load_run(root, params=params)
     context = build_context(result, params.report)

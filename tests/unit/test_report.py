@@ -86,7 +86,8 @@ def failed_pdf(failed: tuple[dict, str]) -> PdfReader:
 
 def test_percentages_with_intervals() -> None:
     assert pct_interval(0.12, 0.07, 0.19) == "12% (7–19%)"
-    assert pct(0.001) == "<1%" and pct(0.0) == "0%" and pct(float("nan")) == "n/a"
+    assert pct(0.004) == "0.4%" and pct(0.0001) == "<0.1%" and pct(0.0) == "0%"
+    assert pct(float("nan")) == "n/a" and pct_interval(0.004, 0.001, 0.012) == "0.4% (0.1–1%)"
 
 
 def test_html_is_self_contained(failed: tuple[dict, str]) -> None:
