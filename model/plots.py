@@ -341,9 +341,10 @@ def plot_skill(skill: Mapping[str, Mapping[str, Mapping[str, float]]]) -> tuple[
     height = 0.8 / max(len(scores), 1)
     for k, s in enumerate(scores):
         vals = [skill[b].get(s, {}) for b in baselines]
-        m = np.array([100 * v.get("mean", np.nan) for v in vals])
-        lo = np.array([100 * v.get("ci_low", np.nan) for v in vals])
-        hi = np.array([100 * v.get("ci_high", np.nan) for v in vals])
+        m, lo, hi = (
+            100 * np.array([np.nan if v.get(k) is None else v[k] for v in vals], dtype=float)
+            for k in ("mean", "ci_low", "ci_high")
+        )
         yy = y + (k - (len(scores) - 1) / 2) * height
         ax.barh(
             yy,

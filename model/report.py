@@ -159,11 +159,27 @@ def _diagnostics(d: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+SCORE_COLUMNS = ("brier", "log_score", "auc_roc", "auc_pr", "ece")
+FORECASTERS = ("model", "climatology", "markov", "logistic", "global_rate")
+
+
+def _num(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and np.isfinite(v)
+
+
 def _backtest(run: Run) -> dict[str, Any] | None:
     bt = run.backtest
     if bt is None:
         return None
-    skill = bt.get("skill", {}) or {}
+    skill = {
+        b: {
+            s: v
+            for s, v in by.items()
+            if all(_num(v.get(k)) for k in ("mean", "ci_low", "ci_high"))
+        }
+        for b, by in (bt.get("skill") or {}).items()
+    }
+    skill = {b: by for b, by in skill.items() if by}
     rows = [
         {
             "baseline": b,
@@ -174,22 +190,22 @@ def _backtest(run: Run) -> dict[str, Any] | None:
         }
         for b, by in skill.items()
         for s, v in by.items()
-        if {"mean", "ci_low", "ci_high"} <= set(v)
     ]
-    m = bt.get("model", {}) or {}
-    metrics = [(k, f"{v:.3f}") for k, v in m.items() if isinstance(v, int | float)]
-    fig_rel = (
-        plots.plot_reliability(run.reliability, run.predictions)[0]
-        if (run.reliability is not None or run.predictions is not None)
-        else None
-    )
+    names = [f for f in FORECASTERS if isinstance(bt.get(f), dict)]
+    cols = [c for c in SCORE_COLUMNS if any(_num(bt[f].get(c)) for f in names)]
+    scores = [(f, [f"{bt[f][c]:.3f}" if _num(bt[f].get(c)) else "–" for c in cols]) for f in names]
+    fig_rel = None
+    if run.reliability is not None or run.predictions is not None:
+        fig_rel = plots.plot_reliability(run.reliability, run.predictions)[0]
     return {
         "origins": bt.get("origins"),
         "horizons": bt.get("horizons"),
         "rows": bt.get("rows"),
         "prevalence": pct(bt.get("prevalence", float("nan")), 1),
         "skill": rows,
-        "metrics": metrics,
+        "score_columns": cols,
+        "scores": scores,
+        "failed_origins": [str(o) for o in bt.get("failed_origins") or []],
         "skill_fig": fig_uri(plots.plot_skill(skill)[0]) if rows else None,
         "reliability_fig": fig_uri(fig_rel) if fig_rel is not None else None,
     }

@@ -59,16 +59,23 @@ display(azs.summary(idata, var_names=HYPER + [v for v in ("beta_mu",) if v in po
 # ## Posterior predictive check
 #
 # The outcome is binary, so the check is a calibration curve (PAVA) of the posterior predictive
-# against the observations, plus the overall clash rate as a test statistic. When the fit did not
-# store a posterior predictive, it is drawn here from the posterior `p`.
+# against the observations, plus the overall clash rate as a test statistic. When the fit stored
+# no posterior predictive, it is drawn here: P(clash) per row and draw is the posterior `p` if
+# stored, else recovered exactly from the Bernoulli log-likelihood (p = e^ll where y = 1, else
+# 1 − e^ll).
 
 # %%
 dt = idata.copy()
 if "posterior_predictive" not in dt.children:
+    y_obs = dt["observed_data"]["clash_any"]
+    if "p" in post:
+        p = post["p"]
+    else:
+        lik = np.exp(dt["log_likelihood"]["clash_any"])
+        p = xr.where(y_obs == 1, lik, 1 - lik).transpose("chain", "draw", ...)
     rng = np.random.default_rng(0)
-    p = post["p"]
     dt["posterior_predictive"] = xr.DataTree(
-        xr.Dataset({"clash_any": (p.dims, rng.binomial(1, p.values))}, coords=p.coords)
+        xr.Dataset({"clash_any": (p.dims, rng.binomial(1, p.clip(0, 1).values))}, coords=p.coords)
     )
 azp.plot_ppc_pava(dt, backend="matplotlib");
 

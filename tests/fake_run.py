@@ -184,12 +184,8 @@ def _idata(rng: np.random.Generator, panel: xr.Dataset) -> xr.DataTree:
         "sigma_beta_horizon": ((), np.abs(draws((), 0.1, 0.05))),
         "beta_offset": (("horizon", "feature"), draws((HORIZON, nf))),
         "beta": (("horizon", "feature"), beta),
-        "p": (("obs_id",), p),
     }
-    prior_vars = {
-        k: (d, rng.normal(0, 1, v.shape) if k != "p" else rng.uniform(0, 1, v.shape))
-        for k, (d, v) in post_vars.items()
-    }
+    prior_vars = {k: (d, rng.normal(0, 1, v.shape)) for k, (d, v) in post_vars.items()}
     for k in ("sigma_country", "sigma_region", "sigma_beta_horizon"):
         prior_vars[k] = ((), np.abs(prior_vars[k][1]))
     y = rng.binomial(1, 0.3, n_obs).astype("int64")
@@ -328,21 +324,47 @@ def _backtest(rng: np.random.Generator, panel: xr.Dataset) -> tuple[dict, pd.Dat
     skill = {
         b: {
             s: {"mean": m, "ci_low": m - 0.1, "ci_high": m + 0.1}
-            for s, m in (("brier", 0.2 + 0.05 * k), ("log", 0.25 + 0.05 * k))
+            for s, m in (("brier", 0.2 + 0.05 * k), ("log_score", 0.25 + 0.05 * k))
         }
         for k, b in enumerate(["climatology", "markov", "logistic", "global_rate"])
     }
+    skill["global_rate"]["log_score"] = {"mean": None, "ci_low": None, "ci_high": None}
+    scores = {"reliability": 0.01, "resolution": 0.02, "uncertainty": 0.2}
     bj = {
         "origins": len(origins),
         "horizons": HORIZON,
+        "origin_dates": [o.date().isoformat() for o in origins],
         "rows": len(pred),
         "prevalence": float(pred.y.mean()),
-        "model": {"brier": 0.15, "log": 0.45, "auc_roc": 0.81, "auc_pr": 0.7, "ece": 0.03},
-        "climatology": {"brier": 0.2, "log": 0.6},
-        "markov": {"brier": 0.19, "log": 0.58},
-        "logistic": {"brier": 0.16, "log": 0.5},
-        "global_rate": {"brier": 0.21, "log": 0.62},
+        "model": {
+            "brier": 0.15,
+            "log_score": 0.45,
+            "auc_roc": 0.81,
+            "auc_pr": 0.7,
+            "ece": 0.03,
+            **scores,
+        },
+        "climatology": {
+            "brier": 0.2,
+            "log_score": 0.6,
+            "auc_roc": None,
+            "auc_pr": 0.3,
+            "ece": 0.05,
+            **scores,
+        },
+        "markov": {"brier": 0.19, "log_score": 0.58, "auc_roc": 0.7, "auc_pr": 0.4, "ece": 0.04},
+        "logistic": {"brier": 0.16, "log_score": 0.5, "auc_roc": 0.78, "auc_pr": 0.6, "ece": 0.03},
+        "global_rate": {
+            "brier": 0.21,
+            "log_score": 0.62,
+            "auc_roc": 0.5,
+            "auc_pr": 0.28,
+            "ece": 0.0,
+        },
         "skill": skill,
+        "per_horizon": {"1": {"rows": 28, "prevalence": 0.3}},
+        "folds": [{"fit_cutoff": origins[0].date().isoformat(), "origins": 7, "divergences": 0}],
+        "failed_origins": [],
     }
     return bj, pred
 
@@ -430,6 +452,19 @@ def build_fake_run(root: Path, *, gate: str = "pass", backtest: bool = True, see
         edges = np.linspace(0, 1, 6)
         mids = (edges[:-1] + edges[1:]) / 2
         pd.DataFrame(
-            {"forecast_mean": mids, "observed_rate": mids * 0.9, "count": [30, 20, 10, 8, 4]}
+            {
+                "bin": range(5),
+                "forecast_mean": mids,
+                "observed_rate": mids * 0.9,
+                "count": [30, 20, 10, 8, 4],
+            }
         ).to_csv(root / "reports/plots/reliability.csv", index=False)
+        pd.DataFrame(
+            {
+                "origin": bj["origin_dates"],
+                "brier": 0.15,
+                "log_score": 0.45,
+                "climatology_brier": 0.2,
+            }
+        ).to_csv(root / "reports/plots/backtest_scores.csv", index=False)
     return root

@@ -45,7 +45,7 @@ def test_load_run_reads_every_artefact(fake_root: Path) -> None:
     assert (
         "data/processed/panel.nc" in run.hashes and len(run.hashes["data/processed/panel.nc"]) == 64
     )
-    assert set(run.missing) == {"backtest_scores", "panel_metrics"}
+    assert set(run.missing) == {"panel_metrics"}
 
 
 def test_missing_optional_backtest_is_reported_not_raised(tmp_path: Path) -> None:

@@ -67,7 +67,7 @@ def test_reliability_table_by_hand() -> None:
 def test_reliability_from_predictions_and_skill(run: Run) -> None:
     _fig, ax = plots.plot_reliability(None, run.predictions, columns=["model", "climatology"])
     assert len(ax.lines) == 3  # diagonal + two curves
-    _fig, ax = plots.plot_skill(run.backtest["skill"])
+    _fig, ax = plots.plot_skill(run.backtest["skill"])  # one interval is null: drawn as a gap
     assert len(ax.patches) == 4 * 2
 
 
