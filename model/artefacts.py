@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -200,7 +201,9 @@ def load_geometry(spec: RegionsSpec, root: Path) -> dict[str, Any]:
     return out
 
 
-def load_run(root: Path | str = ".", params: Params | None = None) -> Run:
+def load_run(
+    root: Path | str = ".", params: Params | None = None, *, skip: Collection[str] = ()
+) -> Run:
     """Read a run's artefacts under ``root`` into a :class:`Run`.
 
     Parameters
@@ -209,6 +212,9 @@ def load_run(root: Path | str = ".", params: Params | None = None) -> Run:
         Project root; artefact paths are the fixed ones of ``docs/interfaces.md``.
     params : Params, optional
         Validated params; read from ``root/params.yaml`` when not given.
+    skip : collection of str
+        Optional artefacts (keys of :data:`ARTEFACTS`) not to read at all, e.g. the events for
+        the report, which does not show them; they are neither loaded nor listed as missing.
 
     Raises
     ------
@@ -222,6 +228,8 @@ def load_run(root: Path | str = ".", params: Params | None = None) -> Run:
     missing: dict[str, str] = {}
     hashes: dict[str, str] = {}
     for key, (rel, stage, required) in ARTEFACTS.items():
+        if key in skip and not required:
+            continue
         path = root / rel
         if not path.exists():
             msg = f"{rel} not found (made by the {stage} stage)"

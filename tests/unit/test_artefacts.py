@@ -54,6 +54,12 @@ def test_missing_optional_backtest_is_reported_not_raised(tmp_path: Path) -> Non
     assert "backtest" in run.missing["backtest"]
 
 
+def test_skipped_artefacts_are_neither_read_nor_missing(fake_root: Path) -> None:
+    run = load_run(fake_root, skip=("events", "panel_metrics", "panel"))  # panel is required
+    assert run.events is None and "events" not in run.missing and "panel_metrics" not in run.missing
+    assert run.panel is not None and "data/interim/events.parquet" not in run.hashes
+
+
 def test_missing_required_artefact_names_file_and_stage(tmp_path: Path) -> None:
     root = build_fake_run(tmp_path)
     (root / "data/fitted/idata.nc").unlink()
