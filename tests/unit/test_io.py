@@ -25,3 +25,12 @@ def test_json_is_stable_and_strict(tmp_path) -> None:
     with pytest.raises(ValueError):
         write_json(target, {"x": float("nan")})
     assert json.loads(target.read_text()) == {"a": 2.5, "b": 1}
+
+
+def test_outputs_follow_the_umask_not_mkstemp(tmp_path) -> None:
+    import os
+
+    target = write_text(tmp_path / "report.html", "x")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask
