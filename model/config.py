@@ -290,10 +290,10 @@ class DaskParams(_Section):
 class BacktestParams(_Section):
     origins: PositiveInt = 26
     stride: PositiveInt = 1
-    refit_every: PositiveInt = 4
+    refit_every: PositiveInt = 7
     # Sampling for the refits (a backtest needs calibrated means more than deep tails).
-    draws: PositiveInt = 500
-    tune: PositiveInt = 500
+    draws: PositiveInt = 300
+    tune: PositiveInt = 300
     chains: PositiveInt = 2
     climatology_window: PositiveInt = 52
     climatology_prior_strength: PositiveFloat = 2.0

@@ -1,0 +1,137 @@
+"""The backtest stage on the shipped panel with 1 and with 2 Dask workers: wall time, speed-up.
+
+Copies ``data/processed/panel.nc`` (or, when it is absent, simulates a panel of the shipped
+size — 18 regions × 260 weeks — and says so) and ``params.yaml`` into a temporary project and
+runs ``clashcast backtest`` there once per worker count, each in its own child process with a
+fresh ``LocalCluster`` (worker start-up, imports and compilation included, as in a real run).
+Prints each run's wall time, the stage's own time, the per-fold seconds, the speed-up, whether
+``backtest.json`` came out byte-identical across worker counts (it must: folds are seeded by
+their cutoff) and the headline scores. Asserts nothing. Target (issue 4): ≤ 10 min on 2 cores
+with default params.
+
+Usage: ``python benchmarks/bench_backtest.py [--workers 1,2] [--set backtest.draws=300 ...]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+PANEL = Path("data/processed/panel.nc")
+
+
+def make_project(base: Path, params: dict) -> tuple[Path, str]:
+    """A project dir with the panel and params; returns it and where the panel came from."""
+    (base / PANEL.parent).mkdir(parents=True)
+    if (ROOT / PANEL).exists():
+        shutil.copy(ROOT / PANEL, base / PANEL)
+        source = f"shipped panel {PANEL}"
+    else:
+        sys.path.insert(0, str(ROOT))
+        from model.simulate import Truth, simulate_panel
+
+        feats = params["model"]["features"]
+        beta = {"clash_decay_hl1": 0.8, "clash_decay_hl13": 0.4, "since_clash": -0.4}
+        panel = simulate_panel(1, 18, 260, feats, Truth(beta=beta), seed=1)
+        panel.to_netcdf(base / PANEL)
+        source = "SIMULATED panel of the shipped size (18 regions x 260 weeks): no panel.nc found"
+    return base, source
+
+
+def set_key(params: dict, assignment: str) -> None:
+    key, value = assignment.split("=", 1)
+    node = params
+    *parents, leaf = key.split(".")
+    for p in parents:
+        node = node.setdefault(p, {})
+    node[leaf] = yaml.safe_load(value)
+
+
+def run(project: Path, params: dict, workers: int) -> dict:
+    params = json.loads(json.dumps(params, default=str))
+    params["backtest"].setdefault("dask", {})["workers"] = workers
+    params["backtest"]["dask"]["address"] = None
+    path = project / f"params_w{workers}.yaml"
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    args = [sys.executable, "-m", "model.cli", "--root", str(project), "--params", str(path)]
+    t0 = time.perf_counter()
+    proc = subprocess.run([*args, "backtest"], cwd=ROOT, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    out = {"workers": workers, "wall": wall, "rc": proc.returncode, "stderr": proc.stderr[-2000:]}
+    if proc.returncode == 0:
+        out["timing"] = json.loads((project / "reports/metrics/backtest_timing.json").read_text())
+        out["metrics_bytes"] = (project / "reports/metrics/backtest.json").read_bytes()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", default="1,2", help="comma-separated worker counts")
+    parser.add_argument("--set", action="append", default=[], help="params override key=value")
+    parser.add_argument("--params", default=str(ROOT / "params.yaml"))
+    args = parser.parse_args()
+    params = yaml.safe_load(Path(args.params).read_text())
+    for s in args.set:
+        set_key(params, s)
+    bt = params["backtest"]
+    with tempfile.TemporaryDirectory(prefix="bench_backtest_") as tmp:
+        project, source = make_project(Path(tmp), params)
+        print(f"panel: {source}")
+        print(
+            f"params: origins={bt['origins']} stride={bt['stride']} refit_every={bt['refit_every']}"
+            f" draws={bt['draws']} tune={bt['tune']} chains={bt['chains']}"
+            f" sampler={params['fit']['sampler']} horizon={params['model']['horizon']}"
+            + (f" overrides={args.set}" if args.set else "")
+        )
+        results = []
+        for w in (int(x) for x in args.workers.split(",")):
+            r = run(project, params, w)
+            results.append(r)
+            if r["rc"] != 0:
+                print(f"{w} worker(s): FAILED (exit {r['rc']}):\n{r['stderr']}")
+                continue
+            t = r["timing"]
+            folds = ", ".join(f"{v:.0f}" for v in t["fold_seconds"].values())
+            print(
+                f"{w} worker(s): wall {r['wall']:.1f} s (stage {t['wall_seconds']:.1f} s); "
+                f"{t['folds']} folds, seconds per fold: {folds}"
+            )
+        ok = [r for r in results if r["rc"] == 0]
+        if len(ok) >= 2:
+            base = ok[0]
+            for r in ok[1:]:
+                print(
+                    f"speed-up {r['workers']} vs {base['workers']} worker(s): "
+                    f"{base['wall'] / r['wall']:.2f}x"
+                )
+            same = all(r["metrics_bytes"] == base["metrics_bytes"] for r in ok[1:])
+            print(f"backtest.json byte-identical across worker counts: {same}")
+        if ok:
+            m = json.loads(ok[-1]["metrics_bytes"])
+            print(f"rows {m['rows']}, prevalence {m['prevalence']:.4f}")
+            for name in ("model", "climatology", "markov", "logistic", "global_rate"):
+                s = m[name]
+                print(
+                    f"  {name:12s} brier {s['brier']:.4f} log {s['log_score']:.4f} "
+                    f"auc_roc {s['auc_roc']} auc_pr {s['auc_pr']} ece {s['ece']:.4f}"
+                )
+            for b, sk in m["skill"].items():
+                br, ls = sk["brier"], sk["log_score"]
+                print(
+                    f"  skill vs {b:12s} brier {br['mean']:+.3f} [{br['ci_low']:+.3f}, "
+                    f"{br['ci_high']:+.3f}]  log {ls['mean']:+.3f} [{ls['ci_low']:+.3f}, "
+                    f"{ls['ci_high']:+.3f}]"
+                )
+
+
+if __name__ == "__main__":
+    main()
