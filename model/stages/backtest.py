@@ -58,6 +58,8 @@ def dask_client(spec: DaskParams, environ: Mapping[str, str] | None = None) -> I
     from distributed import Client, LocalCluster
 
     environ = os.environ if environ is None else environ
+    # The scheduler's and nannies' INFO chatter (dozens of lines per run) drowns the stage's own.
+    logging.getLogger("distributed").setLevel(logging.WARNING)
     address = environ.get("DASK_SCHEDULER_ADDRESS") or spec.address
     if address:
         _log.info("backtest on the Dask scheduler at %s", address)
