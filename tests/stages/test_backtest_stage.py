@@ -121,3 +121,13 @@ def test_missing_panel_is_a_stage_error(tmp_path):
     params = read_params(ROOT / "params.yaml")
     with pytest.raises(StageError, match="no panel"):
         stage.run(params, tmp_path)
+
+
+def test_scheduler_address_from_params_then_environment(cluster):
+    address = cluster.scheduler_address
+    with stage.dask_client(DaskParams(address=address), environ={}) as client:
+        assert client.scheduler.address == address
+    # the environment wins over params (a wrong address in params is never tried)
+    spec = DaskParams(address="tcp://127.0.0.1:1")
+    with stage.dask_client(spec, environ={"DASK_SCHEDULER_ADDRESS": address}) as client:
+        assert client.scheduler.address == address
