@@ -278,7 +278,12 @@ def build_clash_model(
         if centred:
             region_eff = pm.Normal("region_eff", base, sigma_region, dims="region")
         else:
-            region_offset = pm.Normal("region_offset", 0.0, 1.0, dims="region")
+            if has_country:
+                region_offset = pm.Normal("region_offset", 0.0, 1.0, dims="region")
+            else:
+                # One country: offsets sum to zero, so the intercept is the mean region effect
+                # and the intercept/offset ridge of a plain N(0, 1) offset is gone.
+                region_offset = pm.ZeroSumNormal("region_offset", sigma=1.0, dims="region")
             region_eff = base + sigma_region * region_offset
         eta = region_eff[region_idx]
 

@@ -255,3 +255,19 @@ def fake_posterior(
     return xr.DataTree.from_dict(
         {"posterior": xr.Dataset(post, coords=coords), "constant_data": const}
     )
+
+
+def truth_on_design_scale(truth: Truth, design: Design) -> dict[str, float]:
+    """The true intercept and coefficients in the fitted model's units.
+
+    The simulation standardises features by fixed nominal constants, the design by the training
+    rows' means and scales; with ``eta = a + Σ β (x − c) / s`` and ``z = (x − m) / sd`` the same
+    predictor is ``a + Σ β (m − c) / s + Σ (β sd / s) z``.
+    """
+    out = {"intercept": float(truth.intercept)}
+    for k, f in enumerate(design.features):
+        beta = float(truth.beta.get(f, 0.0))
+        centre, scale = _nominal(f)
+        out["intercept"] += beta * (design.x_mean[k] - centre) / scale
+        out[f] = beta * design.x_scale[k] / scale
+    return out

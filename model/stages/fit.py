@@ -113,6 +113,7 @@ def run(params: Params, root: Path) -> None:
         target_accept=fp.target_accept,
         seed=fp.seed,
         progressbar=fp.progressbar,
+        low_rank_mass_matrix=fp.low_rank_mass_matrix,
     )
     idata = fit(pm_model, draws=fp.draws, tune=fp.tune, **sample_kw)
     idata["prior"] = xr.DataTree(prior["prior"].to_dataset(), name="prior")

@@ -81,6 +81,9 @@ def test_one_country_drops_the_country_level():
     panel = simulate_panel(1, 4, 25, FEATURES, seed=4)
     m = build_clash_model(make_design(panel, FEATURES, 2, burn_in=2), PRIORS, ["prox_a__b_near"])
     assert "sigma_country" not in m.named_vars and "country_offset" not in m.named_vars
+    # the offsets sum to zero: the intercept is the mean region effect (no intercept ridge)
+    assert "ZeroSumNormal" in type(m["region_offset"].owner.op).__name__
+    assert m.named_vars_to_dims["region_offset"] == ("region",)
     assert "beta_country" not in m.named_vars  # needs two countries
 
 
