@@ -68,7 +68,7 @@ def fit(
         and multiplied the minimum bulk ESS by ~4 against the diagonal one).
     nuts_kwargs : mapping, optional
         Extra sampler options passed through ``pm.sample(nuts=...)`` (e.g. nutpie's
-        ``low_rank_modified_mass_matrix``).
+        ``adaptation``).
 
     Returns
     -------
@@ -80,7 +80,7 @@ def fit(
     var_names = stored_var_names(pm_model)
     nuts: dict = {"target_accept": target_accept}
     if sampler == "nutpie" and low_rank_mass_matrix:
-        nuts["low_rank_modified_mass_matrix"] = True
+        nuts["adaptation"] = "low_rank"
     nuts.update(nuts_kwargs or {})
     if sampler == "numpyro":
         nuts["chain_method"] = "sequential"  # one JAX CPU device; chains run one after another
