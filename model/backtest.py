@@ -66,6 +66,7 @@ class FoldConfig:
     tune: int = 500
     chains: int = 2
     target_accept: float = 0.9
+    low_rank_mass_matrix: bool = True
     climatology_window: int = 52
     climatology_prior_strength: float = 2.0
 
@@ -170,6 +171,7 @@ def fit_fold_model(panel: xr.Dataset, fold: Fold, config: FoldConfig) -> xr.Data
         chains=config.chains,
         cores=1,
         target_accept=config.target_accept,
+        low_rank_mass_matrix=config.low_rank_mass_matrix,
         seed=fold.seed,
         progressbar=False,
         log_likelihood=False,

@@ -80,7 +80,7 @@ def dask_client(spec: DaskParams, environ: Mapping[str, str] | None = None) -> I
 
 
 def fold_config(params: Params) -> FoldConfig:
-    """The fold settings from params: the model section, the backtest's sampling budget."""
+    """The fold settings: the model section, the fit's sampler, the backtest's sampling budget."""
     bt = params.backtest
     return FoldConfig(
         features=tuple(params.model.features),
@@ -93,6 +93,7 @@ def fold_config(params: Params) -> FoldConfig:
         tune=bt.tune,
         chains=bt.chains,
         target_accept=params.fit.target_accept,
+        low_rank_mass_matrix=params.fit.low_rank_mass_matrix,
         climatology_window=bt.climatology_window,
         climatology_prior_strength=bt.climatology_prior_strength,
     )
