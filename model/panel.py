@@ -86,6 +86,7 @@ def feature_names(panel: PanelParams) -> list[str]:
     names += [f"event_decay_hl{h:g}" for h in panel.half_lives]
     names.append("since_clash")
     names += [f"nbr_clash_decay_hl{h:g}" for h in panel.half_lives]
+    names += [f"country_clash_decay_hl{h:g}" for h in panel.half_lives]
     for p in panel.proximity:
         stem = f"prox_{p.a}__{p.b}"
         names += [f"{stem}_km", f"{stem}_near", f"{stem}_absent", f"{stem}_n_within"]
@@ -204,6 +205,15 @@ def build_panel(
     for h in panel.half_lives:
         nbr = neighbour_mean(decayed_sum(clash, h), names, neighbours)
         feats[f"nbr_clash_decay_hl{h:g}"] = np.log1p(nbr)
+    # The national regime (a war winding down, a new front opening): the mean decayed clash
+    # count over the country's regions, the same for each of them.
+    country_codes = pd.factorize(regions["country"].astype(str).to_numpy())[0]
+    for h in panel.half_lives:
+        dec = decayed_sum(clash, h)
+        sums = np.zeros((country_codes.max() + 1, dec.shape[1]))
+        np.add.at(sums, country_codes, dec)
+        means = sums / np.bincount(country_codes)[:, None]
+        feats[f"country_clash_decay_hl{h:g}"] = np.log1p(means[country_codes])
 
     pos_df = positions if positions is not None else _empty_positions()
     for p in panel.proximity:
