@@ -1,7 +1,7 @@
 """How the fit scales: panels of 1x, 4x and 10x the shipped size, each fitted in its own process.
 
 The panels are drawn from the model's own generative process (``model.simulate``) with the
-shipped panel's shape as the 1x size (18 regions x 261 weeks) and more regions *and* more periods
+shipped panel's shape as the 1x size (18 regions x 260 weeks) and more regions *and* more periods
 for the larger ones. Each size is fitted with the default sampler settings in ``params.yaml``
 (``fit`` section) in a fresh child process, so that its peak resident memory is its own.
 Prints wall time (model build + sampling, compilation included), sampling time, min bulk ESS,
@@ -24,7 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 # (label, countries, regions per country, periods): rows grow 1x, 4x, 10x.
-SIZES = [("1x", 1, 18, 261), ("4x", 2, 18, 522), ("10x", 3, 19, 824)]
+SIZES = [("1x", 1, 18, 260), ("4x", 2, 18, 520), ("10x", 3, 19, 821)]
 
 
 def child(countries: int, per_country: int, periods: int, draws: int, tune: int, chains: int):
