@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 import xarray as xr
+from scipy.special import expit
 
 SAMPLE = "draw"
 
@@ -127,7 +128,7 @@ def forecast_draws(idata: xr.DataTree, panel: xr.Dataset, origin: object | None)
     t = resolve_origin(panel, origin)
     post_regions = [str(r) for r in idata["posterior"]["region"].values]
     x_raw = feature_values(panel, t, fitted_features(idata), post_regions)
-    p = 1.0 / (1.0 + np.exp(-linear_predictor(idata, x_raw)))
+    p = expit(linear_predictor(idata, x_raw))  # no overflow warning on extreme features
     freq = panel.attrs.get("freq", "W-MON")
     starts = pd.date_range(t, periods=p.sizes["horizon"] + 1, freq=freq)[1:]
     country = panel["country"].sel(region=post_regions).values

@@ -27,21 +27,11 @@ import pandas as pd
 import xarray as xr
 
 from model.config import Scenario, ScenarioChange
+from model.features import derive_proximity
 from model.forecast import SAMPLE, forecast_draws, resolve_origin
-
-try:  # the panel developer's module; the signature is fixed in docs/interfaces.md
-    from model.features import derive_proximity
-except ImportError:  # pragma: no cover - only before model/features.py lands
-
-    def derive_proximity(km: np.ndarray | float, scale_km: float) -> tuple[np.ndarray, np.ndarray]:
-        km = np.asarray(km, dtype=np.float64)
-        absent = np.isnan(km)
-        near = np.where(absent, 0.0, np.exp(-np.where(absent, 0.0, km) / scale_km))
-        return near, absent.astype(np.float64)
-
+from model.panel import SINCE_CAP
 
 _DECAY = re.compile(r"^(clash|event)_decay_hl([0-9.]+)$")
-SINCE_CAP = {"W-MON": 52, "MS": 12}
 
 
 def _new_value(old: np.ndarray, change: ScenarioChange) -> np.ndarray:
