@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -94,3 +95,29 @@ def write_parquet(target: Path | str, df: Any) -> Path:
 
 def write_csv(target: Path | str, df: Any, **kwargs: Any) -> Path:
     return write_atomic(target, lambda p: df.to_csv(p, index=False, **kwargs))
+
+
+@contextlib.contextmanager
+def atomic_dir(target: Path | str) -> Iterator[Path]:
+    """Yield a fresh temporary folder beside ``target``; swap it in whole on success.
+
+    A folder of outputs (figures) is written into the temporary folder, then the previous
+    folder is moved aside and the new one renamed into place, so a reader sees the old set or
+    the new set, never a mix. On failure the temporary folder is removed.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        yield tmp
+        os.chmod(tmp, 0o777 & ~_UMASK)
+        old = None
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
+            os.replace(target, old / target.name)
+        os.replace(tmp, target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

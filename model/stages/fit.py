@@ -80,10 +80,10 @@ def _save_figures(root: Path, idata: xr.DataTree, rates: np.ndarray, observed_ra
         ("forest_effects", diag.plot_forest_effects),
     ):
         figures[name] = plot(idata)
-    for name, fig in figures.items():
-        target = root / FIGURES / f"{name}.png"
-        io.write_atomic(target, lambda p, f=fig: f.savefig(p, dpi=110, format="png"))
-        plt.close(fig)
+    with io.atomic_dir(root / FIGURES) as folder:
+        for name, fig in figures.items():
+            fig.savefig(folder / f"{name}.png", dpi=110, format="png")
+            plt.close(fig)
 
 
 def run(params: Params, root: Path) -> None:

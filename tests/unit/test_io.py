@@ -34,3 +34,21 @@ def test_outputs_follow_the_umask_not_mkstemp(tmp_path) -> None:
     mask = os.umask(0)
     os.umask(mask)
     assert target.stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_a_folder_is_swapped_in_whole(tmp_path) -> None:
+    from model.io import atomic_dir
+
+    target = tmp_path / "figures"
+    with atomic_dir(target) as d:
+        (d / "a.png").write_text("old a")
+        (d / "b.png").write_text("old b")
+    with pytest.raises(RuntimeError), atomic_dir(target) as d:
+        (d / "a.png").write_text("new a")
+        raise RuntimeError("killed after one figure")
+    assert sorted(p.name for p in target.iterdir()) == ["a.png", "b.png"]
+    assert (target / "a.png").read_text() == "old a"
+    with atomic_dir(target) as d:
+        (d / "c.png").write_text("new c")
+    assert [p.name for p in target.iterdir()] == ["c.png"]
+    assert [p.name for p in tmp_path.iterdir()] == ["figures"]
