@@ -9,3 +9,18 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"
+
+# The shipped admin-1 boundaries, as params name them (tests build their own params around them).
+IRAQ_BOUNDARY = {
+    "path": "data/raw/boundaries/iraq_adm1.geojson",
+    "country": "Iraq",
+    "name_property": "shapeName",
+    "id_property": "shapeISO",
+}
+SYRIA_BOUNDARY = {
+    "path": "data/raw/boundaries/syria_adm1.geojson",
+    "country": "Syria",
+    "name_property": "ADM1_EN",
+    "id_property": "ADM1_PCODE",
+}
+ALIASES = "data/raw/boundaries/region_aliases.csv"

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ALIASES, IRAQ_BOUNDARY, SYRIA_BOUNDARY
 from shapely.geometry import box
 
 from model.config import RegionsSpec
@@ -12,19 +13,7 @@ from model.regions import Regions, haversine_km, load_regions, normalise_name
 
 ROOT = Path(__file__).resolve().parents[2]
 
-IRAQ = {
-    "path": "data/raw/boundaries/iraq_adm1.geojson",
-    "country": "Iraq",
-    "name_property": "shapeName",
-    "id_property": "shapeISO",
-}
-SYRIA = {
-    "path": "data/raw/boundaries/syria_adm1.geojson",
-    "country": "Syria",
-    "name_property": "ADM1_EN",
-    "id_property": "ADM1_PCODE",
-}
-ALIASES = "data/raw/boundaries/region_aliases.csv"
+IRAQ, SYRIA = IRAQ_BOUNDARY, SYRIA_BOUNDARY
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import IRAQ_BOUNDARY, SYRIA_BOUNDARY
 
 from model.config import IngestParams
 from model.errors import StageError
@@ -17,18 +18,7 @@ from model.sources.common import SourceContext
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests/data"
-IRAQ = {
-    "path": "data/raw/boundaries/iraq_adm1.geojson",
-    "country": "Iraq",
-    "name_property": "shapeName",
-    "id_property": "shapeISO",
-}
-SYRIA = {
-    "path": "data/raw/boundaries/syria_adm1.geojson",
-    "country": "Syria",
-    "name_property": "ADM1_EN",
-    "id_property": "ADM1_PCODE",
-}
+IRAQ, SYRIA = IRAQ_BOUNDARY, SYRIA_BOUNDARY
 BASE = {
     "window": {"start": "2014-01-01", "end": "2024-12-31"},
     "regions": {"boundaries": [IRAQ, SYRIA], "aliases": "data/raw/boundaries/region_aliases.csv"},
