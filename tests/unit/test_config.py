@@ -107,3 +107,14 @@ def _plain(node: object, where: str) -> None:
 def test_params_files_hold_only_values_dvc_accepts(path) -> None:
     _plain(yaml.safe_load(path.read_text()), path.name)
     read_params(path)
+
+
+def test_every_param_dvc_tracks_is_written_in_params_yaml(raw: dict) -> None:
+    """DVC reads params.yaml itself: a key that exists only as a code default stops the stage."""
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    for name, stage in stages.items():
+        for key in stage.get("params", []):
+            node = raw
+            for part in str(key).split("."):
+                assert isinstance(node, dict) and part in node, f"{name}: {key} not in params.yaml"
+                node = node[part]
