@@ -14,30 +14,8 @@ from conftest import ROOT
 
 from model.config import BacktestParams, DaskParams, read_params
 from model.errors import StageError
+from model.simulate import Truth, simulate_panel
 from model.stages import backtest as stage
-
-# Importing pymc warns about pytensor.ifelse (inside pymc), and sampling.fit passes nutpie its
-# options the way PyMC 6.3 deprecates; neither is about the backtest.
-pytestmark = [
-    pytest.mark.filterwarnings(
-        "ignore:Importing 'IfElse' from 'pytensor.ifelse':DeprecationWarning"
-    ),
-    pytest.mark.filterwarnings("ignore:`nuts_sampler_kwargs` is deprecated:FutureWarning"),
-]
-
-
-def simulate(*args, **kwargs):
-    """``simulate_panel`` imported late, under this module's warning filters (it loads pymc)."""
-    from model.simulate import simulate_panel
-
-    return simulate_panel(*args, **kwargs)
-
-
-def truth(**kwargs):
-    from model.simulate import Truth
-
-    return Truth(**kwargs)
-
 
 FEATURES = ["clash_decay_hl1", "clash_decay_hl4", "since_clash"]
 
@@ -75,7 +53,7 @@ def test_backtest_stage_on_two_worker_processes_keeps_finished_folds(
             ),
         }
     )  # fmt: skip
-    panel = simulate(2, 2, 40, FEATURES, truth(beta={"clash_decay_hl1": 1.0}), seed=2)
+    panel = simulate_panel(2, 2, 40, FEATURES, Truth(beta={"clash_decay_hl1": 1.0}), seed=2)
     (tmp_path / stage.PANEL).parent.mkdir(parents=True)
     panel.to_netcdf(tmp_path / stage.PANEL)
     monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", cluster.scheduler_address)

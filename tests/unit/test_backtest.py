@@ -10,29 +10,7 @@ from conftest import ROOT
 
 from model import backtest as bt
 from model.config import read_params
-
-# Importing pymc warns about pytensor.ifelse (inside pymc), and sampling.fit passes nutpie its
-# options the way PyMC 6.3 deprecates; neither is about the backtest.
-pytestmark = [
-    pytest.mark.filterwarnings(
-        "ignore:Importing 'IfElse' from 'pytensor.ifelse':DeprecationWarning"
-    ),
-    pytest.mark.filterwarnings("ignore:`nuts_sampler_kwargs` is deprecated:FutureWarning"),
-]
-
-
-def simulate(*args, **kwargs):
-    """``simulate_panel`` imported late, under this module's warning filters (it loads pymc)."""
-    from model.simulate import simulate_panel
-
-    return simulate_panel(*args, **kwargs)
-
-
-def truth(**kwargs):
-    from model.simulate import Truth
-
-    return Truth(**kwargs)
-
+from model.simulate import Truth, simulate_panel
 
 FEATURES = ("clash_decay_hl1", "clash_decay_hl4", "since_clash")
 
@@ -60,7 +38,7 @@ def test_folds_group_origins_and_fit_at_the_first():
 
 
 def test_outcomes_after_origin():
-    panel = simulate(1, 2, 12, list(FEATURES), seed=3)
+    panel = simulate_panel(1, 2, 12, list(FEATURES), seed=3)
     origin = panel["period"].values[5]
     y = bt.outcomes_after(panel, origin, 3)
     np.testing.assert_array_equal(y.values, panel["clash_any"].values[:, 6:9])
@@ -149,7 +127,7 @@ def test_no_look_ahead_real_fit_poisoned_future_changes_nothing():
     from the clean and the poisoned panel and compared.
     """
     params = read_params(ROOT / "params.yaml")
-    panel = simulate(2, 2, 30, list(FEATURES), truth(beta={"clash_decay_hl1": 1.0}), seed=4)
+    panel = simulate_panel(2, 2, 30, list(FEATURES), Truth(beta={"clash_decay_hl1": 1.0}), seed=4)
     periods = panel["period"].values
     fold = bt.make_folds([periods[22], periods[24]], refit_every=2, seed=5)[0]
     config = bt.FoldConfig(
