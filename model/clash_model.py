@@ -4,16 +4,21 @@ Direct multi-step forecasting (DESIGN §4). Each training row is a (region r, or
 with outcome ``y = clash_any[r, t + s]`` and the standardised features at the origin ``X[r, t]``:
 
     logit p = intercept + sigma_country * country_offset[c]
-                        + sigma_region * region_offset[r]
+                        + sigma_region * (C @ region_offset)[r]
                         + X · beta[s]                                  (+ country slopes)
     beta[s, k] = beta_mu[k] + sigma_beta_horizon * beta_offset[s, k]
 
 Intercepts are nested and non-centred (a region without history borrows from its country and
 the theatre); coefficients are partially pooled across steps, so no covariate has to be
-forecast. With a single country the country level is not identified apart from the global
-intercept, so it is dropped (no ``sigma_country``/``country_offset``); the region level then
-pools directly towards the intercept. Country-varying slopes (``country_varying``) likewise need
-two countries or more and are ignored with one.
+forecast. Offsets sum to zero at each level, so that no level has a direction the data cannot
+tell from the level above (the intercept/offset ridges that otherwise collapse the effective
+sample size). With two countries or more the country offsets sum to zero (the intercept is the
+mean country) and ``C`` centres the region offsets within each country (a country's effect is
+the mean of its regions', so ``sigma_country`` is the spread of the countries' mean region
+effects). With one country the country level is dropped (no ``sigma_country`` or
+``country_offset``) and the region offsets sum to zero. ``region_eff`` (intercept plus every
+offset, per region) is stored for the forecasts. Country-varying slopes (``country_varying``)
+need two countries or more and are ignored with one.
 
 This module is pure: no I/O, no sampling, no plotting.
 """
@@ -207,6 +212,21 @@ def _need(priors: Mapping[str, PriorSpec], *names: str) -> None:
         raise ValueError(f"priors missing for {missing} (params.yaml model.priors)")
 
 
+def zero_sum_within(group_idx: np.ndarray, n_group: int) -> np.ndarray:
+    """The matrix ``C`` that centres a vector within each group: ``(C @ z)_i = z_i − mean_g(z)``.
+
+    Applied to i.i.d. N(0, 1) ``z`` it gives, per group, exactly ``ZeroSumNormal(sigma=1)``
+    (zero sum, marginal variance ``(n_g − 1) / n_g``), the distribution of i.i.d. effects seen
+    as deviations from their group's mean. The group means of ``z`` are left to their N(0, 1)
+    prior (the likelihood never sees them): directions NUTS samples at unit scale. A group of
+    one member gets offset 0.
+    """
+    group_idx = np.asarray(group_idx, dtype=np.int64)
+    size = np.bincount(group_idx, minlength=n_group)[group_idx].astype(float)
+    same = (group_idx[:, None] == group_idx[None, :]).astype(float)
+    return np.eye(group_idx.size) - same / size[:, None]
+
+
 def build_clash_model(
     design: Design,
     priors: Mapping[str, PriorSpec],
@@ -270,7 +290,7 @@ def build_clash_model(
             if centred:
                 country_eff = pm.Normal("country_eff", 0.0, sigma_country, dims="country")
             else:
-                country_offset = pm.Normal("country_offset", 0.0, 1.0, dims="country")
+                country_offset = pm.ZeroSumNormal("country_offset", sigma=1.0, dims="country")
                 country_eff = sigma_country * country_offset
             base = intercept + country_eff[rc_idx]
         else:
@@ -280,11 +300,14 @@ def build_clash_model(
         else:
             if has_country:
                 region_offset = pm.Normal("region_offset", 0.0, 1.0, dims="region")
+                centring = zero_sum_within(design.region_country_idx, n_country)
+                region_offset_zs = pt.dot(pt.constant(centring), region_offset)
             else:
-                # One country: offsets sum to zero, so the intercept is the mean region effect
-                # and the intercept/offset ridge of a plain N(0, 1) offset is gone.
                 region_offset = pm.ZeroSumNormal("region_offset", sigma=1.0, dims="region")
-            region_eff = base + sigma_region * region_offset
+                region_offset_zs = region_offset
+            region_eff = pm.Deterministic(
+                "region_eff", base + sigma_region * region_offset_zs, dims="region"
+            )
         eta = region_eff[region_idx]
 
         if n_feat:

@@ -7,7 +7,7 @@ import numpy as np
 import pymc as pm
 import pytest
 
-from model.clash_model import build_clash_model, make_design, stored_var_names
+from model.clash_model import build_clash_model, make_design, stored_var_names, zero_sum_within
 from model.config import PriorSpec
 from model.simulate import Truth, simulate_panel
 
@@ -69,12 +69,47 @@ def test_named_variables_dims_and_non_centred(panel):
     for name in ("intercept", "sigma_country", "sigma_region", "sigma_beta_horizon"):
         assert name in m.named_vars
     assert [v.name for v in m.observed_RVs] == ["clash_any"]
-    for name in ("country_offset", "region_offset", "beta_offset"):  # standard normal offsets
+    for name in ("region_offset", "beta_offset"):  # standard normal offsets
         rv = m[name]
         mu, sigma = rv.owner.inputs[-2:]
         assert np.all(mu.eval() == 0.0) and np.all(sigma.eval() == 1.0)
+    assert "ZeroSumNormal" in type(m["country_offset"].owner.op).__name__
+    assert dims["region_eff"] == ("region",)
     assert m.coords["horizon"] == (1, 2)
     assert "p" not in stored_var_names(m)
+
+
+def test_zero_sum_within_groups_is_a_zero_sum_normal_per_group():
+    groups = np.array([0, 0, 1, 1, 1, 2, 0])
+    c = zero_sum_within(groups, 3)
+    z = np.random.default_rng(0).standard_normal((7, 1000))
+    out = c @ z
+    for g in (0, 1):
+        np.testing.assert_allclose(out[groups == g].sum(axis=0), 0.0, atol=1e-12)
+    np.testing.assert_array_equal(out[groups == 2], 0.0)  # a one-region country: no offset
+    # the covariance of ZeroSumNormal(sigma=1) over n members: I - J / n
+    block = (c @ c.T)[np.ix_(groups == 1, groups == 1)]
+    np.testing.assert_allclose(block, np.eye(3) - 1 / 3)
+    zsn = pm.draw(pm.ZeroSumNormal.dist(sigma=1.0, shape=3), draws=20000, random_seed=1)
+    np.testing.assert_allclose(np.cov(zsn.T), block, atol=0.03)
+
+
+def test_several_countries_offsets_sum_to_zero_at_each_level(panel):
+    d = make_design(panel, FEATURES, horizon=2, burn_in=3)
+    m = build_clash_model(d, PRIORS)
+    point = m.initial_point()
+    rng = np.random.default_rng(3)
+    point = {k: v + rng.normal(0, 0.5, np.shape(v)) for k, v in point.items()}
+    outs = m.replace_rvs_by_values(
+        [m["region_eff"], m["intercept"], m["sigma_country"], m["country_offset"]]
+    )
+    fn = m.compile_fn(outs, inputs=m.value_vars, point_fn=True, on_unused_input="ignore")
+    region_eff, intercept, sigma_c, country_offset = fn(point)
+    country_eff = sigma_c * country_offset
+    assert abs(country_eff.sum()) < 1e-12  # the intercept is the mean country
+    for c in range(len(d.countries)):
+        members = d.region_country_idx == c  # a country's effect is the mean of its regions'
+        np.testing.assert_allclose(region_eff[members].mean() - intercept, country_eff[c])
 
 
 def test_one_country_drops_the_country_level():
