@@ -326,7 +326,8 @@ def build_clash_model(
             key = design.origin_idx * len(design.regions) + design.region_idx
             _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
             xb = pt.dot(pt.constant(design.X[first]), beta.T)
-            eta = eta + xb[pt.constant(inverse.astype(np.int64)), step_idx]
+            flat = pt.constant(inverse.astype(np.int64) * design.horizon) + step_idx
+            eta = eta + xb.ravel()[flat]
             if cv:
                 cv_pos = [design.features.index(f) for f in cv]
                 sigma_bc = _prior("sigma_beta_country", priors["sigma_beta_country"])
