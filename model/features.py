@@ -51,6 +51,35 @@ def decayed_sum(counts: np.ndarray, half_life: float) -> np.ndarray:
     return out
 
 
+def decayed_share_logit(occurred: np.ndarray, half_life: float, prior: float = 2.0) -> np.ndarray:
+    """Log-odds of the decayed share of periods with an occurrence, shrunk to the pooled share.
+
+    Per row (region) and period ``t``: ``(k + prior · pooled) / (n + prior)`` on the logit scale,
+    with ``k = decayed_sum(occurred)`` and ``n = decayed_sum(1)`` (the decayed number of periods
+    so far), and ``pooled`` the same share over all rows at ``t``. It is the climatology of a
+    binary outcome with exponential memory: on the scale of the outcome's log-odds, it does not
+    depend on how many events a busy period held, so it carries over from a war's intense
+    phases to an insurgency's sporadic ones. Causal: uses periods ``≤ t`` only.
+
+    Parameters
+    ----------
+    occurred : np.ndarray
+        0/1 array (rows × periods).
+    half_life : float
+        Half-life in periods (> 0).
+    prior : float
+        Pseudo-periods of the pooled share added to each row (> 0, keeps the logit finite).
+    """
+    if prior <= 0:
+        raise ValueError(f"prior must be > 0, got {prior}")
+    occ = np.asarray(occurred, dtype=np.float64)
+    k = decayed_sum(occ, half_life)
+    n = decayed_sum(np.ones_like(occ), half_life)
+    pooled = (k.sum(axis=0) + 0.5) / (n.sum(axis=0) + 1.0)  # Jeffreys: never exactly 0 or 1
+    share = (k + prior * pooled) / (n + prior)
+    return np.log(share) - np.log1p(-share)
+
+
 def periods_since(occurred: np.ndarray, cap: int) -> np.ndarray:
     """Periods since the last period with an occurrence (0 when it occurred at ``t``), capped.
 

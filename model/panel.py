@@ -25,6 +25,7 @@ import xarray as xr
 
 from model.config import PanelParams, Window
 from model.features import (
+    decayed_share_logit,
     decayed_sum,
     derive_proximity,
     neighbour_mean,
@@ -84,6 +85,7 @@ def feature_names(panel: PanelParams) -> list[str]:
     """Names of the feature variables, in the order they are written."""
     names = [f"clash_decay_hl{h:g}" for h in panel.half_lives]
     names += [f"event_decay_hl{h:g}" for h in panel.half_lives]
+    names += [f"clash_share_hl{h:g}" for h in panel.half_lives]
     names.append("since_clash")
     names += [f"nbr_clash_decay_hl{h:g}" for h in panel.half_lives]
     names += [f"country_clash_decay_hl{h:g}" for h in panel.half_lives]
@@ -200,6 +202,8 @@ def build_panel(
         feats[f"clash_decay_hl{h:g}"] = np.log1p(decayed_sum(clash, h))
     for h in panel.half_lives:
         feats[f"event_decay_hl{h:g}"] = np.log1p(decayed_sum(events_n, h))
+    for h in panel.half_lives:
+        feats[f"clash_share_hl{h:g}"] = decayed_share_logit(clash > 0, h)
     since = periods_since(clash > 0, SINCE_CAP[panel.freq])
     feats["since_clash"] = np.log1p(since.astype(np.float64))
     for h in panel.half_lives:

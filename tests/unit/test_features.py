@@ -9,6 +9,7 @@ import shapely
 
 from model.features import (
     active_positions,
+    decayed_share_logit,
     decayed_sum,
     derive_proximity,
     neighbour_mean,
@@ -190,3 +191,24 @@ def test_decayed_sum_equals_a_recursive_filter():
     for h in (1.0, 2.5, 13.0):
         a = 0.5 ** (1 / h)
         np.testing.assert_allclose(decayed_sum(x, h), lfilter([1], [1, -a], x, axis=-1), rtol=1e-12)
+
+
+def test_decayed_share_logit_by_hand():
+    occurred = np.array([[1, 0], [0, 0]])
+    # half-life 1: k = [[1, .5], [0, 0]], n = [1, 1.5]; pooled = (k.sum + .5) / (n.sum + 1)
+    # = [1.5 / 3, 1 / 4]; share = (k + 2 pooled) / (n + 2)
+    out = decayed_share_logit(occurred, 1.0, prior=2.0)
+    expected = np.log([[2.0, 0.4], [0.5, 1 / 6]])  # odds: 2/3, 1/3.5, 1/3, 1/7
+    np.testing.assert_allclose(out, expected)
+
+
+def test_decayed_share_logit_is_causal_and_finite():
+    rng = np.random.default_rng(1)
+    occurred = rng.random((4, 30)) < 0.3
+    changed = occurred.copy()
+    changed[:, 20:] = ~changed[:, 20:]
+    a, b = decayed_share_logit(occurred, 4.0), decayed_share_logit(changed, 4.0)
+    np.testing.assert_array_equal(a[:, :20], b[:, :20])
+    assert np.isfinite(decayed_share_logit(np.ones((2, 5)), 13.0)).all()
+    with pytest.raises(ValueError):
+        decayed_share_logit(occurred, 4.0, prior=0.0)
