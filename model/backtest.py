@@ -342,6 +342,7 @@ def summarise_backtest(
         }
         for base in BASELINES
     }
+    out["hindsight"] = hindsight_ceiling(predictions)
     per_horizon = {}
     for h, rows in predictions.groupby("horizon", sort=True):
         yh = rows["y"].to_numpy()
@@ -359,6 +360,34 @@ def summarise_backtest(
         per_horizon[str(int(h))] = entry
     out["per_horizon"] = per_horizon
     return _clean(out)
+
+
+def hindsight_ceiling(predictions: pd.DataFrame) -> dict[str, Any]:
+    """Scores of a forecaster that knew each region's clash rate over the scored rows.
+
+    Not a forecaster (it reads the outcomes it scores): the headroom left to any forecast that
+    is constant within a region over the backtest window, which is what climatology aims at.
+    A model beats it only by following changes within the window. Rates are Jeffreys-smoothed,
+    ``(k + 1/2) / (n + 1)``, so the log score stays finite.
+    """
+    from model import scoring
+
+    y = predictions["y"].to_numpy()
+    grouped = predictions.groupby("region", sort=False)["y"]
+    rate = ((grouped.transform("sum") + 0.5) / (grouped.transform("count") + 1.0)).to_numpy()
+    brier = scoring.brier_score(rate, y)
+    log = scoring.log_score(rate, y)
+    clim = predictions["climatology"].to_numpy()
+    return {
+        "brier": float(brier.mean()),
+        "log_score": float(log.mean()),
+        "brier_skill_vs_climatology": scoring.skill(
+            float(brier.mean()), float(scoring.brier_score(clim, y).mean())
+        ),
+        "log_score_skill_vs_climatology": scoring.skill(
+            float(log.mean()), float(scoring.log_score(clim, y).mean())
+        ),
+    }
 
 
 def reliability_table(

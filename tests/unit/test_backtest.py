@@ -153,3 +153,23 @@ def test_no_look_ahead_real_fit_poisoned_future_changes_nothing():
     later = ~at_cutoff
     assert not np.allclose(clean.loc[later, "model"], dirty.loc[later, "model"])
     assert clean[list(bt.FORECASTERS)].apply(lambda c: c.between(0, 1)).all().all()
+
+
+def test_hindsight_ceiling_by_hand():
+    # region a: outcomes 1, 0, 0, 0 -> rate (1 + .5) / (4 + 1) = 0.3; region b: 0, 0 -> 0.5 / 3
+    pred = pd.DataFrame(
+        {
+            "region": ["a", "a", "a", "a", "b", "b"],
+            "y": np.array([1, 0, 0, 0, 0, 0], dtype=np.int8),
+            "climatology": [0.5] * 6,
+        }
+    )
+    out = bt.hindsight_ceiling(pred)
+    rate = np.array([0.3] * 4 + [1 / 6] * 2)
+    y = pred["y"].to_numpy()
+    brier = np.mean((rate - y) ** 2)
+    assert out["brier"] == pytest.approx(brier)
+    log = -np.mean(y * np.log(rate) + (1 - y) * np.log(1 - rate))
+    assert out["log_score"] == pytest.approx(log)
+    assert out["brier_skill_vs_climatology"] == pytest.approx(1 - brier / 0.25)
+    assert out["log_score_skill_vs_climatology"] == pytest.approx(1 - log / np.log(2))
