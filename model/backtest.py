@@ -342,7 +342,7 @@ def summarise_backtest(
         }
         for base in BASELINES
     }
-    out["hindsight"] = hindsight_ceiling(predictions)
+    out["hindsight"] = hindsight_ceiling(predictions, out["climatology"])
     per_horizon = {}
     for h, rows in predictions.groupby("horizon", sort=True):
         yh = rows["y"].to_numpy()
@@ -362,31 +362,29 @@ def summarise_backtest(
     return _clean(out)
 
 
-def hindsight_ceiling(predictions: pd.DataFrame) -> dict[str, Any]:
+def hindsight_ceiling(
+    predictions: pd.DataFrame, climatology: Mapping[str, float]
+) -> dict[str, Any]:
     """Scores of a forecaster that knew each region's clash rate over the scored rows.
 
     Not a forecaster (it reads the outcomes it scores): the headroom left to any forecast that
     is constant within a region over the backtest window, which is what climatology aims at.
     A model beats it only by following changes within the window. Rates are Jeffreys-smoothed,
-    ``(k + 1/2) / (n + 1)``, so the log score stays finite.
+    ``(k + 1/2) / (n + 1)``, so the log score stays finite. ``climatology`` holds the mean
+    ``brier`` and ``log_score`` of the climatology baseline on the same rows.
     """
     from model import scoring
 
     y = predictions["y"].to_numpy()
     grouped = predictions.groupby("region", sort=False)["y"]
     rate = ((grouped.transform("sum") + 0.5) / (grouped.transform("count") + 1.0)).to_numpy()
-    brier = scoring.brier_score(rate, y)
-    log = scoring.log_score(rate, y)
-    clim = predictions["climatology"].to_numpy()
+    brier = float(scoring.brier_score(rate, y).mean())
+    log = float(scoring.log_score(rate, y).mean())
     return {
-        "brier": float(brier.mean()),
-        "log_score": float(log.mean()),
-        "brier_skill_vs_climatology": scoring.skill(
-            float(brier.mean()), float(scoring.brier_score(clim, y).mean())
-        ),
-        "log_score_skill_vs_climatology": scoring.skill(
-            float(log.mean()), float(scoring.log_score(clim, y).mean())
-        ),
+        "brier": brier,
+        "log_score": log,
+        "brier_skill_vs_climatology": scoring.skill(brier, climatology["brier"]),
+        "log_score_skill_vs_climatology": scoring.skill(log, climatology["log_score"]),
     }
 
 

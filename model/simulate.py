@@ -257,28 +257,14 @@ def fake_posterior(
     )
 
 
-def truth_on_design_scale(
-    truth: Truth, design: Design, panel: xr.Dataset | None = None
-) -> dict[str, float]:
+def truth_on_design_scale(truth: Truth, design: Design) -> dict[str, float]:
     """The true intercept and coefficients in the fitted model's units.
 
     The simulation standardises features by fixed nominal constants, the design by the training
     rows' means and scales; with ``eta = a + Σ β (x − c) / s`` and ``z = (x − m) / sd`` the same
     predictor is ``a + Σ β (m − c) / s + Σ (β sd / s) z``.
-
-    The model's offsets sum to zero at each level, so its intercept is the mean over countries
-    of each country's mean region effect. Given the simulated ``panel``, that realised mean
-    (from its ``simulation_truth``) is added to ``truth.intercept``; without it, the population
-    intercept is returned.
     """
     out = {"intercept": float(truth.intercept)}
-    if panel is not None:
-        record = json.loads(panel.attrs["simulation_truth"])
-        region = np.asarray(record["region_effect"], dtype=float)
-        country = np.asarray(record["country_effect"] or [0.0], dtype=float)
-        codes = np.array([design.countries.index(str(c)) for c in panel["country"].values])
-        alpha = country[codes] + region if len(country) > 1 else region
-        out["intercept"] += float(np.mean([alpha[codes == c].mean() for c in np.unique(codes)]))
     for k, f in enumerate(design.features):
         beta = float(truth.beta.get(f, 0.0))
         centre, scale = _nominal(f)

@@ -161,10 +161,9 @@ def test_hindsight_ceiling_by_hand():
         {
             "region": ["a", "a", "a", "a", "b", "b"],
             "y": np.array([1, 0, 0, 0, 0, 0], dtype=np.int8),
-            "climatology": [0.5] * 6,
         }
     )
-    out = bt.hindsight_ceiling(pred)
+    out = bt.hindsight_ceiling(pred, {"brier": 0.25, "log_score": np.log(2)})  # p = 0.5
     rate = np.array([0.3] * 4 + [1 / 6] * 2)
     y = pred["y"].to_numpy()
     brier = np.mean((rate - y) ** 2)

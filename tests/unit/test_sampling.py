@@ -55,7 +55,7 @@ def test_recovers_true_parameters_with_real_nuts(recovery):
     assert panel["clash_any"].isel(region=QUIET).sum() == 0  # a region without any clash
     post = idata["posterior"]
     assert int(idata["sample_stats"]["diverging"].sum()) == 0
-    truth = truth_on_design_scale(TRUTH, design, panel)  # simulation units -> design's
+    truth = truth_on_design_scale(TRUTH, design)  # the simulation's units -> the design's
 
     def inside(values, true):
         lo, hi = np.quantile(np.asarray(values).ravel(), [0.05, 0.95])
