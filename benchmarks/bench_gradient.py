@@ -1,11 +1,13 @@
-"""Why the fit scales worse than its rows: the log-density gradient alone, and two at once.
+"""What one gradient costs as the panel grows, alone and with two chains side by side.
 
 For the panel sizes of ``bench_scaling.py`` (1x, 4x, 10x the shipped rows), compiles the model's
 log density and gradient (PyTensor, the Numba backend NUTS uses) and times it at the initial
 point: in one process alone, then in two processes at the same time (what two chains on two
-cores do). The first column shows how the per-gradient cost grows with rows; the ratio of the
-two shows what running chains side by side costs on this machine (caches and memory bandwidth
-shared by the cores). Prints a table; asserts nothing.
+cores do), each with one BLAS thread as ``model.sampling.fit`` samples; and two at once with
+the BLAS library's own thread count, as the fit sampled before it limited BLAS (the gradient's
+matrix product then spreads over every core, and the two chains fight for them). The first
+column shows how the per-gradient cost grows with rows, the ratios what running chains side
+by side costs. Prints a table; asserts nothing.
 
 Usage: ``python benchmarks/bench_gradient.py [--calls N]``
 """
@@ -24,8 +26,12 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from bench_scaling import SIZES  # noqa: E402
 
 
-def child(countries: int, per_country: int, periods: int, calls: int) -> dict:
+def child(countries: int, per_country: int, periods: int, calls: int, blas_default: bool) -> dict:
+    from contextlib import nullcontext
+
     import pytensor
+
+    from model.sampling import single_threaded_blas
 
     from model.clash_model import build_clash_model, make_design
     from model.config import read_params
@@ -35,24 +41,28 @@ def child(countries: int, per_country: int, periods: int, calls: int) -> dict:
     features = list(params.model.features)
     panel = simulate_panel(countries, per_country, periods, features, seed=7)
     design = make_design(panel, features, params.model.horizon, burn_in=params.model.burn_in)
-    pm_model = build_clash_model(design, params.model.priors)
+    pm_model = build_clash_model(
+        design, params.model.priors, parameterisation=params.model.parameterisation
+    )
     logp = pm_model.logp()
     fn = pytensor.function(
         pm_model.value_vars, [logp, *pytensor.grad(logp, pm_model.value_vars)], mode="NUMBA"
     )
     point = pm_model.initial_point()
     args = [point[v.name] for v in pm_model.value_vars]
-    fn(*args)
-    t0 = time.perf_counter()
-    for _ in range(calls):
+    with nullcontext() if blas_default else single_threaded_blas():
         fn(*args)
-    return {"rows": design.n_obs, "ms": (time.perf_counter() - t0) / calls * 1e3}
+        t0 = time.perf_counter()
+        for _ in range(calls):
+            fn(*args)
+        ms = (time.perf_counter() - t0) / calls * 1e3
+    return {"rows": design.n_obs, "ms": ms}
 
 
-def measure(size: tuple, calls: int, at_once: int) -> list[dict]:
+def measure(size: tuple, calls: int, at_once: int, blas_default: bool = False) -> list[dict]:
     _, countries, per_country, periods = size
     cmd = [sys.executable, __file__, "--child", str(countries), str(per_country), str(periods)]
-    cmd += ["--calls", str(calls)]
+    cmd += ["--calls", str(calls)] + (["--blas-default"] if blas_default else [])
     procs = [
         subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True) for _ in range(at_once)
     ]
@@ -70,24 +80,37 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--child", nargs=3, type=int)
     parser.add_argument("--calls", type=int, default=300)
+    parser.add_argument("--blas-default", action="store_true")
     args = parser.parse_args()
     if args.child:
-        print("RESULT " + json.dumps(child(*args.child, args.calls)))
+        print("RESULT " + json.dumps(child(*args.child, args.calls, args.blas_default)))
         return 0
     rows = []
     for size in SIZES:
         alone = measure(size, args.calls, 1)[0]
         pair = measure(size, args.calls, 2)
-        rows.append((size[0], alone["rows"], alone["ms"], sum(p["ms"] for p in pair) / 2))
+        pair_default = measure(size, args.calls, 2, blas_default=True)
+        rows.append(
+            (
+                size[0],
+                alone["rows"],
+                alone["ms"],
+                sum(p["ms"] for p in pair) / 2,
+                sum(p["ms"] for p in pair_default) / 2,
+            )
+        )
     base_rows, base_ms = rows[0][1], rows[0][2]
     print(f"log density + gradient at the initial point, mean of {args.calls} calls (Numba).")
     print()
-    print("| size | rows | alone (ms) | alone / 1x | two at once (ms each) | two at once / alone |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for label, n, ms, ms2 in rows:
+    print(
+        "| size | rows | alone (ms) | alone / 1x | two at once (ms each) | two at once / alone "
+        "| two at once, BLAS threads not limited (ms each) | that / alone |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for label, n, ms, ms2, ms2d in rows:
         print(
             f"| {label} ({n / base_rows:.1f}x rows) | {n:,} | {ms:.2f} | {ms / base_ms:.1f} "
-            f"| {ms2:.2f} | {ms2 / ms:.1f} |"
+            f"| {ms2:.2f} | {ms2 / ms:.1f} | {ms2d:.2f} | {ms2d / ms:.1f} |"
         )
     return 0
 
