@@ -41,7 +41,9 @@ def child(countries: int, per_country: int, periods: int, draws: int, tune: int,
     t0 = time.perf_counter()
     panel = simulate_panel(countries, per_country, periods, features, seed=7)
     design = make_design(panel, features, params.model.horizon, burn_in=params.model.burn_in)
-    pm_model = build_clash_model(design, params.model.priors)
+    pm_model = build_clash_model(
+        design, params.model.priors, parameterisation=params.model.parameterisation
+    )
     idata = fit(
         pm_model,
         sampler=params.fit.sampler,

@@ -61,6 +61,7 @@ class FoldConfig:
     burn_in: int
     priors: Mapping[str, PriorSpec]
     country_varying: tuple[str, ...] = ()
+    parameterisation: str = "auto"
     sampler: str = "nutpie"
     draws: int = 500
     tune: int = 500
@@ -162,7 +163,12 @@ def fit_fold_model(panel: xr.Dataset, fold: Fold, config: FoldConfig) -> xr.Data
     from model.sampling import fit
 
     design = fold_design(panel, fold, config)
-    pm_model = build_clash_model(design, config.priors, country_varying=config.country_varying)
+    pm_model = build_clash_model(
+        design,
+        config.priors,
+        country_varying=config.country_varying,
+        parameterisation=config.parameterisation,
+    )
     return fit(
         pm_model,
         sampler=config.sampler,

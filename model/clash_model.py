@@ -3,21 +3,24 @@
 Direct multi-step forecasting (DESIGN §4). Each training row is a (region r, origin t, step s)
 with outcome ``y = clash_any[r, t + s]`` and the standardised features at the origin ``X[r, t]``:
 
-    logit p = intercept + sigma_country * country_offset[c]
-                        + sigma_region * (C @ region_offset)[r]
-                        + X · beta[s]                                  (+ country slopes)
+    logit p = region_eff[r] + X · beta[s]                                  (+ country slopes)
+    region_eff[r] ~ Normal(intercept + sigma_country * country_offset[c(r)], sigma_region)
     beta[s, k] = beta_mu[k] + sigma_beta_horizon * beta_offset[s, k]
 
-Intercepts are nested and non-centred (a region without history borrows from its country and
-the theatre); coefficients are partially pooled across steps, so no covariate has to be
-forecast. Offsets sum to zero at each level, so that no level has a direction the data cannot
-tell from the level above (the intercept/offset ridges that otherwise collapse the effective
-sample size). With two countries or more the country offsets sum to zero (the intercept is the
-mean country) and ``C`` centres the region offsets within each country (a country's effect is
-the mean of its regions', so ``sigma_country`` is the spread of the countries' mean region
-effects). With one country the country level is dropped (no ``sigma_country`` or
-``country_offset``) and the region offsets sum to zero. ``region_eff`` (intercept plus every
-offset, per region) is stored for the forecasts. Country-varying slopes (``country_varying``)
+Intercepts are nested and partially pooled (a region without history borrows from its country
+and the theatre); coefficients are partially pooled across steps, so no covariate has to be
+forecast. The country offsets sum to zero (the intercept is the mean country); with one country
+the country level is dropped (no ``sigma_country`` or ``country_offset``).
+
+How NUTS sees the region effects follows the data (``parameterisation="auto"``,
+:func:`centred_regions`): a region whose rows pin its effect is sampled centred
+(``region_eff_centred``), the others non-centred (``region_eff = mean + sigma_region *
+region_offset``). When no region qualifies, all are non-centred with offsets that sum to zero
+within each country (``C @ region_offset``), so that no level has a direction the data cannot
+tell from the level above (the intercept/offset ridge that otherwise collapses the effective
+sample size); the intercept is then the mean region, a country's effect the mean of its
+regions' and ``sigma_country`` the spread of those means. ``region_eff`` (per region, every
+parameterisation) is stored for the forecasts. Country-varying slopes (``country_varying``)
 need two countries or more and are ignored with one.
 
 This module is pure: no I/O, no sampling, no plotting.
@@ -37,7 +40,7 @@ import xarray as xr
 
 from model.config import PriorSpec
 
-Parameterisation = Literal["non_centred", "centred"]
+Parameterisation = Literal["auto", "non_centred", "centred"]
 
 #: Variables kept out of stored traces: one value per training row and draw (hundreds of MB).
 ROW_VARS = ("p",)
@@ -227,11 +230,37 @@ def zero_sum_within(group_idx: np.ndarray, n_group: int) -> np.ndarray:
     return np.eye(group_idx.size) - same / size[:, None]
 
 
+def centred_regions(design: Design, sigma_prior: PriorSpec) -> np.ndarray:
+    """Which regions ``auto`` samples centred: those whose own rows pin their effect.
+
+    A region's rows inform its effect with a standard error of about ``1 / sqrt(n p (1 − p))``,
+    ``n`` its rows and ``p = (clash rows + ½) / (n + 1)``. Where that is below the prior median
+    of ``sigma_region``, the likelihood dominates the prior and the centred form is the better
+    geometry: a non-centred offset is then ``(effect − mean) / sigma_region``, which bends with
+    ``sigma_region`` more sharply the more rows pin the effect, and NUTS trees grow with the
+    rows (simulated panel of 36 regions × 520 weeks: mean tree 30 non-centred, 15 centred).
+    Where the data are thin (a region with no clash) the prior dominates and non-centred is
+    the better one. The choice changes how NUTS moves, not the model.
+
+    Returns
+    -------
+    ndarray of bool (region,)
+    """
+    n_reg = len(design.regions)
+    rows = np.bincount(design.region_idx, minlength=n_reg).astype(float)
+    clashes = np.bincount(design.region_idx, weights=design.y, minlength=n_reg)
+    rate = (clashes + 0.5) / (rows + 1.0)
+    information = rows * rate * (1.0 - rate)
+    prior = getattr(pm, sigma_prior.dist).dist(**sigma_prior.kwargs())
+    scale = float(np.median(pm.draw(prior, draws=4001, random_seed=0)))
+    return information * scale**2 > 1.0
+
+
 def build_clash_model(
     design: Design,
     priors: Mapping[str, PriorSpec],
     country_varying: Sequence[str] = (),
-    parameterisation: Parameterisation = "non_centred",
+    parameterisation: Parameterisation = "auto",
 ) -> pm.Model:
     """Build the hierarchical Bernoulli-logit model of ``design`` (pure).
 
@@ -245,8 +274,13 @@ def build_clash_model(
         ``sigma_beta_country`` with country-varying slopes.
     country_varying : sequence of str
         Features whose coefficient also varies by country (needs two countries or more).
-    parameterisation : {"non_centred", "centred"}
-        ``centred`` exists only for the sampler benchmark (the straightforward version).
+    parameterisation : {"auto", "non_centred", "centred"}
+        How region effects are sampled (the model is the same). ``auto`` (the default) samples
+        centred the regions whose data pin their effect and non-centred the rest
+        (:func:`centred_regions`); ``non_centred`` samples every region non-centred, with
+        offsets that sum to zero (what ``auto`` also does when no region qualifies);
+        ``centred`` is the straightforward version, country level included, kept for the
+        sampler benchmark.
 
     Returns
     -------
@@ -275,6 +309,10 @@ def build_clash_model(
     if cv:
         coords["feature_cv"] = cv
     centred = parameterisation == "centred"
+    if parameterisation == "auto":
+        centre = centred_regions(design, priors["sigma_region"])
+    else:
+        centre = np.full(len(design.regions), centred)
 
     with pm.Model(coords=coords) as pm_model:
         region_idx = pm.Data("region_idx", design.region_idx, dims="obs_id")
@@ -295,9 +333,9 @@ def build_clash_model(
             base = intercept + country_eff[rc_idx]
         else:
             base = intercept * pt.ones(len(design.regions))
-        if centred:
+        if centre.all():
             region_eff = pm.Normal("region_eff", base, sigma_region, dims="region")
-        else:
+        elif not centre.any():
             if has_country:
                 region_offset = pm.Normal("region_offset", 0.0, 1.0, dims="region")
                 centring = zero_sum_within(design.region_country_idx, n_country)
@@ -307,6 +345,19 @@ def build_clash_model(
                 region_offset_zs = region_offset
             region_eff = pm.Deterministic(
                 "region_eff", base + sigma_region * region_offset_zs, dims="region"
+            )
+        else:
+            c_pos, n_pos = np.flatnonzero(centre), np.flatnonzero(~centre)
+            pm_model.add_coord("region_centred", [design.regions[i] for i in c_pos])
+            pm_model.add_coord("region_noncentred", [design.regions[i] for i in n_pos])
+            eff_c = pm.Normal(
+                "region_eff_centred", base[c_pos], sigma_region, dims="region_centred"
+            )
+            region_offset = pm.Normal("region_offset", 0.0, 1.0, dims="region_noncentred")
+            eff_n = base[n_pos] + sigma_region * region_offset
+            back = np.argsort(np.concatenate([c_pos, n_pos]))
+            region_eff = pm.Deterministic(
+                "region_eff", pt.concatenate([eff_c, eff_n])[back], dims="region"
             )
         eta = region_eff[region_idx]
 

@@ -208,6 +208,9 @@ class ModelParams(_Section):
     # Training origins: how many periods of history before the first origin are skipped so
     # that decayed lags have warmed up.
     burn_in: NonNegInt = 8
+    # How NUTS sees the region effects (model.clash_model.build_clash_model): auto centres the
+    # regions whose data pin their effect; the model is the same either way.
+    parameterisation: Literal["auto", "non_centred", "centred"] = "auto"
     priors: dict[str, PriorSpec]
 
     @model_validator(mode="after")

@@ -88,6 +88,7 @@ def fold_config(params: Params) -> FoldConfig:
         burn_in=params.model.burn_in,
         priors=dict(params.model.priors),
         country_varying=tuple(params.model.country_varying),
+        parameterisation=params.model.parameterisation,
         sampler=params.fit.sampler,
         draws=bt.draws,
         tune=bt.tune,

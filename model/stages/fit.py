@@ -94,7 +94,9 @@ def run(params: Params, root: Path) -> None:
         design = make_design(panel, mp.features, mp.horizon, burn_in=mp.burn_in)
     except ValueError as e:
         raise StageError(f"{PANEL}: {e}") from None
-    pm_model = build_clash_model(design, mp.priors, country_varying=mp.country_varying)
+    pm_model = build_clash_model(
+        design, mp.priors, country_varying=mp.country_varying, parameterisation=mp.parameterisation
+    )
     _log.info(
         "design: %d rows, %d regions, %d countries, clash rate %.3f",
         design.n_obs,
@@ -125,7 +127,9 @@ def run(params: Params, root: Path) -> None:
         feats = diag.variant_features(variant, mp.features)
         d_v = make_design(panel, feats, mp.horizon, burn_in=mp.burn_in)
         cv = [f for f in mp.country_varying if f in feats]
-        m_v = build_clash_model(d_v, mp.priors, country_varying=cv)
+        m_v = build_clash_model(
+            d_v, mp.priors, country_varying=cv, parameterisation=mp.parameterisation
+        )
         fits[variant] = fit(
             m_v, draws=max(fp.draws // 2, 200), tune=max(fp.tune // 2, 200), **sample_kw
         )

@@ -1,4 +1,5 @@
-"""The model's structure: design rows, named variables with dims, non-centred offsets, priors."""
+"""The model's structure: design rows, named variables with dims, how region effects are sampled
+(non-centred offsets, centred, or each region as its data call for), priors."""
 
 import subprocess
 import sys
@@ -7,7 +8,13 @@ import numpy as np
 import pymc as pm
 import pytest
 
-from model.clash_model import build_clash_model, make_design, stored_var_names, zero_sum_within
+from model.clash_model import (
+    build_clash_model,
+    centred_regions,
+    make_design,
+    stored_var_names,
+    zero_sum_within,
+)
 from model.config import PriorSpec
 from model.simulate import Truth, simulate_panel
 
@@ -57,7 +64,7 @@ def test_design_rejects_unknown_features(panel):
 
 def test_named_variables_dims_and_non_centred(panel):
     d = make_design(panel, FEATURES, horizon=2, burn_in=3)
-    m = build_clash_model(d, PRIORS)
+    m = build_clash_model(d, PRIORS, parameterisation="non_centred")
     dims = m.named_vars_to_dims
     assert dims["country_offset"] == ("country",)
     assert dims["region_offset"] == ("region",)
@@ -96,7 +103,7 @@ def test_zero_sum_within_groups_is_a_zero_sum_normal_per_group():
 
 def test_several_countries_offsets_sum_to_zero_at_each_level(panel):
     d = make_design(panel, FEATURES, horizon=2, burn_in=3)
-    m = build_clash_model(d, PRIORS)
+    m = build_clash_model(d, PRIORS, parameterisation="non_centred")
     point = m.initial_point()
     rng = np.random.default_rng(3)
     point = {k: v + rng.normal(0, 0.5, np.shape(v)) for k, v in point.items()}
@@ -114,12 +121,67 @@ def test_several_countries_offsets_sum_to_zero_at_each_level(panel):
 
 def test_one_country_drops_the_country_level():
     panel = simulate_panel(1, 4, 25, FEATURES, seed=4)
-    m = build_clash_model(make_design(panel, FEATURES, 2, burn_in=2), PRIORS, ["prox_a__b_near"])
+    d = make_design(panel, FEATURES, 2, burn_in=2)
+    m = build_clash_model(d, PRIORS, ["prox_a__b_near"], parameterisation="non_centred")
     assert "sigma_country" not in m.named_vars and "country_offset" not in m.named_vars
     # the offsets sum to zero: the intercept is the mean region effect (no intercept ridge)
     assert "ZeroSumNormal" in type(m["region_offset"].owner.op).__name__
     assert m.named_vars_to_dims["region_offset"] == ("region",)
     assert "beta_country" not in m.named_vars  # needs two countries
+
+
+def test_auto_centres_the_regions_whose_data_pin_their_effect():
+    panel = simulate_panel(1, 4, 200, FEATURES, seed=5, zero_regions=[2])
+    d = make_design(panel, FEATURES, horizon=2, burn_in=3)
+    assert panel["clash_any"].isel(region=2).sum() == 0
+    np.testing.assert_array_equal(centred_regions(d, PRIORS["sigma_region"]), [1, 1, 0, 1])
+    # a prior that expects regions to differ little dominates more of them
+    narrow = PriorSpec(dist="HalfNormal", sigma=0.05)
+    assert centred_regions(d, narrow).sum() < 3
+    short = make_design(simulate_panel(1, 4, 8, FEATURES, seed=5), FEATURES, 1)
+    assert not centred_regions(short, PRIORS["sigma_region"]).any()  # too few rows anywhere
+
+
+def test_mixed_parameterisation_assembles_each_region_in_its_place(panel):
+    d = make_design(panel, FEATURES, horizon=2, burn_in=3)
+    centre = centred_regions(d, PRIORS["sigma_region"])
+    assert centre.any() and not centre.all()  # region 4 has no clash, the others do
+    m = build_clash_model(d, PRIORS)
+    assert m.named_vars_to_dims["region_eff_centred"] == ("region_centred",)
+    assert m.named_vars_to_dims["region_offset"] == ("region_noncentred",)
+    assert list(m.coords["region_noncentred"]) == [d.regions[i] for i in np.flatnonzero(~centre)]
+    point = m.initial_point()
+    rng = np.random.default_rng(4)
+    point = {k: v + rng.normal(0, 0.7, np.shape(v)) for k, v in point.items()}
+    names = ["region_eff", "region_eff_centred", "region_offset", "intercept"]
+    names += ["sigma_region", "sigma_country", "country_offset"]
+    fn = m.compile_fn(
+        m.replace_rvs_by_values([m[n] for n in names]),
+        inputs=m.value_vars,
+        point_fn=True,
+        on_unused_input="ignore",
+    )
+    eff, eff_c, offset, intercept, sigma_r, sigma_c, country_offset = fn(point)
+    base = intercept + sigma_c * country_offset[d.region_country_idx]
+    np.testing.assert_allclose(eff[centre], eff_c)
+    np.testing.assert_allclose(eff[~centre], base[~centre] + sigma_r * offset)
+
+
+def test_every_parameterisation_has_the_same_prior_on_region_effects(panel):
+    # auto (mixed here) and centred are the same hierarchical model: region effects
+    # ~ N(intercept + country, sigma_region). Compare their prior spreads and correlations.
+    d = make_design(panel, FEATURES, horizon=2, burn_in=3)
+    draws = {
+        p: pm.draw(build_clash_model(d, PRIORS, parameterisation=p)["region_eff"], 20000, 7)
+        for p in ("auto", "centred")
+    }
+    # Var = 1.5² (intercept) + 0.5² (country, sum-to-zero over 2: x 1/2) + E[sigma_region²] = 1
+    expect = 1.5**2 + 0.5**2 / 2 + 1.0
+    for p, x in draws.items():
+        np.testing.assert_allclose(x.var(axis=0), expect, rtol=0.06, err_msg=p)
+    np.testing.assert_allclose(
+        np.corrcoef(draws["auto"].T), np.corrcoef(draws["centred"].T), atol=0.04
+    )
 
 
 def test_country_varying_slopes(panel):
