@@ -31,10 +31,9 @@ def child(countries: int, per_country: int, periods: int, calls: int, blas_defau
 
     import pytensor
 
-    from model.sampling import single_threaded_blas
-
     from model.clash_model import build_clash_model, make_design
     from model.config import read_params
+    from model.sampling import single_threaded_blas
     from model.simulate import simulate_panel
 
     params = read_params(ROOT / "params.yaml")

@@ -79,7 +79,9 @@ def fit(
     low_rank_mass_matrix: bool = True,
     nuts_kwargs: Mapping[str, Any] | None = None,
 ) -> xr.DataTree:
-    """Sample the posterior of ``pm_model`` with NUTS (one BLAS thread: :func:`single_threaded_blas`).
+    """Sample the posterior of ``pm_model`` with NUTS, with one BLAS thread.
+
+    Sampling and the log-likelihood run inside :func:`single_threaded_blas`.
 
     Parameters
     ----------
