@@ -110,7 +110,8 @@ def _pts(change: float) -> str:
 def _diagnostics(d: dict[str, Any]) -> dict[str, Any]:
     th = d.get("thresholds", {})
     checks = [
-        ("max R-hat", d.get("r_hat_max"), th.get("r_hat_max"), "≤", "{:.2f}"),
+        # three decimals: 1.005 against a 1.01 threshold must not read "1.01 ≤ 1.01"
+        ("max R-hat", d.get("r_hat_max"), th.get("r_hat_max"), "≤", "{:.3f}"),
         ("min bulk ESS", d.get("ess_bulk_min"), th.get("ess_bulk_min"), "≥", "{:.0f}"),
         ("min tail ESS", d.get("ess_tail_min"), th.get("ess_tail_min"), "≥", "{:.0f}"),
         ("divergences", d.get("divergences"), th.get("divergences_max"), "≤", "{:.0f}"),

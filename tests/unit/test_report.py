@@ -136,6 +136,7 @@ def test_passed_gate_has_no_banner_and_missing_backtest_is_said(tmp_path: Path) 
     assert not ctx["gate_failed"] and ctx["backtest"] is None
     assert BANNER not in body and "unreliable" not in body.lower()
     assert "The backtest has not been run" in body
+    assert "1.004" in body and "≤ 1.010" in body  # R-hat to three decimals, not "1.00 ≤ 1.01"
 
 
 def test_pdf_has_sections_pages_and_banner(failed_pdf: PdfReader) -> None:
