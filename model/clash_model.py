@@ -28,6 +28,7 @@ This module is pure: no I/O, no sampling, no plotting.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -251,9 +252,14 @@ def centred_regions(design: Design, sigma_prior: PriorSpec) -> np.ndarray:
     clashes = np.bincount(design.region_idx, weights=design.y, minlength=n_reg)
     rate = (clashes + 0.5) / (rows + 1.0)
     information = rows * rate * (1.0 - rate)
-    prior = getattr(pm, sigma_prior.dist).dist(**sigma_prior.kwargs())
-    scale = float(np.median(pm.draw(prior, draws=4001, random_seed=0)))
-    return information * scale**2 > 1.0
+    return information * _prior_median(sigma_prior) ** 2 > 1.0
+
+
+@functools.lru_cache(maxsize=16)
+def _prior_median(spec: PriorSpec) -> float:
+    """Median of a prior, from seeded draws (any distribution; compiled once per spec)."""
+    prior = getattr(pm, spec.dist).dist(**spec.kwargs())
+    return float(np.median(pm.draw(prior, draws=4001, random_seed=0)))
 
 
 def build_clash_model(

@@ -117,8 +117,8 @@ def fit(
     nuts.update(nuts_kwargs or {})
     if sampler == "numpyro":
         nuts["chain_method"] = "sequential"  # one JAX CPU device; chains run one after another
-    t0 = time.perf_counter()
     with single_threaded_blas(), pm_model:
+        t0 = time.perf_counter()
         idata = pm.sample(
             draws=draws,
             tune=tune,
@@ -131,9 +131,8 @@ def fit(
             compute_convergence_checks=False,
             nuts=nuts,
         )
-    seconds = time.perf_counter() - t0
-    if log_likelihood:
-        with single_threaded_blas():
+        seconds = time.perf_counter() - t0
+        if log_likelihood:
             idata = pm.compute_log_likelihood(
                 idata, model=pm_model, extend_inferencedata=True, progressbar=False
             )
