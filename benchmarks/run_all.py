@@ -27,6 +27,7 @@ ORDER = [
     "bench_scaling",
     "bench_gradient",
     "bench_pipeline",
+    "bench_reproducibility",
 ]
 START, END = "<!-- perf:start -->", "<!-- perf:end -->"
 # Shorter chains for the two sampler-heavy benchmarks so `make bench` fits in about half an hour
