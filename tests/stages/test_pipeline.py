@@ -1,5 +1,6 @@
-"""End to end: the real pipeline on a tiny slice of the shipped data, offline; and (slow) twice,
-to show that the same params and seed give the same forecasts, scenarios and backtest."""
+"""End to end: the real pipeline on a tiny slice of the shipped data, offline; and (slow) once
+more, each stage in a process of its own with another hash seed, as ``dvc repro`` runs it, to
+show that the same params and seed give the same forecasts, scenarios and backtest."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import json
 import pandas as pd
 import pytest
 
-from .tinyrun import make_project, run_pipeline
+from .tinyrun import make_project, run_pipeline_processes
 
 EXPECTED = [
     "data/interim/events.parquet",
@@ -51,12 +52,14 @@ def test_pipeline_runs_offline_end_to_end(tiny_run) -> None:
 @pytest.fixture(scope="session")
 def second_run(tiny_run, tmp_path_factory: pytest.TempPathFactory):
     second = make_project(tmp_path_factory.mktemp("again") / "project")
-    run_pipeline(second)
+    run_pipeline_processes(second, hash_seed="12345")
     return tiny_run[0], second
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("rel", ["reports/forecast.csv", "reports/scenarios.csv"])
+@pytest.mark.parametrize(
+    "rel", ["reports/forecast.csv", "reports/scenarios.csv", "data/backtest/predictions.parquet"]
+)
 def test_same_params_and_seed_reproduce_outputs(second_run, rel: str) -> None:
     first, second = second_run
     assert (first / rel).read_bytes() == (second / rel).read_bytes(), rel

@@ -6,8 +6,11 @@ Used by the end-to-end, reproducibility, offline and notebook tests. Nothing is 
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -112,7 +115,28 @@ def no_network() -> Iterator[list[str]]:
 
 
 def run_pipeline(project: Path, stages: tuple[str, ...] = STAGES) -> None:
-    """Run the stages in order through the console-script entry point."""
+    """Run the stages in order through the console-script entry point, in this process."""
     for stage in stages:
         code = main(["--params", str(project / "params.yaml"), "--root", str(project), stage])
         assert code == 0, f"stage {stage} exited {code}"
+
+
+def run_pipeline_processes(
+    project: Path, stages: tuple[str, ...] = STAGES, hash_seed: str = "random"
+) -> None:
+    """Run each stage in a process of its own, as ``dvc repro`` does, with ``PYTHONHASHSEED``.
+
+    ``dvc repro`` run by hand has no fixed hash seed (only the Makefile sets one), so a run with
+    another seed must give the same outputs.
+    """
+    env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+    for stage in stages:
+        args = ["--params", str(project / "params.yaml"), "--root", str(project), stage]
+        proc = subprocess.run(
+            [sys.executable, "-m", "model.cli", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert proc.returncode == 0, f"{stage} exited {proc.returncode}: {proc.stderr[-2000:]}"
