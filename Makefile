@@ -11,7 +11,8 @@ PYTHON312 ?= $(shell pyenv which python3.12 2>/dev/null || command -v python3.12
 STAMP := $(VENV)/.installed
 # Compile caches live outside the repo and survive between runs (DESIGN §8: they decide re-run speed).
 export NUMBA_CACHE_DIR ?= $(HOME)/.cache/clashcast/numba
-export PYTENSOR_FLAGS ?= compiledir=$(HOME)/.cache/clashcast/pytensor
+# base_compiledir, not compiledir: PyTensor keeps its Numba cache (most of the time saved) there.
+export PYTENSOR_FLAGS ?= base_compiledir=$(HOME)/.cache/clashcast/pytensor
 export MPLBACKEND := Agg
 # dvc.yaml calls `clashcast <stage>`: the venv's bin must come first on PATH.
 export PATH := $(abspath $(VENV))/bin:$(PATH)

@@ -36,6 +36,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 import pymc as pm
+import pytensor
 import pytensor.tensor as pt
 import xarray as xr
 
@@ -259,7 +260,9 @@ def centred_regions(design: Design, sigma_prior: PriorSpec) -> np.ndarray:
 def _prior_median(spec: PriorSpec) -> float:
     """Median of a prior, from seeded draws (any distribution; compiled once per spec)."""
     prior = getattr(pm, spec.dist).dist(**spec.kwargs())
-    return float(np.median(pm.draw(prior, draws=4001, random_seed=0)))
+    # IEEE arithmetic, as model.sampling.strict_float_math: the same draws cold or warm cache.
+    with pytensor.config.change_flags(numba__fastmath=False):
+        return float(np.median(pm.draw(prior, draws=4001, random_seed=0)))
 
 
 def build_clash_model(

@@ -3,8 +3,10 @@
 import os
 from pathlib import Path
 
-os.environ.setdefault("NUMBA_CACHE_DIR", str(Path.home() / ".cache/clashcast/numba"))
-os.environ.setdefault("PYTENSOR_FLAGS", f"compiledir={Path.home() / '.cache/clashcast/pytensor'}")
+CACHE = Path.home() / ".cache" / "clashcast"
+os.environ.setdefault("NUMBA_CACHE_DIR", str(CACHE / "numba"))
+# base_compiledir, not compiledir: PyTensor keeps its Numba cache under the base.
+os.environ.setdefault("PYTENSOR_FLAGS", f"base_compiledir={CACHE / 'pytensor'}")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -28,7 +28,7 @@ from model.clash_model import build_clash_model, make_design
 from model.config import Params
 from model.errors import GateFailed, StageError
 from model.provenance import file_sha256, params_hash, stamp
-from model.sampling import fit, save_idata
+from model.sampling import fit, reproducible_numerics, save_idata
 
 PANEL = Path("data/processed/panel.nc")
 IDATA = Path("data/fitted/idata.nc")
@@ -61,7 +61,7 @@ def expected_provenance(params: Params, root: Path) -> dict[str, str]:
 
 def _prior_check(pm_model: pm.Model, draws: int, seed: int, observed_rate: float):
     names = [v.name for v in pm_model.free_RVs] + ["clash_any"]
-    with pm_model:
+    with reproducible_numerics(), pm_model:
         prior = pm.sample_prior_predictive(draws=draws, var_names=names, random_seed=seed)
     rates = diag.prior_predictive_rates(prior)
     return prior, rates, diag.prior_predictive_summary(rates, observed_rate)

@@ -122,14 +122,21 @@ def run_pipeline(project: Path, stages: tuple[str, ...] = STAGES) -> None:
 
 
 def run_pipeline_processes(
-    project: Path, stages: tuple[str, ...] = STAGES, hash_seed: str = "random"
+    project: Path,
+    stages: tuple[str, ...] = STAGES,
+    hash_seed: str = "random",
+    compile_cache: Path | None = None,
 ) -> None:
     """Run each stage in a process of its own, as ``dvc repro`` does, with ``PYTHONHASHSEED``.
 
     ``dvc repro`` run by hand has no fixed hash seed (only the Makefile sets one), so a run with
-    another seed must give the same outputs.
+    another seed must give the same outputs. ``compile_cache`` (PyTensor's ``base_compiledir``;
+    default: the caller's) set to an empty folder makes the run compile everything afresh, as
+    the first run after a change to the model or the data does.
     """
     env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+    if compile_cache is not None:
+        env["PYTENSOR_FLAGS"] = f"base_compiledir={compile_cache}"
     for stage in stages:
         args = ["--params", str(project / "params.yaml"), "--root", str(project), stage]
         proc = subprocess.run(
