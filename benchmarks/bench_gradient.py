@@ -5,9 +5,11 @@ log density and gradient (PyTensor, the Numba backend NUTS uses) and times it at
 point: in one process alone, then in two processes at the same time (what two chains on two
 cores do), each with one BLAS thread as ``model.sampling.fit`` samples; and two at once with
 the BLAS library's own thread count, as the fit sampled before it limited BLAS (the gradient's
-matrix product then spreads over every core, and the two chains fight for them). The first
-column shows how the per-gradient cost grows with rows, the ratios what running chains side
-by side costs. Prints a table; asserts nothing.
+matrix product then spreads over every core, and the two chains fight for them). Compiled with
+strict math, as the fit compiles (``model.sampling.strict_float_math``), and once more alone
+with PyTensor's default fast-math, for what strict math costs. The first column shows how the
+per-gradient cost grows with rows, the ratios what running chains side by side costs. Prints a
+table; asserts nothing.
 
 Usage: ``python benchmarks/bench_gradient.py [--calls N]``
 """
@@ -26,14 +28,16 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from bench_scaling import SIZES  # noqa: E402
 
 
-def child(countries: int, per_country: int, periods: int, calls: int, blas_default: bool) -> dict:
+def child(
+    countries: int, per_country: int, periods: int, calls: int, blas_default: bool, fast_math: bool
+) -> dict:
     from contextlib import nullcontext
 
     import pytensor
 
     from model.clash_model import build_clash_model, make_design
     from model.config import read_params
-    from model.sampling import single_threaded_blas
+    from model.sampling import single_threaded_blas, strict_float_math
     from model.simulate import simulate_panel
 
     params = read_params(ROOT / "params.yaml")
@@ -44,11 +48,13 @@ def child(countries: int, per_country: int, periods: int, calls: int, blas_defau
         design, params.model.priors, parameterisation=params.model.parameterisation
     )
     logp = pm_model.logp()
-    fn = pytensor.function(
-        pm_model.value_vars, [logp, *pytensor.grad(logp, pm_model.value_vars)], mode="NUMBA"
-    )
     point = pm_model.initial_point()
     args = [point[v.name] for v in pm_model.value_vars]
+    with nullcontext() if fast_math else strict_float_math():
+        fn = pytensor.function(
+            pm_model.value_vars, [logp, *pytensor.grad(logp, pm_model.value_vars)], mode="NUMBA"
+        )
+        fn(*args)
     with nullcontext() if blas_default else single_threaded_blas():
         fn(*args)
         t0 = time.perf_counter()
@@ -58,10 +64,13 @@ def child(countries: int, per_country: int, periods: int, calls: int, blas_defau
     return {"rows": design.n_obs, "ms": ms}
 
 
-def measure(size: tuple, calls: int, at_once: int, blas_default: bool = False) -> list[dict]:
+def measure(
+    size: tuple, calls: int, at_once: int, blas_default: bool = False, fast_math: bool = False
+) -> list[dict]:
     _, countries, per_country, periods = size
     cmd = [sys.executable, __file__, "--child", str(countries), str(per_country), str(periods)]
     cmd += ["--calls", str(calls)] + (["--blas-default"] if blas_default else [])
+    cmd += ["--fast-math"] if fast_math else []
     procs = [
         subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True) for _ in range(at_once)
     ]
@@ -80,15 +89,18 @@ def main() -> int:
     parser.add_argument("--child", nargs=3, type=int)
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--blas-default", action="store_true")
+    parser.add_argument("--fast-math", action="store_true")
     args = parser.parse_args()
     if args.child:
-        print("RESULT " + json.dumps(child(*args.child, args.calls, args.blas_default)))
+        result = child(*args.child, args.calls, args.blas_default, args.fast_math)
+        print("RESULT " + json.dumps(result))
         return 0
     rows = []
     for size in SIZES:
         alone = measure(size, args.calls, 1)[0]
         pair = measure(size, args.calls, 2)
         pair_default = measure(size, args.calls, 2, blas_default=True)
+        fast = measure(size, args.calls, 1, fast_math=True)[0]
         rows.append(
             (
                 size[0],
@@ -96,20 +108,26 @@ def main() -> int:
                 alone["ms"],
                 sum(p["ms"] for p in pair) / 2,
                 sum(p["ms"] for p in pair_default) / 2,
+                fast["ms"],
             )
         )
     base_rows, base_ms = rows[0][1], rows[0][2]
-    print(f"log density + gradient at the initial point, mean of {args.calls} calls (Numba).")
+    print(
+        f"log density + gradient at the initial point, mean of {args.calls} calls (Numba, "
+        "strict math unless said)."
+    )
     print()
     print(
         "| size | rows | alone (ms) | alone / 1x | two at once (ms each) | two at once / alone "
-        "| two at once, BLAS threads not limited (ms each) | that / alone |"
+        "| two at once, BLAS threads not limited (ms each) | that / alone "
+        "| alone, fast-math (ms) | strict / fast-math |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for label, n, ms, ms2, ms2d in rows:
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for label, n, ms, ms2, ms2d, msf in rows:
         print(
             f"| {label} ({n / base_rows:.1f}x rows) | {n:,} | {ms:.2f} | {ms / base_ms:.1f} "
-            f"| {ms2:.2f} | {ms2 / ms:.1f} | {ms2d:.2f} | {ms2d / ms:.1f} |"
+            f"| {ms2:.2f} | {ms2 / ms:.1f} | {ms2d:.2f} | {ms2d / ms:.1f} "
+            f"| {msf:.2f} | {ms / msf:.2f} |"
         )
     return 0
 
