@@ -6,7 +6,7 @@ point: in one process alone, then in two processes at the same time (what two ch
 cores do), each with one BLAS thread as ``model.sampling.fit`` samples; and two at once with
 the BLAS library's own thread count, as the fit sampled before it limited BLAS (the gradient's
 matrix product then spreads over every core, and the two chains fight for them). Compiled with
-strict math, as the fit compiles (``model.sampling.strict_float_math``), and once more alone
+strict math, as the fit compiles (``model.numerics.strict_float_math``), and once more alone
 with PyTensor's default fast-math, for what strict math costs. The first column shows how the
 per-gradient cost grows with rows, the ratios what running chains side by side costs. Prints a
 table; asserts nothing.
@@ -37,7 +37,7 @@ def child(
 
     from model.clash_model import build_clash_model, make_design
     from model.config import read_params
-    from model.sampling import single_threaded_blas, strict_float_math
+    from model.numerics import single_threaded_blas, strict_float_math
     from model.simulate import simulate_panel
 
     params = read_params(ROOT / "params.yaml")

@@ -44,7 +44,7 @@ KEEP = ROOT / "benchmarks" / "results" / "reproducibility"
 
 
 def md5(path: Path) -> str:
-    return hashlib.md5(path.read_bytes()).hexdigest() if path.exists() else "missing"
+    return hashlib.md5(path.read_bytes()).hexdigest()
 
 
 def locked_md5() -> dict[str, str]:
@@ -66,64 +66,53 @@ def main(argv: list[str] | None = None) -> int:
     if KEEP.exists():
         shutil.rmtree(KEEP)
     hashes: list[dict[str, str]] = []
-    cache = Path(tempfile.mkdtemp(prefix="clashcast-compile-cache-"))
-    for i in range(1, args.runs + 1):
-        env = {
-            **os.environ,
-            "PYTHONHASHSEED": str(i - 1),
-            "PYTENSOR_FLAGS": f"base_compiledir={cache}",
-        }
-        t0 = time.perf_counter()
-        proc = subprocess.run(
-            [DVC, "repro", "--force"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        took = time.perf_counter() - t0
-        if proc.returncode != 0:
-            print(f"run {i}: `dvc repro --force` exited {proc.returncode} after {took:.0f} s")
-            print(proc.stdout[-2000:], proc.stderr[-2000:], sep="\n")
-            return 1
-        hashes.append({f: md5(ROOT / f) for f in FILES})
-        for f in FILES:
-            (KEEP / f"run-{i}" / f).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(ROOT / f, KEEP / f"run-{i}" / f)
-        state = "empty" if i == 1 else "warm"
-        print(
-            f"run {i}: `PYTHONHASHSEED={i - 1} dvc repro --force`, {state} compile cache: "
-            f"{took:.0f} s",
-            flush=True,
-        )
-    shutil.rmtree(cache, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix="clashcast-compile-cache-") as cache:
+        for i in range(1, args.runs + 1):
+            env = {
+                **os.environ,
+                "PYTHONHASHSEED": str(i - 1),
+                "PYTENSOR_FLAGS": f"base_compiledir={cache}",
+            }
+            t0 = time.perf_counter()
+            proc = subprocess.run(
+                [DVC, "repro", "--force"], cwd=ROOT, env=env, capture_output=True, text=True
+            )
+            took = time.perf_counter() - t0
+            if proc.returncode != 0:
+                print(f"run {i}: `dvc repro --force` exited {proc.returncode} after {took:.0f} s")
+                print(proc.stdout[-2000:], proc.stderr[-2000:], sep="\n")
+                return 1
+            hashes.append({f: md5(ROOT / f) for f in FILES})
+            for f in FILES:
+                (KEEP / f"run-{i}" / f).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(ROOT / f, KEEP / f"run-{i}" / f)
+            state = "empty" if i == 1 else "warm"
+            print(
+                f"run {i}: `PYTHONHASHSEED={i - 1} dvc repro --force`, {state} compile cache: "
+                f"{took:.0f} s",
+                flush=True,
+            )
     print()
     head = " | ".join(f"run {i} MD5" for i in range(1, args.runs + 1))
     print(f"| file | {head} | runs agree | = dvc.lock |")
     print("|---|" + "---|" * args.runs + "---|---|")
-    all_agree = True
-    differing = []
+    differing = [f for f in FILES if len({h[f] for h in hashes}) > 1]
     for f in FILES:
         got = [h[f] for h in hashes]
-        agree = len(set(got)) == 1
-        all_agree &= agree
-        if not agree:
-            differing.append(f)
+        agree = f not in differing
         cells = " | ".join(f"`{g[:12]}`" for g in got)
         lock = "yes" if locked.get(f) == got[-1] else "no"
         print(f"| `{f}` | {cells} | {'yes' if agree else '**NO**'} | {lock} |")
     print()
-    if all_agree:
+    if not differing:
         print(f"The {args.runs} runs are byte-identical in every file checked.")
         shutil.rmtree(KEEP)
-    else:
-        for f in FILES:
-            if f not in differing:
-                for i in range(1, args.runs + 1):
-                    (KEEP / f"run-{i}" / f).unlink()
-        print(f"Runs DIFFER in: {', '.join(differing)}; copies kept in {KEEP.relative_to(ROOT)}/")
-    return 0 if all_agree else 1
+        return 0
+    for f in set(FILES) - set(differing):
+        for i in range(1, args.runs + 1):
+            (KEEP / f"run-{i}" / f).unlink()
+    print(f"Runs DIFFER in: {', '.join(differing)}; copies kept in {KEEP.relative_to(ROOT)}/")
+    return 1
 
 
 if __name__ == "__main__":

@@ -36,11 +36,11 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 import pymc as pm
-import pytensor
 import pytensor.tensor as pt
 import xarray as xr
 
 from model.config import PriorSpec
+from model.numerics import strict_float_math
 
 Parameterisation = Literal["auto", "non_centred", "centred"]
 
@@ -260,8 +260,7 @@ def centred_regions(design: Design, sigma_prior: PriorSpec) -> np.ndarray:
 def _prior_median(spec: PriorSpec) -> float:
     """Median of a prior, from seeded draws (any distribution; compiled once per spec)."""
     prior = getattr(pm, spec.dist).dist(**spec.kwargs())
-    # IEEE arithmetic, as model.sampling.strict_float_math: the same draws cold or warm cache.
-    with pytensor.config.change_flags(numba__fastmath=False):
+    with strict_float_math():
         return float(np.median(pm.draw(prior, draws=4001, random_seed=0)))
 
 

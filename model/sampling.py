@@ -13,22 +13,18 @@ panel or other params), naming every difference.
 from __future__ import annotations
 
 import logging
-import os
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import pymc as pm
-import pytensor
-import scipy.linalg  # noqa: F401  (loads SciPy's BLAS, the one Numba's dot calls, before limiting it)
 import xarray as xr
-from threadpoolctl import threadpool_limits
 
 from model import io
 from model.clash_model import stored_var_names
+from model.numerics import reproducible_numerics
 
 Sampler = Literal["nutpie", "pymc", "numpyro"]
 _log = logging.getLogger(__name__)
@@ -36,55 +32,6 @@ _log = logging.getLogger(__name__)
 
 class ProvenanceMismatch(ValueError):
     """A stored posterior does not belong to the current inputs or params."""
-
-
-#: Environment variables that fix a BLAS's thread count in processes started while sampling.
-_BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-
-
-@contextmanager
-def single_threaded_blas() -> Iterator[None]:
-    """Run the block with one BLAS thread, here and in processes it starts.
-
-    Each NUTS chain already has a core of its own; a BLAS that also spreads each gradient's
-    matrix product over the cores makes the chains fight for them (4x simulated panel, two
-    chains on two cores: 290 s against 133 s with one BLAS thread). One thread also keeps the
-    draws the same on machines with other core counts: the thread count changes the order of
-    the product's sums, hence the last bits of every gradient, hence the chains.
-    """
-    saved = {k: os.environ.get(k) for k in _BLAS_THREAD_VARS}
-    os.environ.update(dict.fromkeys(_BLAS_THREAD_VARS, "1"))
-    try:
-        with threadpool_limits(limits=1, user_api="blas"):
-            yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-@contextmanager
-def strict_float_math() -> Iterator[None]:
-    """Compile the block's Numba code with IEEE arithmetic, not PyTensor's default fast-math.
-
-    Fast-math lets LLVM reorder sums and fuse multiply-adds, and the machine code it makes for
-    the model then depends on more than the model: a backtest fold compiled afresh gave other
-    draws than the same fold, same seed, loaded from PyTensor's Numba cache (the first fold of
-    the shipped backtest, 2 x 300 draws: the posteriors differed, cold cache against warm). So
-    the first run after a change to the model or the data differed from every later one.
-    Without fast-math the compiled code must give the bits the graph specifies, cold or warm.
-    """
-    with pytensor.config.change_flags(numba__fastmath=False):
-        yield
-
-
-@contextmanager
-def reproducible_numerics() -> Iterator[None]:
-    """:func:`single_threaded_blas` and :func:`strict_float_math`: the same draws every run."""
-    with single_threaded_blas(), strict_float_math():
-        yield
 
 
 def fit(
@@ -104,7 +51,8 @@ def fit(
 ) -> xr.DataTree:
     """Sample the posterior of ``pm_model`` with NUTS, with one BLAS thread and strict math.
 
-    Compilation, sampling and the log-likelihood run inside :func:`reproducible_numerics`.
+    Compilation, sampling and the log-likelihood run inside
+    :func:`model.numerics.reproducible_numerics`.
 
     Parameters
     ----------

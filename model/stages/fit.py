@@ -27,8 +27,9 @@ from model import io
 from model.clash_model import build_clash_model, make_design
 from model.config import Params
 from model.errors import GateFailed, StageError
+from model.numerics import reproducible_numerics
 from model.provenance import file_sha256, params_hash, stamp
-from model.sampling import fit, reproducible_numerics, save_idata
+from model.sampling import fit, save_idata
 
 PANEL = Path("data/processed/panel.nc")
 IDATA = Path("data/fitted/idata.nc")

@@ -72,7 +72,7 @@ def test_same_params_and_seed_reproduce_the_backtest(second_run) -> None:
     # Twice (2026-11-24 and 2026-12-01) the first backtest after a change differed from later
     # ones: PyTensor's fast-math Numba code differed compiled afresh and loaded from its cache.
     # The folds now compile with strict math and one BLAS thread
-    # (model.sampling.reproducible_numerics); the second run here starts with an empty cache.
+    # (model.numerics.reproducible_numerics); the second run here starts with an empty cache.
     first, second = second_run
     rel = "reports/metrics/backtest.json"
     assert (first / rel).read_bytes() == (second / rel).read_bytes(), rel

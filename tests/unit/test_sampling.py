@@ -13,13 +13,7 @@ import xarray as xr
 
 from model.clash_model import build_clash_model, centred_regions, make_design
 from model.config import PriorSpec
-from model.sampling import (
-    ProvenanceMismatch,
-    fit,
-    load_idata,
-    reproducible_numerics,
-    save_idata,
-)
+from model.sampling import ProvenanceMismatch, fit, load_idata, save_idata
 from model.simulate import Truth, fake_posterior, simulate_panel, truth_on_design_scale
 
 PRIORS = {
@@ -143,17 +137,14 @@ def test_provenance_mismatch_is_refused_naming_what_differs(tmp_path):
     assert json.loads(json.dumps(dict(load_idata(path).attrs)))["params_hash_model"] == "abc"
 
 
-# A fit in a fresh process: prints a hash of the posterior's bytes. With "fast", PyTensor's
-# default fast-math is left on (what strict_float_math turns off), to show what it prevents.
+# A fit in a fresh process: prints a hash of the posterior's bytes.
 _FIT_CHILD = """
-import contextlib, hashlib, sys
+import hashlib
 import model.sampling
 from model.clash_model import build_clash_model, make_design
 from model.config import PriorSpec
 from model.simulate import simulate_panel
 
-if sys.argv[1] == "fast":
-    model.sampling.strict_float_math = contextlib.nullcontext
 features = ["x_exo", "prox_a__b_near"]
 priors = {
     "intercept": PriorSpec(dist="Normal", mu=-2.0, sigma=1.5),
@@ -173,10 +164,10 @@ print("HASH", hashlib.sha256(blob).hexdigest())
 """
 
 
-def _fit_in_fresh_process(compile_cache: Path, math: str) -> str:
+def _fit_in_fresh_process(compile_cache: Path) -> str:
     env = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={compile_cache}"}
     proc = subprocess.run(
-        [sys.executable, "-c", _FIT_CHILD, math], env=env, capture_output=True, text=True
+        [sys.executable, "-c", _FIT_CHILD], env=env, capture_output=True, text=True
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return next(line for line in proc.stdout.splitlines() if line.startswith("HASH "))
@@ -184,22 +175,11 @@ def _fit_in_fresh_process(compile_cache: Path, math: str) -> str:
 
 @pytest.mark.slow
 def test_draws_are_the_same_compiled_afresh_or_loaded_from_the_compile_cache(tmp_path):
-    # 80,000 rows (1.3 MB of data): with fast-math this fit's draws differed between the first
-    # process (compiling into an empty cache) and the second (loading from it); a 6-region
-    # panel did not show it. Strict math must give the same bits both times.
+    # 80,000 rows (1.3 MB of data): with PyTensor's default fast-math (model.numerics
+    # strict_float_math turned off) this fit's draws differed between the first process
+    # (compiling into an empty cache) and the second (loading from it); a 6-region panel did
+    # not show it. Strict math must give the same bits both times.
     cache = tmp_path / "pytensor"
-    cold = _fit_in_fresh_process(cache, "strict")
-    warm = _fit_in_fresh_process(cache, "strict")
+    cold = _fit_in_fresh_process(cache)
+    warm = _fit_in_fresh_process(cache)
     assert cold == warm
-
-
-def test_reproducible_numerics_turns_fast_math_and_blas_threads_off_then_restores():
-    import pytensor
-    from threadpoolctl import threadpool_info
-
-    before = pytensor.config.numba__fastmath
-    with reproducible_numerics():
-        assert pytensor.config.numba__fastmath is False
-        assert os.environ["OPENBLAS_NUM_THREADS"] == "1"
-        assert all(p["num_threads"] == 1 for p in threadpool_info() if p["user_api"] == "blas")
-    assert pytensor.config.numba__fastmath == before
