@@ -24,12 +24,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-COLUMNS = (
-    "event_id_cnty,event_date,year,time_precision,disorder_type,event_type,sub_event_type,"
-    "actor1,assoc_actor_1,inter1,actor2,assoc_actor_2,inter2,interaction,civilian_targeting,iso,"
-    "region,country,admin1,admin2,admin3,location,latitude,longitude,geo_precision,source,"
-    "source_scale,notes,fatalities,tags,timestamp"
-).split(",")
+from model.sources.acled import COLUMNS
+
 START, END = dt.date(2017, 1, 2), dt.date(2024, 12, 29)
 ISO = {"Syria": 760, "Iraq": 368}
 
