@@ -99,7 +99,7 @@ def test_unmatched_actors_and_the_report_lines(capsys):
     assert rc == 0 and "Military Forces of the United States (2021-)" in out
 
 
-def test_formats_without_actors_or_bad_files_say_so(tmp_path: Path):
+def test_formats_without_actors_or_bad_files_say_so(tmp_path: Path, capsys):
     points = actors_report(DATA / "points_air_operations.csv", "points", params())
     assert points == [
         f"{(DATA / 'points_air_operations.csv').as_posix()}: a points file has no actors: "
@@ -111,6 +111,8 @@ def test_formats_without_actors_or_bad_files_say_so(tmp_path: Path):
     bad.write_text("event_id_cnty,perpetrator\nX1,Someone\n", encoding="utf-8")
     with pytest.raises(StageError, match=r"renamed\.csv:1: field='actor1'"):
         read_actors(bad, "acled", params())
+    rc = main(["actors", str(bad), "--format", "acled", "--params", str(ROOT / "params.yaml")])
+    assert rc == 2 and "renamed.csv:1: field='actor1'" in capsys.readouterr().err
 
 
 def _events(rows: list[tuple[str, str, str, str]]) -> pd.DataFrame:
