@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from model.sources.sides import EXACT, PATTERN_KINDS, parse_entry
+from model.sources.sides import entry_text, parse_entry
 
 DEFAULT_PARAMS = Path("params.yaml")
 
@@ -94,26 +94,6 @@ class SourceSpec(_Section):
         return self
 
 
-def _entry_text(entry: Any) -> Any:
-    """A side entry written as a YAML mapping (``{contains: "QSD:"}``) in its string form.
-
-    An unquoted ``- QSD: Syrian Democratic Forces`` is a mapping to YAML too: it is refused
-    with the fix, rather than guessed.
-    """
-    if not isinstance(entry, dict):
-        return entry
-    kinds = (EXACT, *PATTERN_KINDS)
-    if len(entry) == 1:
-        ((kind, text),) = entry.items()
-        if kind in kinds and isinstance(text, str):
-            return text if kind == EXACT else f"{kind}:{text}"
-    shown = "; ".join(f"{k}: {v}" for k, v in entry.items())
-    raise ValueError(
-        f"entry {entry!r} is a YAML mapping, not a name: quote it "
-        f'("{shown}") or write one of {{exact: …}}, {{contains: …}}, {{re: …}}'
-    )
-
-
 class IngestParams(_Section):
     window: Window
     regions: RegionsSpec
@@ -149,7 +129,7 @@ class IngestParams(_Section):
             out[side] = []
             for entry in entries:
                 try:
-                    text = _entry_text(entry)
+                    text = entry_text(entry)
                     if isinstance(text, str):
                         parse_entry(text)
                 except ValueError as e:

@@ -74,6 +74,30 @@ def parse_entry(entry: str) -> tuple[str, str]:
     return EXACT, name
 
 
+def entry_text(entry: object) -> object:
+    """An entry written as a YAML mapping (``{contains: "QSD:"}``) in its string form.
+
+    Anything but a mapping is returned as it is. An unquoted ``- QSD: Syrian Democratic Forces``
+    is a mapping to YAML too: it is refused with the fix, rather than guessed.
+
+    Raises
+    ------
+    ValueError
+        A mapping that is not one of ``{exact: …}``, ``{contains: …}``, ``{re: …}``.
+    """
+    if not isinstance(entry, dict):
+        return entry
+    if len(entry) == 1:
+        ((kind, text),) = entry.items()
+        if kind in (EXACT, *PATTERN_KINDS) and isinstance(text, str):
+            return text if kind == EXACT else f"{kind}:{text}"
+    shown = "; ".join(f"{k}: {v}" for k, v in entry.items())
+    raise ValueError(
+        f"entry {entry!r} is a YAML mapping, not a name: quote it "
+        f'("{shown}") or write one of {{exact: …}}, {{contains: …}}, {{re: …}}'
+    )
+
+
 class Match(NamedTuple):
     """Sides whose entries match a name, and those entries as written (both sorted)."""
 
