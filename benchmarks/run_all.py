@@ -22,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 ORDER = [
     "bench_ingest_panel",
+    "bench_actors",
     "bench_samplers",
     "bench_backtest",
     "bench_scaling",

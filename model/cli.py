@@ -1,4 +1,5 @@
-"""The ``clashcast`` console script: one thin command per DVC stage, plus ``validate``.
+"""The ``clashcast`` console script: one thin command per DVC stage, plus ``validate`` and
+``actors`` (checks of one raw file).
 
 Each stage command validates the whole params file, then calls ``model.stages.<stage>.run``.
 User errors (bad input, bad params, a failed gate) print a message and exit 2.
@@ -17,6 +18,7 @@ from model.config import ParamsError, read_params
 from model.errors import StageError
 
 STAGES = ("ingest", "panel", "fit", "forecast", "backtest", "report")
+FORMATS = ["canonical", "ucdp_ged", "acled", "points"]
 
 
 def _run_stage(stage: str, args: argparse.Namespace) -> int:
@@ -34,6 +36,26 @@ def _validate(args: argparse.Namespace) -> int:
     return validate_file(Path(args.file), args.format, Path(args.params), limit=args.limit)
 
 
+def _actors(args: argparse.Namespace) -> int:
+    from model.sources.actors import actors_report
+
+    ip = read_params(args.params).ingest
+    print("\n".join(actors_report(Path(args.file), args.format, ip, unmatched=args.unmatched)))
+    return 0
+
+
+def _file_command(sub: argparse._SubParsersAction, name: str, help: str) -> argparse.ArgumentParser:
+    """A command on one raw file; ``--params`` may also follow the command name."""
+    cmd = sub.add_parser(name, help=help)
+    cmd.add_argument("file")
+    cmd.add_argument("--format", required=True, choices=FORMATS)
+    cmd.add_argument("--params", default=argparse.SUPPRESS, help="params file (params.yaml)")
+    return cmd
+
+
+COMMANDS = {"validate": _validate, "actors": _actors}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="clashcast", description=__doc__.splitlines()[0])
     parser.add_argument("--params", default="params.yaml", help="params file (%(default)s)")
@@ -42,11 +64,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for stage in STAGES:
         sub.add_parser(stage, help=f"run the {stage} stage")
-    val = sub.add_parser("validate", help="check one raw file without running anything else")
-    val.add_argument("file")
-    formats = ["canonical", "ucdp_ged", "acled", "points"]
-    val.add_argument("--format", required=True, choices=formats)
+    val = _file_command(sub, "validate", "check one raw file without running anything else")
     val.add_argument("--limit", type=int, default=20, help="problems to print (then a count)")
+    act = _file_command(
+        sub, "actors", "list a raw file's actors, their event counts and sides (and why)"
+    )
+    act.add_argument(
+        "--unmatched", action="store_true", help="only actors that fall to the unknown side"
+    )
     return parser
 
 
@@ -61,8 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("clashcast", "pymc"):
         logging.getLogger(name).setLevel(logging.DEBUG if args.verbose else logging.INFO)
     try:
-        if args.command == "validate":
-            return _validate(args)
+        if args.command in COMMANDS:
+            return COMMANDS[args.command](args)
         return _run_stage(args.command, args)
     except (ParamsError, StageError) as e:
         print(f"clashcast {args.command}: {e}", file=sys.stderr)

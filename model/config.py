@@ -10,7 +10,6 @@ their own section; library functions take explicit arguments and never read this
 from __future__ import annotations
 
 import datetime as dt
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -23,6 +22,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from model.sources.sides import entry_text, parse_entry
 
 DEFAULT_PARAMS = Path("params.yaml")
 
@@ -98,8 +99,8 @@ class IngestParams(_Section):
     regions: RegionsSpec
     positions: Path | None = None
     sources: list[SourceSpec] = Field(min_length=1)
-    # side -> actor names; an entry starting with "re:" is a regular expression (full match,
-    # case-insensitive), otherwise an exact, case-insensitive name.
+    # side -> actor entries: an exact name, "contains:TEXT" or "re:REGEX" (whole name); all
+    # compared without case. The pattern language is documented in model.sources.sides.
     sides: dict[str, list[str]] = Field(min_length=1)
     # format -> source event type -> coded category. For ucdp_ged the type is
     # type_of_violence ("1", "2", "3"); for acled "event_type" or "event_type/sub_event_type"
@@ -112,19 +113,32 @@ class IngestParams(_Section):
     position_sides: list[str] = Field(default_factory=list)
     max_field_bytes: PositiveInt = 65_536
 
-    @field_validator("sides")
+    @field_validator("sides", mode="before")
     @classmethod
-    def _patterns_compile(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
-        for side, patterns in v.items():
-            if not patterns:
-                raise ValueError(f"side {side!r} has no actor patterns")
-            for p in patterns:
-                if p.startswith("re:"):
-                    try:
-                        re.compile(p[3:])
-                    except re.error as e:
-                        raise ValueError(f"side {side!r}: bad regex {p!r}: {e}") from e
-        return v
+    def _valid_entries(cls, v: Any) -> Any:
+        """Mappings to their string form, then every entry parsed; all problems at once."""
+        if not isinstance(v, dict):
+            return v
+        out, problems = {}, []
+        for side, entries in v.items():
+            if not isinstance(entries, list):
+                out[side] = entries  # the type check reports it
+                continue
+            if not entries:
+                problems.append(f"side {side!r} has no actor entries")
+            out[side] = []
+            for entry in entries:
+                try:
+                    text = entry_text(entry)
+                    if isinstance(text, str):
+                        parse_entry(text)
+                except ValueError as e:
+                    problems.append(f"side {side!r}: {e}")
+                    continue
+                out[side].append(text)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return out
 
     @model_validator(mode="after")
     def _unique_sources(self) -> IngestParams:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import io
+import json
 import logging
 import re
 import time
@@ -260,6 +261,27 @@ def _used_inputs(run: Run) -> list[str]:
     return [Path(p).as_posix() for p in paths]
 
 
+def _coverage(run: Run) -> dict[str, Any] | None:
+    """Kept events and actors per side and the largest unmatched actors (``ingest.json``);
+    None for an ingest that did not record them."""
+    ingest = run.ingest or {}
+    if not isinstance(ingest.get("sides"), dict):
+        return None
+    clash = set(json.loads(run.panel.attrs.get("clash_sides", "[]")))
+    rows = [
+        {
+            "side": side,
+            "clash": side in clash,
+            "events": c.get("events", 0),
+            "actors": c.get("actors", 0),
+            "top": "; ".join(f"{name} ({n})" for name, n in c.get("top_actors", [])),
+        }
+        for side, c in sorted(ingest["sides"].items(), key=lambda kv: -kv[1].get("events", 0))
+    ]
+    unknown = [(str(name), n) for name, n in ingest.get("unknown_side_top", [])]
+    return {"sides": rows, "unknown_side": ingest.get("unknown_side"), "unknown": unknown}
+
+
 def _provenance(run: Run, t0: float) -> dict[str, Any]:
     ingest = run.ingest or {}
     sources = [
@@ -286,6 +308,7 @@ def _provenance(run: Run, t0: float) -> dict[str, Any]:
     names = list(dict.fromkeys([*fit_versions, *now_versions]))
     return {
         "sources": sources,
+        "coverage": _coverage(run),
         "notes": _provenance_sections(run.provenance_md, _used_inputs(run)),
         "input_hashes": sorted(input_hashes(run).items()),
         "artefact_hashes": sorted(run.hashes.items()),

@@ -34,6 +34,22 @@ HORIZON = 3
 N_PERIODS = 30
 CHAINS, DRAWS = 2, 40
 
+# An unbroken 90-character name: the side tables must wrap it, on A4 and on a phone.
+LONG_ACTOR = "Militia(Pro-Government)" + "-LocalDefenceForcesOfTheGovernorate" * 2
+SIDE_COVERAGE = {
+    "sides": {
+        "government": {"events": 40, "actors": 1, "top_actors": [["Government of Alpha", 40]]},
+        "armed_group": {
+            "events": 40,
+            "actors": 3,
+            "top_actors": [["IS", 15], [ONERROR, 13], ["Armed group " + SCRIPT, 12]],
+        },
+        "other": {"events": 9, "actors": 2, "top_actors": [[LONG_ACTOR, 6], ["Unknown", 3]]},
+    },
+    "unknown_side": "other",
+    "unknown_side_top": [[LONG_ACTOR, 6], ["Unknown " + SCRIPT, 3]],
+}
+
 PARAMS_YAML = """\
 ingest:
   window: {start: 2020-01-06, end: 2020-08-02}
@@ -443,6 +459,7 @@ def build_fake_run(root: Path, *, gate: str = "pass", backtest: bool = True, see
         },
         "events": n_ev,
         "positions": 0,
+        **SIDE_COVERAGE,
     }
     (root / "reports/metrics/ingest.json").write_text(json.dumps(ingest))
     if backtest:

@@ -17,6 +17,8 @@ from model.sources.reading import column, read_table
 REQUIRED = ["event_id", "date", "actor1", "category", "fatalities"]
 FIELDS = {"id": "event_id", "admin1": "region"}
 DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%d %H:%M:%S"]
+#: (actor, associates) column pairs; a canonical file has no associates.
+ACTORS = (("actor1", None), ("actor2", None))
 
 
 def read(ctx: SourceContext) -> SourceResult:

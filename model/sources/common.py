@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -178,6 +179,15 @@ def _by_reason(
         problems.mask(staged, reason == r, field, values, r)
 
 
+class RowCheck(NamedTuple):
+    """A source's own consistency check: rows where ``bad``, quarantined with ``reason``."""
+
+    bad: np.ndarray
+    field: str
+    values: object
+    reason: str
+
+
 def finish(
     ctx: SourceContext,
     table: RawTable,
@@ -185,6 +195,7 @@ def finish(
     fields: dict[str, str],
     date_formats: list[str],
     require_actor: bool = True,
+    checks: Iterable[RowCheck] = (),
 ) -> SourceResult:
     """Check the staged rows, quarantine the bad ones and build the canonical events.
 
@@ -201,87 +212,134 @@ def finish(
         ``strftime`` formats tried in order.
     require_actor : bool
         Whether a blank ``actor1`` is a problem (point streams have no actors).
+    checks : iterable of RowCheck
+        The source's own consistency checks (GED: ``date_end`` before ``date_start``).
     """
-    p = ctx.params
     problems = Problems()
     for line, field, value, reason in table.problems:
         problems.add([line], field, value, reason)
-    f = fields.get
-
-    ids = staged["id"]
-    problems.mask(staged, (ids == "").to_numpy(), f("id", "id"), "", MISSING)
-    dup = (ids.duplicated(keep="first") & (ids != "")).to_numpy()
-    problems.mask(staged, dup, f("id", "id"), ids, DUPLICATE)
-
-    dates, reason = parse_dates(staged["date"], date_formats)
-    _by_reason(problems, staged, f("date", "date"), staged["date"], reason)
-    start, end = pd.Timestamp(p.window.start), pd.Timestamp(p.window.end)
-    outside = (dates.notna() & ((dates < start) | (dates > end))).to_numpy()
-    problems.mask(staged, outside, f("date", "date"), staged["date"], OUTSIDE_WINDOW)
-
-    lat, r_lat = parse_coord(staged["latitude"], 90.0)
-    lon, r_lon = parse_coord(staged["longitude"], 180.0)
-    _by_reason(problems, staged, f("latitude", "latitude"), staged["latitude"], r_lat)
-    _by_reason(problems, staged, f("longitude", "longitude"), staged["longitude"], r_lon)
-    one_blank = (staged["latitude"] == "").to_numpy() != (staged["longitude"] == "").to_numpy()
-    problems.mask(staged, one_blank, "latitude/longitude", "one of the pair is blank", MISSING)
-    lat[one_blank], lon[one_blank] = np.nan, np.nan
-
+    _check_ids(problems, staged, fields)
+    dates = _check_dates(problems, staged, fields, date_formats, ctx.params)
+    lat, lon = _check_coordinates(problems, staged, fields)
     fat, r_fat = parse_fatalities(staged["fatalities"])
-    _by_reason(problems, staged, f("fatalities", "fatalities"), staged["fatalities"], r_fat)
-
+    _by_reason(problems, staged, _field(fields, "fatalities"), staged["fatalities"], r_fat)
     unknown_cat = staged["category"].isna().to_numpy()
     problems.mask(
-        staged, unknown_cat, f("category", "category"), staged["category_key"], UNKNOWN_CATEGORY
+        staged, unknown_cat, _field(fields, "category"), staged["category_key"], UNKNOWN_CATEGORY
     )
-
-    mapper = SideMapper(p.sides, p.unknown_side)
-    sides = {}
-    for k in ("1", "2"):
-        if f"side{k}" in staged.columns:
-            sides[k] = staged[f"side{k}"].to_numpy(dtype=object)
-            continue
-        actor = staged[f"actor{k}"]
-        assoc = staged[f"assoc{k}"] if f"assoc{k}" in staged.columns else None
-        side, reason, value = mapper.map(actor, assoc)
-        _by_reason(problems, staged, f(f"actor{k}", f"actor{k}"), value, reason)
-        sides[k] = side
+    for check in checks:
+        problems.mask(staged, check.bad, check.field, check.values, check.reason)
+    mapper = SideMapper(ctx.params.sides, ctx.params.unknown_side)
+    side1, side2 = _map_sides(problems, staged, fields, mapper)
     if require_actor:
         problems.mask(
-            staged, (staged["actor1"] == "").to_numpy(), f("actor1", "actor1"), "", MISSING
+            staged, (staged["actor1"] == "").to_numpy(), _field(fields, "actor1"), "", MISSING
         )
-
     region, how, disagree = _place(ctx.regions, staged, lat, lon, problems, fields)
 
     rej = problems.frame()
-    bad_lines = set(rej["line"].tolist())
-    keep = ~staged["_line"].isin(bad_lines).to_numpy()
-    rid = dict(zip(ctx.regions.table["region"], ctx.regions.table["region_id"], strict=True))
-    kept_region = region[keep]
-    events = pd.DataFrame(
-        {
-            "event_id": (ctx.spec.name + ":" + ids[keep]).to_numpy(),
-            "date": dates[keep].to_numpy(),
-            "country": [ctx.regions.country_of(r) for r in kept_region],
-            "region": kept_region,
-            "region_id": [rid[r] for r in kept_region],
-            "latitude": lat[keep],
-            "longitude": lon[keep],
-            "actor1": staged["actor1"].to_numpy()[keep],
-            "actor2": staged["actor2"].to_numpy()[keep],
-            "side1": sides["1"][keep],
-            "side2": sides["2"][keep],
-            "category": staged["category"].to_numpy()[keep],
-            "fatalities": fat[keep],
-            "source_dataset": ctx.spec.name,
-            "source_row": [f"{ctx.file}:{n}" for n in staged["_line"].to_numpy()[keep]],
-            "placed_by": how[keep],
-        }
-    )
-    events = coerce_events(events) if len(events) else empty_events()
+    keep = ~staged["_line"].isin(set(rej["line"].tolist())).to_numpy()
+    parsed = {
+        "date": dates.to_numpy(),
+        "latitude": lat,
+        "longitude": lon,
+        "side1": side1,
+        "side2": side2,
+        "fatalities": fat,
+        "region": region,
+        "placed_by": how,
+    }
+    events = _events(ctx, staged[keep], {k: v[keep] for k, v in parsed.items()})
     return SourceResult(
         events, _rejected_frame(ctx, rej), _stats(ctx, table, rej, events, disagree[keep])
     )
+
+
+def _field(fields: dict[str, str], key: str) -> str:
+    """The source's name for a common column, for the messages."""
+    return fields.get(key, key)
+
+
+def _check_ids(problems: Problems, staged: pd.DataFrame, fields: dict[str, str]) -> None:
+    ids = staged["id"]
+    problems.mask(staged, (ids == "").to_numpy(), _field(fields, "id"), "", MISSING)
+    dup = (ids.duplicated(keep="first") & (ids != "")).to_numpy()
+    problems.mask(staged, dup, _field(fields, "id"), ids, DUPLICATE)
+
+
+def _check_dates(
+    problems: Problems,
+    staged: pd.DataFrame,
+    fields: dict[str, str],
+    date_formats: list[str],
+    p: IngestParams,
+) -> pd.Series:
+    dates, reason = parse_dates(staged["date"], date_formats)
+    _by_reason(problems, staged, _field(fields, "date"), staged["date"], reason)
+    start, end = pd.Timestamp(p.window.start), pd.Timestamp(p.window.end)
+    outside = (dates.notna() & ((dates < start) | (dates > end))).to_numpy()
+    problems.mask(staged, outside, _field(fields, "date"), staged["date"], OUTSIDE_WINDOW)
+    return dates
+
+
+def _check_coordinates(
+    problems: Problems, staged: pd.DataFrame, fields: dict[str, str]
+) -> tuple[np.ndarray, np.ndarray]:
+    lat, r_lat = parse_coord(staged["latitude"], 90.0)
+    lon, r_lon = parse_coord(staged["longitude"], 180.0)
+    _by_reason(problems, staged, _field(fields, "latitude"), staged["latitude"], r_lat)
+    _by_reason(problems, staged, _field(fields, "longitude"), staged["longitude"], r_lon)
+    one_blank = (staged["latitude"] == "").to_numpy() != (staged["longitude"] == "").to_numpy()
+    problems.mask(staged, one_blank, "latitude/longitude", "one of the pair is blank", MISSING)
+    lat[one_blank], lon[one_blank] = np.nan, np.nan
+    return lat, lon
+
+
+def _map_sides(
+    problems: Problems, staged: pd.DataFrame, fields: dict[str, str], mapper: SideMapper
+) -> tuple[np.ndarray, np.ndarray]:
+    """``side1``, ``side2`` per row: preset by the adapter, or mapped from the actors."""
+    sides = []
+    for k in ("1", "2"):
+        if f"side{k}" in staged.columns:
+            sides.append(staged[f"side{k}"].to_numpy(dtype=object))
+            continue
+        assoc = staged[f"assoc{k}"] if f"assoc{k}" in staged.columns else None
+        side, reason, value = mapper.map(staged[f"actor{k}"], assoc)
+        _by_reason(problems, staged, _field(fields, f"actor{k}"), value, reason)
+        sides.append(side)
+    return sides[0], sides[1]
+
+
+def _events(ctx: SourceContext, kept: pd.DataFrame, parsed: dict[str, np.ndarray]) -> pd.DataFrame:
+    """The kept rows as canonical events (:data:`model.schema.EVENTS`).
+
+    ``kept`` holds their staged text, ``parsed`` their checked values (dates, coordinates,
+    sides, fatalities, region and how it was found), one array per column.
+    """
+    rid = dict(zip(ctx.regions.table["region"], ctx.regions.table["region_id"], strict=True))
+    region = parsed["region"]
+    events = pd.DataFrame(
+        {
+            "event_id": (ctx.spec.name + ":" + kept["id"]).to_numpy(),
+            "date": parsed["date"],
+            "country": [ctx.regions.country_of(r) for r in region],
+            "region": region,
+            "region_id": [rid[r] for r in region],
+            "latitude": parsed["latitude"],
+            "longitude": parsed["longitude"],
+            "actor1": kept["actor1"].to_numpy(),
+            "actor2": kept["actor2"].to_numpy(),
+            "side1": parsed["side1"],
+            "side2": parsed["side2"],
+            "category": kept["category"].to_numpy(),
+            "fatalities": parsed["fatalities"],
+            "source_dataset": ctx.spec.name,
+            "source_row": [f"{ctx.file}:{n}" for n in kept["_line"].to_numpy()],
+            "placed_by": parsed["placed_by"],
+        }
+    )
+    return coerce_events(events) if len(events) else empty_events()
 
 
 def _place(

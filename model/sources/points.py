@@ -16,6 +16,8 @@ from model.sources.reading import column, read_table
 REQUIRED = ["date", "latitude", "longitude", "type"]
 FIELDS = {"category": "type", "admin1": "admin1", "id": "event_id"}
 DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%d/%m/%Y"]
+#: No actor columns: the side is the source's.
+ACTORS: tuple[tuple[str, str | None], ...] = ()
 
 
 def read(ctx: SourceContext) -> SourceResult:

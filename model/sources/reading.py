@@ -49,6 +49,14 @@ def preview(value: object, limit: int = PREVIEW_CHARS) -> str:
     return f"{text[:limit]}… ({len(text.encode('utf-8'))} bytes)"
 
 
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)]}
+
+
+def printable(value: object) -> str:
+    """Text safe to print on a terminal: control characters (escape sequences) shown as \\xNN."""
+    return str(value).translate(_CONTROL)
+
+
 def neutralise_formula(value: object) -> object:
     """Prefix a quote to text a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``).
 

@@ -4,14 +4,26 @@ One row per event; ``side_a``/``side_b`` are the actors, ``type_of_violence`` (1
 2 non-state, 3 one-sided) is the source type mapped through ``ingest.categories.ucdp_ged``,
 ``best`` the fatality estimate, ``date_start`` the day. HDX exports carry an HXL tag row
 under the header; it is skipped (and noted in the metrics).
+
+Two consistency checks quarantine a row GED contradicts itself on: ``date_end`` before
+``date_start`` (or a ``date_end`` that is not a date), and ``best`` outside ``low..high`` (checked
+where all three are numbers; a column the file lacks is not checked).
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
-from model.sources.common import SourceContext, SourceResult, category_map, finish
-from model.sources.reading import column, read_table
+from model.sources.common import (
+    RowCheck,
+    SourceContext,
+    SourceResult,
+    category_map,
+    finish,
+    parse_dates,
+)
+from model.sources.reading import RawTable, column, read_table
 
 REQUIRED = [
     "id",
@@ -35,6 +47,34 @@ FIELDS = {
     "admin1": "adm_1",
 }
 DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S", "%d/%m/%Y"]
+#: (actor, associates) column pairs; GED has no associates.
+ACTORS = (("side_a", None), ("side_b", None))
+END_BEFORE_START = "date_end before date_start"
+BEST_OUTSIDE_RANGE = "best outside low..high"
+
+
+def consistency_checks(table: RawTable) -> list[RowCheck]:
+    """Rows whose ``date_end`` precedes ``date_start`` or whose ``best`` is outside ``low..high``.
+
+    A ``date_end`` that is not a date is quarantined too (with the date reasons); a blank one,
+    or a blank or non-numeric ``low``/``high``, leaves its check undecided and the row kept.
+    """
+    checks = []
+    start_raw, end_raw = column(table, "date_start"), column(table, "date_end")
+    start, _ = parse_dates(start_raw, DATE_FORMATS)
+    end, reason = parse_dates(end_raw, DATE_FORMATS)
+    for r in pd.unique(reason[(reason != None) & (end_raw != "").to_numpy()]):  # noqa: E711
+        checks.append(RowCheck(reason == r, "date_end", end_raw, r))
+    before = (end < start).to_numpy()
+    shown = "date_end=" + end_raw + " < date_start=" + start_raw
+    checks.append(RowCheck(before, "date_end", shown, END_BEFORE_START))
+    text = {k: column(table, k) for k in ("low", "best", "high")}
+    num = {k: pd.to_numeric(v, errors="coerce").to_numpy(dtype=float) for k, v in text.items()}
+    with np.errstate(invalid="ignore"):
+        outside = (num["best"] < num["low"]) | (num["best"] > num["high"])
+    shown = "best=" + text["best"] + ", low=" + text["low"] + ", high=" + text["high"]
+    checks.append(RowCheck(outside, "best", shown, BEST_OUTSIDE_RANGE))
+    return checks
 
 
 def read(ctx: SourceContext) -> SourceResult:
@@ -53,11 +93,11 @@ def read(ctx: SourceContext) -> SourceResult:
             "admin1": column(table, "adm_1"),
             "latitude": column(table, "latitude"),
             "longitude": column(table, "longitude"),
-            "actor1": column(table, "side_a"),
-            "actor2": column(table, "side_b"),
+            "actor1": column(table, ACTORS[0][0]),
+            "actor2": column(table, ACTORS[1][0]),
             "category": key.map(cats),
             "category_key": key,
             "fatalities": column(table, "best"),
         }
     )
-    return finish(ctx, table, staged, FIELDS, DATE_FORMATS)
+    return finish(ctx, table, staged, FIELDS, DATE_FORMATS, checks=consistency_checks(table))

@@ -23,9 +23,10 @@ from model.errors import StageError
 from model.provenance import params_hash, stamp
 from model.regions import Regions, load_regions
 from model.schema import EVENTS, REJECTED_COLUMNS, empty_events, empty_positions, validate
+from model.sources.actors import side_coverage, unmatched_warnings
 from model.sources.common import SourceContext, SourceResult
 from model.sources.positions import read_positions
-from model.sources.reading import neutralise_formula
+from model.sources.reading import neutralise_formula, printable
 
 log = logging.getLogger("clashcast.ingest")
 
@@ -72,7 +73,8 @@ def ingest(
         One row per problem of each quarantined row (``source, file, line, field, value,
         reason``), the positions' included.
     metrics : dict
-        The content of ``reports/metrics/ingest.json``.
+        The content of ``reports/metrics/ingest.json``, with the events and actors per side
+        and the largest unmatched actors (:func:`model.sources.actors.side_coverage`).
     """
     regions = regions or load_regions(ip.regions, root)
     results: dict[str, SourceResult] = {}
@@ -109,6 +111,7 @@ def ingest(
         "positions": 0 if positions is None else len(positions),
         "rejected_rows": int(sum(r.stats["rows_rejected"] for r in results.values())),
         "params_hash": params_hash(ip),
+        **side_coverage(events, ip.unknown_side),
     }
     if pos_stats is not None:
         metrics["positions_detail"] = pos_stats
@@ -121,7 +124,8 @@ def run(params: Params, root: Path) -> None:
     Parameters
     ----------
     params : Params
-        The whole validated params file; the stage uses ``params.ingest``.
+        The whole validated params file; the stage uses ``params.ingest``, and
+        ``params.panel.clash.sides`` to warn of an unmatched actor bigger than a clash side.
     root : Path
         Project root: inputs are read and outputs written relative to it.
 
@@ -136,6 +140,8 @@ def run(params: Params, root: Path) -> None:
     t0 = time.perf_counter()
     events, positions, rejected, metrics = ingest(ip, root)
     metrics["seconds"] = round(time.perf_counter() - t0, 3)
+    for message in unmatched_warnings(metrics, params.panel.clash.sides):
+        log.warning(message)
     inputs = [root / s.path for s in ip.sources] + [root / b.path for b in ip.regions.boundaries]
     attrs = stamp({"ingest": ip}, inputs)
     events.attrs = dict(attrs)
@@ -167,14 +173,6 @@ def _spec_for(path: Path, fmt: str, ip: IngestParams, root: Path) -> SourceSpec:
         side = next((s.side for s in ip.sources if s.format == "points"), None) or "unknown"
     name = re.sub(r"[^A-Za-z0-9_\-]+", "_", path.stem) or "file"
     return SourceSpec(name=name, path=path, format=fmt, side=side)
-
-
-_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)]}
-
-
-def _printable(value: object) -> str:
-    """Text safe to print on a terminal: control characters (escape sequences) shown as \\xNN."""
-    return str(value).translate(_CONTROL)
 
 
 def validate_file(
@@ -215,7 +213,7 @@ def validate_file(
         return 1
     rej = res.rejected
     for row in rej.head(limit).itertuples(index=False):
-        print(f"{row.file}:{row.line}: {row.field}={_printable(row.value)}: {row.reason}")
+        print(f"{row.file}:{row.line}: {row.field}={printable(row.value)}: {row.reason}")
     if len(rej) > limit:
         print(f"... and {len(rej) - limit} more")
     s = res.stats

@@ -19,6 +19,7 @@ from model.cli import main
 from model.config import parse_params, read_params
 from model.errors import StageError
 from model.schema import EVENTS, POSITIONS, validate
+from model.sources.reading import printable
 from model.stages import ingest as stage
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,6 +97,32 @@ def test_stage_writes_every_output_and_accounts_for_every_row(tmp_path: Path):
         "acled_x": 2,
     }
     assert events["date"].is_monotonic_increasing
+
+
+def test_ingest_json_has_side_coverage_and_warns_of_a_big_unmatched_actor(tmp_path, caplog):
+    own = [s for s in SOURCES if s["name"] == "own"]
+    raw = yaml.safe_load(make_project(tmp_path, own).read_text(encoding="utf-8"))
+    raw["ingest"]["sides"]["armed_group"].remove("IS")  # IS now matches no side
+    raw["panel"]["clash"]["sides"] = ["militia", "government"]
+    with caplog.at_level("WARNING", logger="clashcast.ingest"):
+        stage.run(parse_params(raw), tmp_path)
+    m = json.loads((tmp_path / stage.METRICS_PATH).read_text())
+    # kept: c1 (US vs IS) and c2 (KH, placed by its region name); c3 has an unknown category,
+    # c4 no location
+    assert m["sides"] == {
+        "militia": {"events": 1, "actors": 1, "top_actors": [["Kataib Hezbollah", 1]]},
+        "other": {"events": 1, "actors": 1, "top_actors": [["IS", 1]]},
+        "us_coalition_actors": {
+            "events": 1,
+            "actors": 1,
+            "top_actors": [["Military Forces of the United States", 1]],
+        },
+    }
+    assert m["unknown_side"] == "other" and m["unknown_side_top"] == [["IS", 1]]
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 1 and warned[0].startswith(
+        "actor 'IS' matches no side and is in 1 kept events, more than clash side 'government' (0)"
+    )
 
 
 def test_rejected_csv_neutralises_formulas_but_events_keep_the_text(tmp_path: Path):
@@ -232,4 +259,4 @@ def test_no_positions_file_still_writes_an_empty_positions_table(tmp_path: Path)
 
 
 def test_validate_output_escapes_control_characters():
-    assert stage._printable("a\x1b[31mb\nc") == "a\\x1b[31mb\\x0ac"
+    assert printable("a\x1b[31mb\nc") == "a\\x1b[31mb\\x0ac"

@@ -67,6 +67,25 @@ def make_project(dest: Path, overrides: dict | None = None) -> Path:
     return dest
 
 
+def set_params(path: Path, assignments: list[str]) -> None:
+    """Set ``key.sub=value`` entries in a params file, as ``dvc exp run -S key.sub=value`` does.
+
+    Values are read as YAML (``-S fit.draws=100``, ``-S diagnostics.fail_on_gate=false``); a
+    key must already exist, so a typo fails here rather than by an unknown-key error later.
+    """
+    params = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for assignment in assignments:
+        key, value = assignment.split("=", 1)
+        *parents, last = key.split(".")
+        node = params
+        for part in parents:
+            node = node[part]
+        if last not in node:
+            raise KeyError(f"{key}: not in {path.name}")
+        node[last] = yaml.safe_load(value)
+    path.write_text(yaml.safe_dump(params, sort_keys=False, allow_unicode=True), encoding="utf-8")
+
+
 LOOPBACK = ("127.", "::1", "localhost", "0.0.0.0")
 
 

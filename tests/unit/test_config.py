@@ -101,20 +101,34 @@ def _plain(node: object, where: str) -> None:
         assert not isinstance(node, dt.date), f"{where}: quote dates (DVC refuses YAML dates)"
 
 
-@pytest.mark.parametrize(
-    "path", [ROOT / "params.yaml", *sorted((ROOT / "params" / "examples").glob("*.yaml"))]
-)
+PARAMS_FILES = [ROOT / "params.yaml", *sorted((ROOT / "params" / "examples").glob("*.yaml"))]
+
+
+@pytest.mark.parametrize("path", PARAMS_FILES, ids=lambda p: p.name)
 def test_params_files_hold_only_values_dvc_accepts(path) -> None:
     _plain(yaml.safe_load(path.read_text()), path.name)
     read_params(path)
 
 
-def test_every_param_dvc_tracks_is_written_in_params_yaml(raw: dict) -> None:
-    """DVC reads params.yaml itself: a key that exists only as a code default stops the stage."""
+@pytest.mark.parametrize("path", PARAMS_FILES, ids=lambda p: p.name)
+def test_every_param_dvc_tracks_is_written_in_each_params_file(path) -> None:
+    """DVC reads the params file itself: a key that exists only as a code default stops the
+    stage ("Parameters 'diagnostics' are missing"), so every example must be a whole file."""
+    raw = yaml.safe_load(path.read_text())
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
-    for name, stage in stages.items():
-        for key in stage.get("params", []):
-            node = raw
-            for part in str(key).split("."):
-                assert isinstance(node, dict) and part in node, f"{name}: {key} not in params.yaml"
-                node = node[part]
+    tracked = [(name, str(key)) for name, stage in stages.items() for key in stage["params"]]
+    assert len(tracked) > 10
+    for name, key in tracked:
+        node = raw
+        for part in key.split("."):
+            assert isinstance(node, dict) and part in node, f"{name}: {key} not in {path.name}"
+            node = node[part]
+
+
+@pytest.mark.parametrize("path", PARAMS_FILES[1:], ids=lambda p: p.name)
+def test_every_example_has_every_section_of_params_yaml(path, raw: dict) -> None:
+    assert set(raw) - set(yaml.safe_load(path.read_text())) == set()
+
+
+def test_the_examples_are_found() -> None:
+    assert [p.name for p in PARAMS_FILES[1:]] == ["acled_us_iran.yaml"]

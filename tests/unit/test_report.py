@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from fake_run import ONERROR, REGIONS, SCRIPT, build_fake_run
+from fake_run import ONERROR, REGIONS, SCRIPT, SIDE_COVERAGE, build_fake_run
 from pypdf import PdfReader
 
 from model.artefacts import load_run
@@ -147,3 +147,47 @@ def test_pdf_has_sections_pages_and_banner(failed_pdf: PdfReader) -> None:
         assert section in text, section
     assert BANNER in pages[0] and "Forecast origin" in pages[0] and "Data window" in pages[0]
     assert re.search(r"page 2 of \d+", pages[1])
+
+
+def test_side_coverage_is_shown_escaped(failed: tuple[dict, str]) -> None:
+    ctx, html = failed
+    section = html[html.index('id="sides"') : html.index("Licences and attribution")]
+    assert "armed_group (clash)" in section and "government (clash)" in section
+    assert "&lt;img src=x onerror=alert(1)&gt; (13)" in section
+    for name, n in SIDE_COVERAGE["unknown_side_top"]:
+        cell = name.replace("<", "&lt;").replace(">", "&gt;")
+        assert f'<td class="actors">{cell}</td><td class="num">{n}</td>' in section
+    assert [s["side"] for s in ctx["provenance"]["coverage"]["sides"]] == [
+        "government",
+        "armed_group",
+        "other",
+    ]
+
+
+def _boxes(box):
+    yield box
+    for child in getattr(box, "children", None) or []:
+        yield from _boxes(child)
+
+
+@pytest.mark.parametrize(
+    "page",
+    ["", "@page { size: 390px 6000px !important; margin: 0 !important }"],
+    ids=["A4", "phone"],
+)
+def test_side_tables_fit_the_page_with_a_long_actor_name(failed: tuple[dict, str], page: str):
+    from weasyprint import CSS, HTML
+
+    doc = HTML(string=failed[1]).render(stylesheets=[CSS(string=page)] if page else None)
+    tables = 0
+    for pg in doc.pages:
+        for box in _boxes(pg._page_box):
+            element = getattr(box, "element", None)
+            if type(box).__name__ != "TableBox" or "coverage" not in element.get("class", ""):
+                continue
+            tables += 1
+            right = max(b.position_x + b.margin_width() for b in _boxes(box))
+            page_box = pg._page_box  # its content area: within the page margins
+            limit = page_box.position_x + page_box.margin_left + page_box.width
+            assert right <= limit + 0.5, (element.get("class"), right, limit)
+    assert tables == 2

@@ -1,7 +1,9 @@
 """UCDP GED, points, canonical and positions adapters on small fixtures.
 
 tests/data/ucdp_ged_hdx_sample.csv has the real GED header and HXL row, one real GED row (id
-114064) and rows derived from it with edited fields (synthetic); the other fixtures are synthetic.
+114064) and rows derived from it with edited fields (synthetic); so has
+tests/data/ucdp_ged_inconsistent_rows.csv (rows 9001xx: dates and fatality ranges edited to
+contradict themselves). The other fixtures are synthetic.
 """
 
 from pathlib import Path
@@ -91,6 +93,28 @@ def test_ged_sample(regions):
     assert rej.set_index("line").loc[10, "value"] == "4"
 
 
+def test_ged_rows_that_contradict_themselves_are_quarantined(regions):
+    ev, rej, stats = run(ucdp_ged, regions, "ucdp_ged_inconsistent_rows.csv", "ucdp_ged")
+    assert sorted(ev["event_id"]) == ["t:114064", "t:900104", "t:900106"]
+    got = {(r.line, r.field, r.value, r.reason) for r in rej.itertuples()}
+    assert got == {
+        (
+            4,
+            "date_end",
+            "date_end=2014-01-20 < date_start=2014-01-24",
+            "date_end before date_start",
+        ),
+        (5, "best", "best=8, low=9, high=12", "best outside low..high"),
+        (6, "best", "best=8, low=2, high=5", "best outside low..high"),
+        (8, "date_end", "2014-02-30", "date impossible"),
+    }
+    assert stats["reasons"] == {
+        "best outside low..high": 2,
+        "date impossible": 1,
+        "date_end before date_start": 1,
+    }
+
+
 def test_ged_shipped_file_accounts_for_every_row(regions):
     ip = IngestParams.model_validate(
         {
@@ -109,6 +133,10 @@ def test_ged_shipped_file_accounts_for_every_row(regions):
     assert s["rows_read"] == 7473 == s["rows_kept"] + s["rows_rejected"]
     assert s["reasons"]["outside window"] > 4000 and len(ev) > 3000
     assert ev["date"].min() >= pd.Timestamp("2014-01-01")
+    # GED's own inconsistencies in this file: 69 rows with best outside low..high (mostly high
+    # one below low and best), none ending before it starts
+    assert s["reasons"]["best outside low..high"] == 69
+    assert "date_end before date_start" not in s["reasons"]
 
 
 def test_points_stream(regions):
