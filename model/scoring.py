@@ -190,6 +190,25 @@ def skill(score_model: float, score_baseline: float) -> float:
     return float(1.0 - score_model / score_baseline)
 
 
+def _per_group_sums(
+    loss_model: ArrayLike, loss_baseline: ArrayLike, groups: ArrayLike
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Sums of each loss and row counts per group, groups in sorted (time) order."""
+    lm = np.asarray(loss_model, dtype=float).ravel()
+    lb = np.asarray(loss_baseline, dtype=float).ravel()
+    g = np.asarray(groups).ravel()
+    if not (lm.shape == lb.shape == g.shape):
+        raise ValueError("loss_model, loss_baseline and groups differ in length")
+    if lm.size == 0:
+        raise ValueError("no rows to score")
+    _, gi = np.unique(g, return_inverse=True)
+    n_groups = int(gi.max()) + 1
+    sum_m = np.bincount(gi, weights=lm, minlength=n_groups)
+    sum_b = np.bincount(gi, weights=lb, minlength=n_groups)
+    count = np.bincount(gi, minlength=n_groups).astype(float)
+    return sum_m, sum_b, count
+
+
 def block_bootstrap_skill(
     loss_model: ArrayLike,
     loss_baseline: ArrayLike,
@@ -200,13 +219,16 @@ def block_bootstrap_skill(
     level: float = 0.9,
     seed: int = 0,
 ) -> dict[str, float]:
-    """Skill with a moving-block bootstrap interval over ordered groups (forecast origins).
+    """Skill with a circular block bootstrap interval over ordered groups (forecast origins).
 
     Rows of one origin share weather, so they are not independent, and neighbouring origins
     overlap in their targets (steps 1..H). The bootstrap therefore resamples whole origins in
-    runs of ``block`` consecutive ones (Künsch's moving blocks): ``ceil(G / block)`` block
-    starts are drawn with replacement, their origins concatenated and cut to ``G``. Skill of a
-    replicate is ``1 - sum(loss_model) / sum(loss_baseline)`` over its rows.
+    runs of ``block`` consecutive ones, wrapping from the last origin to the first (Politis and
+    Romano's circular blocks, so every origin is equally likely to be drawn):
+    ``ceil(G / block)`` block starts are drawn uniformly from all ``G`` origins, their origins
+    concatenated and cut to ``G``. Skill of a replicate is
+    ``1 - sum(loss_model) / sum(loss_baseline)`` over its rows. Use ``block`` at least the
+    horizon, so that the overlap of targets stays within blocks.
 
     Parameters
     ----------
@@ -228,21 +250,14 @@ def block_bootstrap_skill(
     dict
         ``mean`` (skill on all rows), ``ci_low``, ``ci_high``.
     """
-    lm = np.asarray(loss_model, dtype=float).ravel()
-    lb = np.asarray(loss_baseline, dtype=float).ravel()
-    g = np.asarray(groups).ravel()
-    if not (lm.shape == lb.shape == g.shape):
-        raise ValueError("loss_model, loss_baseline and groups differ in length")
-    _, gi = np.unique(g, return_inverse=True)
-    n_groups = int(gi.max()) + 1
-    sum_m = np.bincount(gi, weights=lm, minlength=n_groups)
-    sum_b = np.bincount(gi, weights=lb, minlength=n_groups)
+    sum_m, sum_b, _ = _per_group_sums(loss_model, loss_baseline, groups)
+    n_groups = sum_m.size
     mean = skill(sum_m.sum(), sum_b.sum())
     block = max(1, min(block, n_groups))
     n_blocks = -(-n_groups // block)
     rng = np.random.default_rng(seed)
-    starts = rng.integers(0, n_groups - block + 1, size=(n_boot, n_blocks))
-    idx = (starts[:, :, None] + np.arange(block)).reshape(n_boot, -1)[:, :n_groups]
+    starts = rng.integers(0, n_groups, size=(n_boot, n_blocks))
+    idx = ((starts[:, :, None] + np.arange(block)) % n_groups).reshape(n_boot, -1)[:, :n_groups]
     rep_m = sum_m[idx].sum(axis=1)
     rep_b = sum_b[idx].sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -253,3 +268,76 @@ def block_bootstrap_skill(
         return {"mean": mean, "ci_low": float("nan"), "ci_high": float("nan")}
     low, high = np.quantile(reps, [alpha, 1.0 - alpha])
     return {"mean": mean, "ci_low": float(low), "ci_high": float(high)}
+
+
+def newey_west_variance(d: ArrayLike, lag: int) -> float:
+    """Long-run variance of a series by Newey and West's Bartlett-weighted autocovariances.
+
+    ``gamma_0 + 2 * sum_{k=1}^{lag} (1 - k / (lag + 1)) * gamma_k``, with ``gamma_k`` the
+    lag-``k`` autocovariance (divided by ``n``). Never negative (the Bartlett kernel keeps it so).
+    """
+    d = np.asarray(d, dtype=float).ravel()
+    n = d.size
+    e = d - d.mean()
+    lrv = float(e @ e) / n
+    for k in range(1, min(lag, n - 1) + 1):
+        lrv += 2.0 * (1.0 - k / (lag + 1.0)) * float(e[k:] @ e[:-k]) / n
+    return max(lrv, 0.0)
+
+
+def diebold_mariano(
+    loss_model: ArrayLike, loss_baseline: ArrayLike, groups: ArrayLike, *, horizon: int = 1
+) -> dict[str, float]:
+    """Diebold–Mariano test of equal expected loss, on per-origin mean loss differences.
+
+    ``d_t`` is the model's mean loss minus the baseline's over the rows of origin ``t``. Its
+    variance is Newey–West (HAC) with ``lag = max(horizon - 1, floor(4 (G / 100)^(2/9)))``:
+    forecasts ``horizon`` steps ahead overlap in their targets up to ``horizon - 1`` origins
+    apart, and conflict persists beyond that. The statistic gets Harvey, Leybourne and
+    Newbold's small-sample correction and is referred to Student's t with ``G - 1`` degrees of
+    freedom (two-sided). A negative statistic means the model's loss is lower.
+
+    Returns
+    -------
+    dict
+        ``statistic``, ``pvalue``, ``lag``, ``origins``; NaN statistic and p-value when the
+        differences have no variance (identical forecasts) or there are fewer than 3 origins.
+    """
+    from scipy import stats
+
+    sum_m, sum_b, count = _per_group_sums(loss_model, loss_baseline, groups)
+    d = (sum_m - sum_b) / count
+    n = d.size
+    lag = max(horizon - 1, int(np.floor(4.0 * (n / 100.0) ** (2.0 / 9.0))))
+    lrv = newey_west_variance(d, lag) if n >= 3 else 0.0
+    if lrv <= 0.0:
+        return {"statistic": float("nan"), "pvalue": float("nan"), "lag": lag, "origins": n}
+    dm = float(d.mean()) / np.sqrt(lrv / n)
+    h = max(int(horizon), 1)
+    correction = np.sqrt(max((n + 1.0 - 2.0 * h + h * (h - 1.0) / n) / n, 1e-12))
+    stat = dm * correction
+    pvalue = float(2.0 * stats.t.sf(abs(stat), df=n - 1))
+    return {"statistic": float(stat), "pvalue": pvalue, "lag": lag, "origins": n}
+
+
+def skill_with_uncertainty(
+    loss_model: ArrayLike,
+    loss_baseline: ArrayLike,
+    groups: ArrayLike,
+    *,
+    horizon: int,
+    block: int,
+    n_boot: int = 1000,
+    level: float = 0.9,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Skill with its circular block bootstrap interval and the Diebold–Mariano p-value.
+
+    ``{mean, ci_low, ci_high, dm_pvalue}``: the skill on all rows, the bootstrap interval of
+    :func:`block_bootstrap_skill` and the two-sided p-value of :func:`diebold_mariano`.
+    """
+    out = block_bootstrap_skill(
+        loss_model, loss_baseline, groups, block=block, n_boot=n_boot, level=level, seed=seed
+    )
+    out["dm_pvalue"] = diebold_mariano(loss_model, loss_baseline, groups, horizon=horizon)["pvalue"]
+    return out

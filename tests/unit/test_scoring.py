@@ -128,6 +128,57 @@ def test_block_bootstrap_is_seeded_and_brackets_the_mean():
     assert a["ci_low"] < a["mean"] < a["ci_high"]
 
 
+def test_circular_blocks_reach_the_last_origins():
+    # 6 origins, the model loses only at the last one (loss 1 there, 0 elsewhere; baseline 1):
+    # a replicate's skill is 1 - (times the last origin was drawn) / 6. Moving blocks of 3 that
+    # may not wrap start at 0..3, so 2 blocks miss the last origin with probability (3/4)^2;
+    # circular blocks start anywhere and miss it with probability (3/6)^2 = 1/4.
+    lm = np.array([0, 0, 0, 0, 0, 1.0])
+    lb = np.ones(6)
+    out = scoring.block_bootstrap_skill(lm, lb, np.arange(6), block=3, n_boot=4000, level=0.2)
+    # the 60% quantile: below 1 when P(skill = 1) = 1/4 (circular), 1 when it is 9/16
+    assert out["ci_high"] < 1.0
+    assert out["mean"] == pytest.approx(1 - 1 / 6)
+
+
+def test_newey_west_by_hand():
+    # d = [1, 2, 3, 4]: e = [-1.5, -0.5, 0.5, 1.5]; gamma_0 = 5/4; gamma_1 = (0.75 - 0.25 + 0.75)/4
+    d = np.array([1.0, 2.0, 3.0, 4.0])
+    g0, g1 = 5.0 / 4.0, 1.25 / 4.0
+    assert scoring.newey_west_variance(d, 0) == pytest.approx(g0)
+    assert scoring.newey_west_variance(d, 1) == pytest.approx(g0 + 2 * 0.5 * g1)
+
+
+def test_diebold_mariano_by_hand():
+    # 6 origins of one row each; d = model - baseline = [-0.1, -0.3, -0.2, -0.2, -0.1, -0.3]
+    lb = np.full(6, 0.5)
+    d = np.array([-0.1, -0.3, -0.2, -0.2, -0.1, -0.3])
+    out = scoring.diebold_mariano(lb + d, lb, np.arange(6), horizon=2)
+    e = d - d.mean()
+    lag = max(2 - 1, int(np.floor(4 * (6 / 100) ** (2 / 9))))
+    lrv = e @ e / 6 + sum(2 * (1 - k / (lag + 1)) * (e[k:] @ e[:-k]) / 6 for k in range(1, lag + 1))
+    stat = d.mean() / np.sqrt(lrv / 6) * np.sqrt((6 + 1 - 2 * 2 + 2 * 1 / 6) / 6)
+    from scipy import stats
+
+    assert out["lag"] == lag and out["origins"] == 6
+    assert out["statistic"] == pytest.approx(stat)
+    assert out["pvalue"] == pytest.approx(2 * stats.t.sf(abs(stat), df=5))
+    assert out["statistic"] < 0 and out["pvalue"] < 0.05  # the model is better every time
+
+
+def test_diebold_mariano_averages_rows_within_an_origin_and_handles_ties():
+    groups = np.repeat(np.arange(30), 3)
+    rng = np.random.default_rng(1)
+    lb = rng.random(90)
+    same = scoring.diebold_mariano(lb, lb, groups, horizon=4)
+    assert np.isnan(same["statistic"]) and np.isnan(same["pvalue"])
+    noise = scoring.diebold_mariano(lb + rng.normal(0, 0.05, 90), lb, groups, horizon=4)
+    assert 0 <= noise["pvalue"] <= 1 and noise["lag"] == 3
+    out = scoring.skill_with_uncertainty(lb * 0.8, lb, groups, horizon=4, block=4, n_boot=100)
+    assert set(out) == {"mean", "ci_low", "ci_high", "dm_pvalue"}
+    assert out["mean"] == pytest.approx(0.2) and out["dm_pvalue"] < 0.001
+
+
 def test_bad_inputs_raise():
     with pytest.raises(ValueError, match="differ"):
         scoring.brier_score([0.1], [0, 1])
