@@ -8,6 +8,8 @@ reach it, whatever the panel holds after the origin.
 - :func:`climatology` — the region's clash rate over the trailing ``window`` periods, shrunk
   toward the pooled rate of the same window by a Beta prior of ``prior_strength``
   pseudo-periods (a region with few clashes borrows from the theatre).
+- :func:`ewma` — the region's exponentially weighted clash rate (half-life ``half_life``
+  periods), shrunk toward the pooled rate the same way: a climatology that forgets.
 - :func:`markov` — pooled ``P(clash at t+s | clash_any at t)`` per step, from every pair
   ``(t, t+s)`` with ``t + s`` up to the origin (Jeffreys-smoothed counts).
 - :func:`logistic` — a pooled logistic regression per step on the model's features at ``t``,
@@ -15,6 +17,11 @@ reach it, whatever the panel holds after the origin.
   ridge on the slopes; training rows as the model's design (``t >= first + burn_in``,
   ``t + s <= origin``).
 - :func:`global_rate` — the pooled clash rate over every period up to the origin.
+
+"Within H" (at least one clash in steps 1..H) has baselines of its own, scored on the same
+event: :func:`within_climatology` and :func:`within_ewma` are the same rates computed on the
+series of H-period windows ("any clash in the H periods ending at u") over the windows that
+ended at or before the origin.
 """
 
 from __future__ import annotations
@@ -23,7 +30,12 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-BASELINES = ("climatology", "markov", "logistic", "global_rate")
+from model.features import decayed_share
+
+BASELINES = ("climatology", "ewma", "markov", "logistic", "global_rate")
+WITHIN_BASELINES = ("climatology", "ewma")
+#: Standardised features are clipped to this many SDs in the logistic baseline.
+Z_CLIP = 5.0
 
 
 def known_at(panel: xr.Dataset, origin: np.datetime64 | pd.Timestamp | str) -> xr.Dataset:
@@ -63,11 +75,88 @@ def climatology(
     ``a = prior_strength``. The same value serves every step.
     """
     y = _outcomes(known_at(panel, origin))[:, -window:]
+    p = _shrunk_rate(y, prior_strength)
+    return _out(np.repeat(p[:, None], horizon, axis=1), panel, horizon, "climatology")
+
+
+def _shrunk_rate(y: np.ndarray, prior_strength: float) -> np.ndarray:
+    """Each row's rate of ``y`` (rows × periods), shrunk toward the pooled rate."""
     k = y.sum(axis=1)
     n = float(y.shape[1])
-    pooled = k.sum() / (n * y.shape[0])
-    p = (k + prior_strength * pooled) / (n + prior_strength)
-    return _out(np.repeat(p[:, None], horizon, axis=1), panel, horizon, "climatology")
+    pooled = k.sum() / (n * y.shape[0]) if y.size else 0.0
+    return (k + prior_strength * pooled) / (n + prior_strength)
+
+
+def ewma(
+    panel: xr.Dataset,
+    origin: np.datetime64 | pd.Timestamp | str,
+    horizon: int,
+    half_life: float = 13.0,
+    prior_strength: float = 2.0,
+) -> xr.DataArray:
+    """Each region's exponentially weighted clash rate at the origin, shrunk to the pooled rate.
+
+    :func:`model.features.decayed_share` of ``clash_any`` up to the origin: periods ``u``
+    weigh ``0.5 ** ((origin − u) / half_life)``. The same value serves every step.
+    """
+    y = _outcomes(known_at(panel, origin))
+    p = decayed_share(y, half_life, prior_strength)[:, -1]
+    return _out(np.repeat(p[:, None], horizon, axis=1), panel, horizon, "ewma")
+
+
+def window_events(y: np.ndarray, horizon: int) -> np.ndarray:
+    """``z[:, u] = 1`` when a clash occurred in periods ``u − H + 1 … u`` (windows ending at u).
+
+    Only complete windows: the result has ``T − H + 1`` columns, column ``j`` ending at
+    period ``j + H − 1``.
+    """
+    y = np.asarray(y, dtype=float)
+    if y.shape[1] < horizon:
+        return np.zeros((y.shape[0], 0))
+    cs = np.concatenate([np.zeros((y.shape[0], 1)), np.cumsum(y, axis=1)], axis=1)
+    return (cs[:, horizon:] - cs[:, :-horizon] > 0).astype(float)
+
+
+def _within_out(values: np.ndarray, panel: xr.Dataset, name: str) -> xr.DataArray:
+    return xr.DataArray(
+        values, dims=("region",), coords={"region": panel["region"].values}, name=name
+    )
+
+
+def within_climatology(
+    panel: xr.Dataset,
+    origin: np.datetime64 | pd.Timestamp | str,
+    horizon: int,
+    window: int = 52,
+    prior_strength: float = 2.0,
+) -> xr.DataArray:
+    """P(any clash within H) as each region's share of H-period windows with a clash.
+
+    Over the trailing ``window`` windows that ended at or before the origin, shrunk toward the
+    pooled share like :func:`climatology`. Dims ``(region,)``.
+    """
+    z = window_events(_outcomes(known_at(panel, origin)), horizon)[:, -window:]
+    if z.shape[1] == 0:
+        raise ValueError(f"within-H climatology: fewer than {horizon} periods before {origin}")
+    return _within_out(_shrunk_rate(z, prior_strength), panel, "climatology")
+
+
+def within_ewma(
+    panel: xr.Dataset,
+    origin: np.datetime64 | pd.Timestamp | str,
+    horizon: int,
+    half_life: float = 13.0,
+    prior_strength: float = 2.0,
+) -> xr.DataArray:
+    """P(any clash within H) as the exponentially weighted share of H-period windows with one.
+
+    :func:`model.features.decayed_share` of the window events that ended at or before the
+    origin. Dims ``(region,)``.
+    """
+    z = window_events(_outcomes(known_at(panel, origin)), horizon)
+    if z.shape[1] == 0:
+        raise ValueError(f"within-H EWMA: fewer than {horizon} periods before {origin}")
+    return _within_out(decayed_share(z, half_life, prior_strength)[:, -1], panel, "ewma")
 
 
 def markov(
@@ -136,6 +225,8 @@ def fit_logistic(
 
 def feature_cube(panel: xr.Dataset, features: list[str]) -> np.ndarray:
     """Features as a float array (region, period, feature)."""
+    if not features:
+        return np.zeros((panel.sizes["region"], panel.sizes["period"], 0))
     return np.stack(
         [panel[f].transpose("region", "period").values.astype(float) for f in features], axis=-1
     )
@@ -151,11 +242,18 @@ def logistic(
 ) -> xr.DataArray:
     """Pooled logistic regression per step on standardised features at ``t``.
 
+    The backtest gives it the model's inputs (features and offset); with none it is the pooled
+    rate of the training rows.
+
     Training rows are ``(r, t)`` with ``t`` at least ``burn_in`` periods after the first and
     ``t + s`` up to the origin; features are standardised with those rows' means and standard
     deviations (a constant feature gets scale 1; a missing value becomes the mean). The fit is
     applied to the features at the origin. Steps without both classes in training get the
-    training rate.
+    training rate. Standardised values are clipped to ``±Z_CLIP``: a feature that is nearly
+    constant in training (a proximity count that is zero in all but a few rows, say) has a tiny
+    scale, and one unusual value at the origin would otherwise sit hundreds of SDs out and
+    push the forecast to 0 or 1 — on a theatre with rare clashes that made this baseline
+    score worse than the global rate.
     """
     known = known_at(panel, origin)
     y = _outcomes(known)
@@ -175,8 +273,8 @@ def logistic(
         scale = np.nanstd(x_train, axis=0)
         scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
         mean = np.where(np.isfinite(mean), mean, 0.0)
-        z_train = np.nan_to_num((x_train - mean) / scale, nan=0.0)
-        z_origin = np.nan_to_num((x[:, -1, :] - mean) / scale, nan=0.0)
+        z_train = np.clip(np.nan_to_num((x_train - mean) / scale, nan=0.0), -Z_CLIP, Z_CLIP)
+        z_origin = np.clip(np.nan_to_num((x[:, -1, :] - mean) / scale, nan=0.0), -Z_CLIP, Z_CLIP)
         if y_train.min() == y_train.max():
             out[:, s - 1] = (y_train.sum() + 0.5) / (y_train.size + 1.0)
             continue
@@ -193,12 +291,30 @@ def all_baselines(
     features: list[str],
     burn_in: int = 0,
     window: int = 52,
+    half_life: float = 13.0,
     prior_strength: float = 2.0,
 ) -> dict[str, xr.DataArray]:
     """Every baseline's forecasts from one origin, keyed by the names in :data:`BASELINES`."""
     return {
         "climatology": climatology(panel, origin, horizon, window, prior_strength),
+        "ewma": ewma(panel, origin, horizon, half_life, prior_strength),
         "markov": markov(panel, origin, horizon),
         "logistic": logistic(panel, origin, horizon, features, burn_in),
         "global_rate": global_rate(panel, origin, horizon),
+    }
+
+
+def within_baselines(
+    panel: xr.Dataset,
+    origin: np.datetime64 | pd.Timestamp | str,
+    *,
+    horizon: int,
+    window: int = 52,
+    half_life: float = 13.0,
+    prior_strength: float = 2.0,
+) -> dict[str, xr.DataArray]:
+    """The "within H" baselines from one origin, keyed by :data:`WITHIN_BASELINES`."""
+    return {
+        "climatology": within_climatology(panel, origin, horizon, window, prior_strength),
+        "ewma": within_ewma(panel, origin, horizon, half_life, prior_strength),
     }

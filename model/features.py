@@ -51,15 +51,20 @@ def decayed_sum(counts: np.ndarray, half_life: float) -> np.ndarray:
     return out
 
 
-def decayed_share_logit(occurred: np.ndarray, half_life: float, prior: float = 2.0) -> np.ndarray:
-    """Log-odds of the decayed share of periods with an occurrence, shrunk to the pooled share.
+def decayed_share(
+    occurred: np.ndarray,
+    half_life: float,
+    prior: float = 2.0,
+    target: np.ndarray | None = None,
+) -> np.ndarray:
+    """The decayed share of periods with an occurrence, shrunk toward a target share.
 
-    Per row (region) and period ``t``: ``(k + prior · pooled) / (n + prior)`` on the logit scale,
-    with ``k = decayed_sum(occurred)`` and ``n = decayed_sum(1)`` (the decayed number of periods
-    so far), and ``pooled`` the same share over all rows at ``t``. It is the climatology of a
-    binary outcome with exponential memory: on the scale of the outcome's log-odds, it does not
-    depend on how many events a busy period held, so it carries over from a war's intense
-    phases to an insurgency's sporadic ones. Causal: uses periods ``≤ t`` only.
+    Per row (region) and period ``t``: ``(k + prior · target) / (n + prior)``, with
+    ``k = decayed_sum(occurred)`` and ``n = decayed_sum(1)`` (the decayed number of periods so
+    far). The target is by default the pooled share over all rows at ``t`` (Jeffreys-smoothed,
+    so never exactly 0 or 1). It is an exponentially weighted rate of a binary outcome (the
+    EWMA baseline of the backtest) and, on the logit scale, the ``clash_share_hl*`` features.
+    Causal: uses periods ``≤ t`` only.
 
     Parameters
     ----------
@@ -68,16 +73,51 @@ def decayed_share_logit(occurred: np.ndarray, half_life: float, prior: float = 2
     half_life : float
         Half-life in periods (> 0).
     prior : float
-        Pseudo-periods of the pooled share added to each row (> 0, keeps the logit finite).
+        Pseudo-periods of the target share added to each row (> 0, keeps the share off 0 and 1).
+    target : np.ndarray, optional
+        Share to shrink toward, rows × periods (values in (0, 1)); default the pooled share.
     """
     if prior <= 0:
         raise ValueError(f"prior must be > 0, got {prior}")
     occ = np.asarray(occurred, dtype=np.float64)
     k = decayed_sum(occ, half_life)
     n = decayed_sum(np.ones_like(occ), half_life)
-    pooled = (k.sum(axis=0) + 0.5) / (n.sum(axis=0) + 1.0)  # Jeffreys: never exactly 0 or 1
-    share = (k + prior * pooled) / (n + prior)
-    return np.log(share) - np.log1p(-share)
+    if target is None:
+        target = (k.sum(axis=0) + 0.5) / (n.sum(axis=0) + 1.0)
+    return (k + prior * target) / (n + prior)
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    return np.log(p) - np.log1p(-p)
+
+
+def decayed_share_logit(occurred: np.ndarray, half_life: float, prior: float = 2.0) -> np.ndarray:
+    """Log-odds of :func:`decayed_share` (shrunk toward the pooled share).
+
+    It is the climatology of a binary outcome with exponential memory: on the scale of the
+    outcome's log-odds, it does not depend on how many events a busy period held, so it carries
+    over from a war's intense phases to an insurgency's sporadic ones.
+    """
+    return _logit(decayed_share(occurred, half_life, prior))
+
+
+def level_logit(
+    occurred: np.ndarray,
+    half_life: float,
+    long_half_life: float,
+    prior: float = 4.0,
+    long_prior: float = 2.0,
+) -> np.ndarray:
+    """Log-odds of a region's recent rate, shrunk toward its own long-run rate (two levels).
+
+    The share over the last weeks (``half_life``) borrows ``prior`` pseudo-periods from the
+    region's long-run share (``long_half_life``), which borrows ``long_prior`` from the pooled
+    share: a region that has been quiet for years stays near zero after one quiet month, and
+    one that has fought every week stays high, where a single shrinkage toward the theatre
+    would pull both toward the middle. Causal: uses periods ``≤ t`` only.
+    """
+    long_run = decayed_share(occurred, long_half_life, long_prior)
+    return _logit(decayed_share(occurred, half_life, prior, target=long_run))
 
 
 def periods_since(occurred: np.ndarray, cap: int) -> np.ndarray:

@@ -33,6 +33,55 @@ def test_climatology_smooths_toward_pooled_rate():
     np.testing.assert_allclose(got.values[:, 0], [0.375, 0.125])
 
 
+def test_ewma_weighs_recent_periods_more():
+    # origin = 4th period, half-life 1: weights 1/8, 1/4, 1/2, 1 for periods 1..4
+    # R0 [1, 0, 1, 0]: k = 1/8 + 1/2 = 5/8, n = 15/8; R1 k = 0
+    # pooled (Jeffreys) = (5/8 + .5) / (30/8 + 1) = 9/38; a = 2
+    got = baselines.ewma(PANEL, P[3], horizon=2, half_life=1.0, prior_strength=2.0)
+    pooled = 9 / 38
+    np.testing.assert_allclose(
+        got.values,
+        [[(5 / 8 + 2 * pooled) / (15 / 8 + 2)] * 2, [(2 * pooled) / (15 / 8 + 2)] * 2],
+    )
+    # a very long half-life counts every period alike: R0 2 of 4, pooled (2 + .5)/(8 + 1)
+    long = baselines.ewma(PANEL, P[3], horizon=1, half_life=1e9, prior_strength=2.0)
+    pooled = 2.5 / 9
+    np.testing.assert_allclose(long.values[:, 0], [(2 + 2 * pooled) / 6, 2 * pooled / 6])
+
+
+def test_window_events_and_within_h_baselines():
+    # H = 2: windows ending at periods 2..6 of R0 [1, 0, 1, 0, 0, 0] -> any: 1, 1, 1, 0, 0
+    z = baselines.window_events(PANEL["clash_any"].values, 2)
+    np.testing.assert_array_equal(z[0], [1, 1, 1, 0, 0])
+    np.testing.assert_array_equal(z[1], [0, 0, 0, 0, 0])
+    # origin = 5th period: windows that ended by it are the first four: R0 3 of 4, R1 0 of 4;
+    # pooled 3/8; a = 2 -> (3 + .75)/6 and .75/6
+    got = baselines.within_climatology(PANEL, P[4], horizon=2, window=52, prior_strength=2.0)
+    assert got.dims == ("region",)
+    np.testing.assert_allclose(got.values, [3.75 / 6, 0.75 / 6])
+    # the EWMA of the same windows, every window alike: pooled (3 + .5)/(8 + 1)
+    ew = baselines.within_ewma(PANEL, P[4], horizon=2, half_life=1e9, prior_strength=2.0)
+    np.testing.assert_allclose(ew.values, [(3 + 7 / 9) / 6, (7 / 9) / 6])
+    with pytest.raises(ValueError, match="fewer than"):
+        baselines.within_climatology(PANEL, P[0], horizon=2)
+
+
+def test_logistic_stays_sane_on_a_rare_outcome_with_a_spiking_feature():
+    # 2% clashes; a feature that is zero in all but 3 training rows, then large at the origin.
+    # Unclipped, the origin sat hundreds of SDs out and the forecast went to ~0 or ~1.
+    rng = np.random.default_rng(2)
+    y = (rng.random((10, 120)) < 0.02).astype(int)
+    f = np.zeros((10, 120))
+    f[0, [5, 40, 80]] = 1.0
+    f[:, -1] = 50.0
+    panel = tiny_panel(y.tolist(), f.tolist())
+    origin = panel["period"].values[-1]
+    got = baselines.logistic(panel, origin, 2, ["f"], burn_in=2)
+    rate = baselines.global_rate(panel, origin, 2)
+    assert (got.values < 0.5).all()  # z clipped to 5 SDs: a bounded nudge, not certainty
+    assert float(got.max()) < 50 * float(rate.max())
+
+
 def test_markov_per_step_from_pairs_up_to_origin():
     # origin = 3rd period; R0 [1,0,1] (state 1), R1 [0,0,0] (state 0)
     # step 1 pairs: R0 (1,0),(0,1); R1 (0,0),(0,0)
@@ -97,13 +146,22 @@ def test_no_look_ahead_poisoned_future_changes_nothing():
     poisoned = panel.copy(deep=True)
     poisoned["clash_any"][:, origin_idx + 1 :] = 1 - poisoned["clash_any"][:, origin_idx + 1 :]
     poisoned["f"][:, origin_idx + 1 :] = 1e6
-    kw = {"horizon": 4, "features": ["f"], "burn_in": 3, "window": 10, "prior_strength": 2.0}
+    kw = {
+        "horizon": 4, "features": ["f"], "burn_in": 3, "window": 10, "half_life": 4.0,
+        "prior_strength": 2.0,
+    }  # fmt: skip
     origin = panel["period"].values[origin_idx]
     clean = baselines.all_baselines(panel, origin, **kw)
     dirty = baselines.all_baselines(poisoned, origin, **kw)
     assert set(clean) == set(baselines.BASELINES)
     for name in baselines.BASELINES:
         xr.testing.assert_identical(clean[name], dirty[name])
+    within = {k: kw[k] for k in ("horizon", "window", "half_life", "prior_strength")}
+    clean_w = baselines.within_baselines(panel, origin, **within)
+    dirty_w = baselines.within_baselines(poisoned, origin, **within)
+    assert set(clean_w) == set(baselines.WITHIN_BASELINES)
+    for name in baselines.WITHIN_BASELINES:
+        xr.testing.assert_identical(clean_w[name], dirty_w[name])
     # ...whereas poisoning the origin itself does change them (the test can see a leak)
     poisoned["clash_any"][:, origin_idx] = 1 - poisoned["clash_any"][:, origin_idx]
     assert not np.array_equal(baselines.markov(poisoned, origin, 4).values, clean["markov"].values)

@@ -12,6 +12,7 @@ from model.features import (
     decayed_share_logit,
     decayed_sum,
     derive_proximity,
+    level_logit,
     neighbour_mean,
     periods_since,
     point_region_km,
@@ -200,6 +201,24 @@ def test_decayed_share_logit_by_hand():
     out = decayed_share_logit(occurred, 1.0, prior=2.0)
     expected = np.log([[2.0, 0.4], [0.5, 1 / 6]])  # odds: 2/3, 1/3.5, 1/3, 1/7
     np.testing.assert_allclose(out, expected)
+
+
+def test_level_pools_the_recent_share_toward_the_regions_own_long_run_share():
+    # half-life 1 recent, 1e9 long (every period alike): R0 [1, 0], R1 [0, 0] at period 2
+    # long-run: k = [1, 0], n = 2, pooled (1 + .5)/(4 + 1) = .3 -> R0 (1 + .6)/4, R1 .6/4
+    # recent: k = [.5, 0], n = 1.5 -> level = (k + 4 long) / (n + 4)
+    occurred = np.array([[1, 0], [0, 0]])
+    long = np.array([1.6 / 4, 0.6 / 4])
+    level = (np.array([0.5, 0.0]) + 4 * long) / 5.5
+    out = level_logit(occurred, 1.0, 1e9, prior=4.0, long_prior=2.0)
+    np.testing.assert_allclose(out[:, 1], np.log(level / (1 - level)), rtol=1e-6)
+    # a region quiet for years stays low after one clash; a busy one stays high after a lull
+    quiet_then_one = np.r_[np.zeros(200), 1.0][None]
+    busy_then_lull = np.r_[np.ones(200), 0.0][None]
+    two = np.vstack([quiet_then_one, busy_then_lull])
+    lv = 1 / (1 + np.exp(-level_logit(two, 8.0, 52.0)[:, -1]))
+    sh = 1 / (1 + np.exp(-decayed_share_logit(two, 8.0)[:, -1]))
+    assert lv[0] < sh[0] and lv[1] > sh[1]
 
 
 def test_decayed_share_logit_is_causal_and_finite():
