@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import xarray as xr
 
@@ -41,6 +42,7 @@ ARTEFACTS: dict[str, tuple[str, str, bool]] = {
     "scenarios": ("reports/scenarios.csv", "forecast", False),
     "backtest": ("reports/metrics/backtest.json", "backtest", False),
     "predictions": ("data/backtest/predictions.parquet", "backtest", False),
+    "within": ("data/backtest/within.parquet", "backtest", False),
     "reliability": ("reports/plots/reliability.csv", "backtest", False),
     "backtest_scores": ("reports/plots/backtest_scores.csv", "backtest", False),
     "ingest": ("reports/metrics/ingest.json", "ingest", False),
@@ -60,6 +62,8 @@ FORECAST_COLUMNS = (
     "p_q05",
     "p_q95",
     "p_any_within_horizon",
+    "p_any_q05",
+    "p_any_q95",
     "rank",
 )
 
@@ -84,7 +88,9 @@ class Run:
         ``reports/forecast.csv``, one row per region and step.
     forecast_draws : xr.DataArray or None
         P(clash) draws, dims ``(region, horizon, draw)``, from ``forecast.nc``.
-    scenarios, predictions, reliability, backtest_scores, events : DataFrame or None
+    forecast_within : xr.DataArray or None
+        P(any clash in steps 1..horizon) draws, the same dims, from ``forecast.nc``.
+    scenarios, predictions, within, reliability, backtest_scores, events : DataFrame or None
     backtest, ingest, panel_metrics : dict or None
     provenance_md : str or None
         The text of ``data/raw/PROVENANCE.md``.
@@ -103,9 +109,11 @@ class Run:
     diagnostics: dict[str, Any]
     forecast: pd.DataFrame
     forecast_draws: xr.DataArray | None = None
+    forecast_within: xr.DataArray | None = None
     scenarios: pd.DataFrame | None = None
     backtest: dict[str, Any] | None = None
     predictions: pd.DataFrame | None = None
+    within: pd.DataFrame | None = None
     reliability: pd.DataFrame | None = None
     backtest_scores: pd.DataFrame | None = None
     ingest: dict[str, Any] | None = None
@@ -143,7 +151,7 @@ def _read(key: str, path: Path) -> Any:
             return tree.load()
     if key == "forecast_nc":
         with xr.open_dataset(path) as ds:
-            return forecast_draws_from(ds.load())
+            return ds.load()
     if path.suffix == ".json":
         return json.loads(path.read_text(encoding="utf-8"))
     if path.suffix == ".csv":
@@ -247,7 +255,10 @@ def load_run(
         loaded["forecast"], root / ARTEFACTS["forecast"][0], regions
     )
     if "forecast_nc" in loaded:
-        loaded["forecast_draws"] = loaded.pop("forecast_nc")
+        ds = loaded.pop("forecast_nc")
+        loaded["forecast_draws"] = forecast_draws_from(ds)
+        if "p_any_within" in ds:
+            loaded["forecast_within"] = ds["p_any_within"].transpose("region", "horizon", "draw")
     try:
         geometry = load_geometry(params.ingest.regions, root)
     except (OSError, ValueError, KeyError, StageError) as e:
@@ -294,11 +305,14 @@ def previous_origin_from_predictions(run: Run) -> tuple[pd.Timestamp, pd.DataFra
 
 
 def p_any_draws(run: Run) -> pd.DataFrame | None:
-    """P(at least one clash within the horizon) per region from the joint draws: mean, 5%, 95%."""
-    da = run.forecast_draws
+    """P(at least one clash within the horizon) per region from the model's draws: mean, 5%, 95%.
+
+    Read from ``forecast.nc`` (``p_any_within``, from the joint model with its block effect).
+    """
+    da = run.forecast_within
     if da is None:
         return None
-    any_ = 1 - (1 - da).prod("horizon")
+    any_ = da.isel(horizon=-1)
     q = any_.quantile([0.05, 0.95], dim="draw")
     return pd.DataFrame(
         {
@@ -320,13 +334,14 @@ def previous_origin(run: Run) -> dict[str, Any]:
     periods = pd.DatetimeIndex(run.panel["period"].values)
     earlier = periods[periods < run.origin]
     try:
-        from model.forecast import forecast_draws
+        from model.forecast import forecast_draws, within_draws
 
         if len(earlier) == 0:
             raise ValueError("no period before the origin")
         da = forecast_draws(run.idata, run.panel, earlier[-1])
         step1 = da.sel(horizon=1).mean("draw").to_series()
-        any_ = (1 - (1 - da).prod("horizon")).mean("draw").to_series()
+        any_ = within_draws(run.idata, run.panel, earlier[-1]).isel(horizon=-1)
+        any_ = any_.mean("draw").to_series()
         return {
             "source": "recomputed from the same posterior with the features of the previous period",
             "origin": earlier[-1],
@@ -348,9 +363,16 @@ def previous_origin(run: Run) -> dict[str, Any]:
     }
 
 
-def contributions(run: Run, regions: list[str], horizon: int = 1) -> tuple[pd.DataFrame, str]:
-    """Posterior-mean contribution (coefficient × standardised value) of each feature, by region."""
+def contributions(
+    run: Run, regions: list[str], horizon: int = 1
+) -> tuple[pd.DataFrame | None, str]:
+    """Posterior-mean contribution (coefficient × standardised value) of each feature, by region.
+
+    ``None`` when the model has no feature.
+    """
     post = run.idata["posterior"].to_dataset()
+    if "beta" not in post and "beta_mu" not in post:
+        return None, "the model has no features"
     beta = post["beta"] if "beta" in post else post["beta_mu"]
     if "horizon" in beta.dims:
         beta = beta.sel(horizon=horizon)
@@ -370,3 +392,34 @@ def contributions(run: Run, regions: list[str], horizon: int = 1) -> tuple[pd.Da
     out = (z.loc[regions] * b).astype(float)
     out.index = [str(r) for r in out.index]
     return out, how
+
+
+_LEVEL = re.compile(r"^clash_level_hl([0-9.]+)$")
+
+
+def level_breakdown(run: Run, regions: list[str]) -> pd.DataFrame | None:
+    """Where each region's forecast starts: its offset as a probability, and what makes it.
+
+    For a ``clash_level_hl{h}`` offset: the region's share of recent periods with a clash
+    (decayed, half-life ``h``), its long-run share (half-life ``level_long_half_life``, shrunk
+    toward the theatre) and the level that pools the two. ``None`` without an offset.
+    """
+    from model.features import decayed_share, decayed_sum
+    from model.forecast import offset_name
+
+    name = offset_name(run.idata)
+    if name is None:
+        return None
+    at = run.panel.sel(period=slice(None, run.origin))
+    value = at[name].isel(period=-1).to_series()
+    out = pd.DataFrame({"level": 1.0 / (1.0 + np.exp(-value))})
+    m = _LEVEL.match(name)
+    if m:
+        y = at["clash_any"].transpose("region", "period").values > 0
+        h, long = float(m.group(1)), float(run.panel.attrs.get("level_long_half_life", 52.0))
+        recent = decayed_sum(y, h)[:, -1] / decayed_sum(np.ones_like(y, float), h)[:, -1]
+        out.insert(0, "recent", recent)
+        out.insert(1, "long_run", decayed_share(y, long)[:, -1])
+        out.attrs = {"half_life": h, "long_half_life": long}
+    out.index = [str(r) for r in out.index]
+    return out.loc[regions]

@@ -1,12 +1,17 @@
-"""Rolling-origin backtest: folds of refits, forecasts and baselines, run on Dask, then scored.
+"""Rolling-origin backtest: folds of refits, forecasts and baselines, run on Dask.
 
-Origins are the last ``n_origins`` periods (``stride`` apart) that still have ``H`` periods of
-outcomes after them. Consecutive origins are grouped into folds of ``refit_every``: a fold
-fits the model once on the data known at its first origin (``fit_cutoff``) and forecasts from
-each of its origins with the features known at that origin. The posterior of a fold's later
-origins is therefore a little stale, never clairvoyant. Every piece of a fold sees the panel
-cut at the relevant date (:func:`model.baselines.known_at`); only the scoring reads the
-outcomes after an origin.
+Origins are every ``stride``-th period from ``start`` to the last one with ``H`` periods of
+outcomes after it (DESIGN §5); :func:`split_windows` cuts them at ``test_start`` into a dev
+window (where modelling choices are made) and a test window (what is reported). Consecutive
+origins are grouped into folds of ``refit_every``: a fold fits the model once on the data known
+at its first origin (``fit_cutoff``) and forecasts from each of its origins with the features
+known at that origin. The posterior of a fold's later origins is therefore a little stale,
+never clairvoyant. Every piece of a fold sees the panel cut at the relevant date
+(:func:`model.baselines.known_at`); only the scoring reads the outcomes after an origin.
+
+Each origin gives two kinds of prediction rows: one per region and step (P(clash) in that
+period) and one per region for "within H" (P(at least one clash in steps 1..H)), each with the
+baselines of the same event. Scoring is in :mod:`model.evaluation`.
 
 A fold is one Dask task (:func:`run_fold`): one fit and its origins' forecasts. Folds are
 independent and seeded from the run's seed and the fold's cutoff, so the result does not
@@ -25,12 +30,30 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from model.baselines import BASELINES, all_baselines, known_at
+from model.baselines import (
+    BASELINES,
+    WITHIN_BASELINES,
+    all_baselines,
+    known_at,
+    within_baselines,
+)
 from model.config import PriorSpec
 
 _log = logging.getLogger(__name__)
 
 FORECASTERS = ("model", *BASELINES)
+#: "Within H" forecasters: the model, the product of its weekly forecasts as if the steps were
+#: independent (not a forecaster we print; it shows what the dependence buys) and baselines.
+WITHIN_FORECASTERS = ("model", "independent", *WITHIN_BASELINES)
+WITHIN_COLUMNS = (
+    "origin",
+    "fit_cutoff",
+    "region",
+    "country",
+    "window_end",
+    "y",
+    *WITHIN_FORECASTERS,
+)
 PREDICTION_COLUMNS = (
     "origin",
     "fit_cutoff",
@@ -60,6 +83,9 @@ class FoldConfig:
     horizon: int
     burn_in: int
     priors: Mapping[str, PriorSpec]
+    offset: str | None = None
+    dependence: bool = True
+    region_effects: bool = True
     country_varying: tuple[str, ...] = ()
     parameterisation: str = "auto"
     sampler: str = "nutpie"
@@ -69,15 +95,17 @@ class FoldConfig:
     target_accept: float = 0.9
     low_rank_mass_matrix: bool = True
     climatology_window: int = 52
-    climatology_prior_strength: float = 2.0
+    ewma_half_life: float = 13.0
+    prior_strength: float = 2.0
 
 
 @dataclass
 class FoldResult:
-    """A fold's prediction rows, with its wall time and sampler health (not scored)."""
+    """A fold's prediction rows (per step and within H), wall time and sampler health."""
 
     fold: Fold
     predictions: pd.DataFrame
+    within: pd.DataFrame
     seconds: float
     divergences: int = 0
 
@@ -87,29 +115,84 @@ class BacktestResult:
     """Predictions of the finished folds and the failed folds' errors, keyed by cutoff."""
 
     predictions: pd.DataFrame
+    within: pd.DataFrame
     folds: list[FoldResult] = field(default_factory=list)
     failed: dict[pd.Timestamp, tuple[tuple[pd.Timestamp, ...], str]] = field(default_factory=dict)
 
 
+def default_start(
+    periods: Sequence[Any], burn_in: int, horizon: int, freq: str = "W-MON"
+) -> pd.Timestamp:
+    """The first origin when params give none: after the burn-in and a year of training blocks.
+
+    A year is 52 weekly or 12 monthly periods (``13 × horizon`` at least), so that the first
+    fit has a full seasonal cycle of blocks after the features have warmed up.
+    """
+    periods = pd.DatetimeIndex(periods)
+    year = 12 if freq == "MS" else 52
+    i = burn_in + max(year, 13 * horizon)
+    if i >= len(periods):
+        raise ValueError(
+            f"{len(periods)} periods are too few for a backtest: the first origin needs "
+            f"burn_in ({burn_in}) plus a year of training blocks"
+        )
+    return periods[i]
+
+
 def backtest_origins(
-    periods: Sequence[Any], n_origins: int, stride: int, horizon: int
+    periods: Sequence[Any],
+    start: Any,
+    stride: int,
+    horizon: int,
+    end: Any | None = None,
 ) -> list[pd.Timestamp]:
-    """The last ``n_origins`` periods, ``stride`` apart, with ``horizon`` outcomes after each.
+    """Every ``stride``-th period from ``start`` to ``end`` (or the last one with ``H`` outcomes).
 
     Raises
     ------
     ValueError
-        When the panel is too short for that many origins.
+        When no origin falls in that range.
     """
     periods = pd.DatetimeIndex(periods)
     last = len(periods) - 1 - horizon
-    idx = [last - stride * k for k in range(n_origins)]
-    if last < 0 or idx[-1] < 1:
+    if end is not None:
+        last = min(last, int(periods.searchsorted(pd.Timestamp(end), side="right")) - 1)
+    first = int(periods.searchsorted(pd.Timestamp(start), side="left"))
+    if last < 0 or first > last:
         raise ValueError(
-            f"{len(periods)} periods are too few for {n_origins} origins {stride} apart "
-            f"with {horizon} steps of outcomes after each"
+            f"no origin from {pd.Timestamp(start).date()} with {horizon} periods of outcomes "
+            f"after it (panel {periods[0].date()} … {periods[-1].date()})"
         )
-    return [periods[i] for i in sorted(idx)]
+    return list(periods[first : last + 1 : stride])
+
+
+def split_windows(
+    origins: Sequence[pd.Timestamp], test_start: Any | None
+) -> dict[str, list[pd.Timestamp]]:
+    """Origins before ``test_start`` (dev) and from it on (test); default the last third as test.
+
+    A backtest that ends before ``test_start`` has a dev window only (model selection runs).
+
+    Raises
+    ------
+    ValueError
+        When the dev window would be empty.
+    """
+    origins = sorted(pd.Timestamp(o) for o in origins)
+    if test_start is None:
+        cut = origins[len(origins) - max(1, len(origins) // 3)]
+    else:
+        cut = pd.Timestamp(test_start)
+    windows = {
+        "dev": [o for o in origins if o < cut],
+        "test": [o for o in origins if o >= cut],
+    }
+    if not windows["dev"]:
+        raise ValueError(
+            f"the dev window has no origin (test from {cut.date()}, origins "
+            f"{origins[0].date()} … {origins[-1].date()})"
+        )
+    return {k: v for k, v in windows.items() if v}
 
 
 def fold_seed(seed: int, cutoff: pd.Timestamp) -> int:
@@ -148,12 +231,16 @@ def outcomes_after(panel: xr.Dataset, origin: pd.Timestamp, horizon: int) -> xr.
 
 
 def fold_design(panel: xr.Dataset, fold: Fold, config: FoldConfig) -> Any:
-    """The training design of a fold: rows whose outcome is known at the fold's cutoff."""
+    """The training design of a fold: blocks whose outcomes are known at the fold's cutoff."""
     from model.clash_model import make_design
 
-    train = known_at(panel, fold.cutoff)
     return make_design(
-        train, list(config.features), config.horizon, cutoff=fold.cutoff, burn_in=config.burn_in
+        known_at(panel, fold.cutoff),
+        list(config.features),
+        config.horizon,
+        cutoff=fold.cutoff,
+        burn_in=config.burn_in,
+        offset=config.offset,
     )
 
 
@@ -168,6 +255,8 @@ def fit_fold_model(panel: xr.Dataset, fold: Fold, config: FoldConfig) -> xr.Data
         config.priors,
         country_varying=config.country_varying,
         parameterisation=config.parameterisation,
+        dependence=config.dependence,
+        region_effects=config.region_effects,
     )
     return fit(
         pm_model,
@@ -184,43 +273,69 @@ def fit_fold_model(panel: xr.Dataset, fold: Fold, config: FoldConfig) -> xr.Data
     )
 
 
+def _frame(columns: Mapping[str, xr.DataArray], dims: tuple[str, ...]) -> pd.DataFrame:
+    ds = xr.Dataset({k: v.transpose(*dims) for k, v in columns.items()})
+    return ds.reset_coords().to_dataframe().reset_index()
+
+
+def origin_rows(
+    idata: xr.DataTree, panel: xr.Dataset, origin: pd.Timestamp, config: FoldConfig
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One origin's prediction rows: per region and step, and per region "within H"."""
+    from model.forecast import forecast_draws, independent_within, within_probability
+
+    known = known_at(panel, origin)
+    p = forecast_draws(idata, known, origin)
+    within = within_probability(p).isel(horizon=-1, drop=True)
+    rates = {
+        "window": config.climatology_window,
+        "half_life": config.ewma_half_life,
+        "prior_strength": config.prior_strength,
+    }
+    base = all_baselines(
+        known,
+        origin,
+        horizon=config.horizon,
+        features=[*config.features, *([config.offset] if config.offset else [])],
+        burn_in=config.burn_in,
+        **rates,
+    )
+    y = outcomes_after(panel, origin, config.horizon)
+    weekly = {"model": p.mean("draw").drop_vars(["country", "period_start"]), **base, "y": y}
+    steps = _frame(weekly, ("region", "horizon"))
+    z = y.max("horizon").drop_vars("target_period", errors="ignore")
+    any_columns = {
+        "model": within.mean("draw").drop_vars("country"),
+        "independent": independent_within(p).isel(horizon=-1, drop=True).drop_vars("country"),
+        **within_baselines(known, origin, horizon=config.horizon, **rates),
+        "y": z,
+    }
+    any_rows = _frame(any_columns, ("region",))
+    any_rows["window_end"] = pd.Timestamp(y["target_period"].values[-1])
+    return steps, any_rows
+
+
 def forecast_fold(
     idata: xr.DataTree, panel: xr.Dataset, fold: Fold, config: FoldConfig
-) -> pd.DataFrame:
-    """Prediction rows of every origin of a fold: the model's posterior mean and baselines."""
-    from model.forecast import forecast_draws
-
-    frames = []
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Prediction rows of every origin of a fold: per step, and "within H"."""
     country = pd.Series(panel["country"].values, index=panel["region"].values)
+    steps, within = [], []
     for origin in fold.origins:
-        known = known_at(panel, origin)
-        p_model = forecast_draws(idata, known, origin).mean("draw")
-        base = all_baselines(
-            known,
-            origin,
-            horizon=config.horizon,
-            features=list(config.features),
-            burn_in=config.burn_in,
-            window=config.climatology_window,
-            prior_strength=config.climatology_prior_strength,
-        )
-        y = outcomes_after(panel, origin, config.horizon)
-        columns = {"model": p_model, **base, "y": y}
-        df = (
-            xr.Dataset({k: v.transpose("region", "horizon") for k, v in columns.items()})
-            .reset_coords()
-            .to_dataframe()
-            .reset_index()
-        )
-        df["origin"] = origin
-        df["fit_cutoff"] = fold.cutoff
-        df["country"] = country.loc[df["region"]].to_numpy()
-        frames.append(df)
-    out = pd.concat(frames, ignore_index=True)
+        s, w = origin_rows(idata, panel, origin, config)
+        for df in (s, w):
+            df["origin"] = origin
+            df["fit_cutoff"] = fold.cutoff
+            df["country"] = country.loc[df["region"]].to_numpy()
+        steps.append(s)
+        within.append(w)
+    out = pd.concat(steps, ignore_index=True)
     out["y"] = out["y"].astype(np.int8)
     out["horizon"] = out["horizon"].astype(np.int64)
     out["target_period"] = pd.to_datetime(out["target_period"])
-    return out[list(PREDICTION_COLUMNS)]
+    w = pd.concat(within, ignore_index=True)
+    w["y"] = w["y"].astype(np.int8)
+    return out[list(PREDICTION_COLUMNS)], w[list(WITHIN_COLUMNS)]
 
 
 def run_fold(panel: xr.Dataset, fold: Fold, config: FoldConfig) -> FoldResult:
@@ -230,8 +345,22 @@ def run_fold(panel: xr.Dataset, fold: Fold, config: FoldConfig) -> FoldResult:
     divergences = 0
     if "sample_stats" in idata.children and "diverging" in idata["sample_stats"]:
         divergences = int(idata["sample_stats"]["diverging"].sum())
-    predictions = forecast_fold(idata, panel, fold, config)
-    return FoldResult(fold, predictions, time.perf_counter() - t0, divergences)
+    predictions, within = forecast_fold(idata, panel, fold, config)
+    return FoldResult(fold, predictions, within, time.perf_counter() - t0, divergences)
+
+
+def _collect(finished: list[FoldResult]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Predictions of the finished folds, sorted so that completion order does not matter."""
+    if not finished:
+        return pd.DataFrame(columns=list(PREDICTION_COLUMNS)), pd.DataFrame(
+            columns=list(WITHIN_COLUMNS)
+        )
+    steps = pd.concat([r.predictions for r in finished], ignore_index=True)
+    within = pd.concat([r.within for r in finished], ignore_index=True)
+    return (
+        steps.sort_values(["origin", "region", "horizon"], ignore_index=True),
+        within.sort_values(["origin", "region"], ignore_index=True),
+    )
 
 
 def run_backtest(
@@ -273,154 +402,5 @@ def run_backtest(
                 finished.append(fut.result())
             bar.update(1)
     finished.sort(key=lambda r: r.fold.cutoff)
-    if finished:
-        predictions = pd.concat([r.predictions for r in finished], ignore_index=True)
-        predictions = predictions.sort_values(["origin", "region", "horizon"], ignore_index=True)
-    else:
-        predictions = pd.DataFrame(columns=list(PREDICTION_COLUMNS))
-    return BacktestResult(predictions, finished, dict(sorted(failed.items())))
-
-
-# --------------------------------------------------------------------------- scoring
-
-
-def _clean(x: Any, digits: int = 10) -> Any:
-    """Round floats (stable JSON across platforms) and turn NaN into None."""
-    if isinstance(x, dict):
-        return {str(k): _clean(v, digits) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_clean(v, digits) for v in x]
-    if isinstance(x, float | np.floating):
-        return None if not np.isfinite(x) else round(float(x), digits)
-    if isinstance(x, np.integer):
-        return int(x)
-    return x
-
-
-def summarise_backtest(
-    predictions: pd.DataFrame,
-    *,
-    bins: int = 10,
-    n_boot: int = 1000,
-    block: int = 4,
-    seed: int = 0,
-) -> dict[str, Any]:
-    """The contents of ``backtest.json``: aggregate scores, skill with intervals, per step.
-
-    Scores are pooled over every (origin, region, step) row. Skill against each baseline is
-    ``1 - mean loss of the model / mean loss of the baseline`` with a 90% moving-block bootstrap
-    interval over origins (blocks of ``block`` origins; see
-    :func:`model.scoring.block_bootstrap_skill`). The same seed serves every bootstrap, so the
-    intervals of different baselines use the same resamples of origins.
-    """
-    from model import scoring
-
-    y = predictions["y"].to_numpy()
-    origin = predictions["origin"].to_numpy()
-    losses = {
-        name: {
-            "brier": scoring.brier_score(predictions[name].to_numpy(), y),
-            "log_score": scoring.log_score(predictions[name].to_numpy(), y),
-        }
-        for name in FORECASTERS
-    }
-    dates = sorted(pd.Timestamp(o).date().isoformat() for o in np.unique(origin))
-    out: dict[str, Any] = {
-        "origins": len(dates),
-        "horizons": int(predictions["horizon"].max()),
-        "origin_dates": dates,
-        "rows": len(predictions),
-        "prevalence": float(y.mean()),
-    }
-    for name in FORECASTERS:
-        out[name] = scoring.summarize(predictions[name].to_numpy(), y, bins)
-    out["skill"] = {
-        base: {
-            score: scoring.block_bootstrap_skill(
-                losses["model"][score],
-                losses[base][score],
-                origin,
-                block=block,
-                n_boot=n_boot,
-                seed=seed,
-            )
-            for score in ("brier", "log_score")
-        }
-        for base in BASELINES
-    }
-    out["hindsight"] = hindsight_ceiling(predictions, out["climatology"])
-    per_horizon = {}
-    for h, rows in predictions.groupby("horizon", sort=True):
-        yh = rows["y"].to_numpy()
-        entry: dict[str, Any] = {"rows": len(rows), "prevalence": float(yh.mean())}
-        for name in FORECASTERS:
-            ph = rows[name].to_numpy()
-            entry[name] = {
-                "brier": float(scoring.brier_score(ph, yh).mean()),
-                "log_score": float(scoring.log_score(ph, yh).mean()),
-                "auc_pr": scoring.auc_pr(ph, yh),
-            }
-        entry["brier_skill"] = {
-            b: scoring.skill(entry["model"]["brier"], entry[b]["brier"]) for b in BASELINES
-        }
-        per_horizon[str(int(h))] = entry
-    out["per_horizon"] = per_horizon
-    return _clean(out)
-
-
-def hindsight_ceiling(
-    predictions: pd.DataFrame, climatology: Mapping[str, float]
-) -> dict[str, Any]:
-    """Scores of a forecaster that knew each region's clash rate over the scored rows.
-
-    Not a forecaster (it reads the outcomes it scores): the headroom left to any forecast that
-    is constant within a region over the backtest window, which is what climatology aims at.
-    A model beats it only by following changes within the window. Rates are Jeffreys-smoothed,
-    ``(k + 1/2) / (n + 1)``, so the log score stays finite. ``climatology`` holds the mean
-    ``brier`` and ``log_score`` of the climatology baseline on the same rows.
-    """
-    from model import scoring
-
-    y = predictions["y"].to_numpy()
-    grouped = predictions.groupby("region", sort=False)["y"]
-    rate = ((grouped.transform("sum") + 0.5) / (grouped.transform("count") + 1.0)).to_numpy()
-    brier = float(scoring.brier_score(rate, y).mean())
-    log = float(scoring.log_score(rate, y).mean())
-    return {
-        "brier": brier,
-        "log_score": log,
-        "brier_skill_vs_climatology": scoring.skill(brier, climatology["brier"]),
-        "log_score_skill_vs_climatology": scoring.skill(log, climatology["log_score"]),
-    }
-
-
-def reliability_table(
-    predictions: pd.DataFrame, bins: int = 10, forecaster: str = "model"
-) -> pd.DataFrame:
-    """One forecaster's reliability curve (``reports/plots/reliability.csv``), empty bins out.
-
-    Only the model's curve goes to the CSV, so that ``dvc plots`` and the report draw one
-    series from it; the baselines' curves come from the predictions.
-    """
-    from model import scoring
-
-    curve = scoring.reliability_curve(
-        predictions[forecaster].to_numpy(), predictions["y"].to_numpy(), bins
-    )
-    df = pd.DataFrame({k: curve[k] for k in ("bin", "forecast_mean", "observed_rate", "count")})
-    return df[df["count"] > 0].reset_index(drop=True)
-
-
-def scores_by_origin(predictions: pd.DataFrame) -> pd.DataFrame:
-    """Mean Brier and log score of the model per origin, and each baseline's Brier score."""
-    from model import scoring
-
-    y = predictions["y"].to_numpy()
-    cols = {
-        "origin": predictions["origin"].dt.strftime("%Y-%m-%d"),
-        "brier": scoring.brier_score(predictions["model"].to_numpy(), y),
-        "log_score": scoring.log_score(predictions["model"].to_numpy(), y),
-    }
-    for name in BASELINES:
-        cols[f"{name}_brier"] = scoring.brier_score(predictions[name].to_numpy(), y)
-    return pd.DataFrame(cols).groupby("origin", sort=True).mean().reset_index()
+    predictions, within = _collect(finished)
+    return BacktestResult(predictions, within, finished, dict(sorted(failed.items())))

@@ -1,27 +1,42 @@
 """The hierarchical clash model: a design from the panel, and one pure builder.
 
-Direct multi-step forecasting (DESIGN §4). Each training row is a (region r, origin t, step s)
-with outcome ``y = clash_any[r, t + s]`` and the standardised features at the origin ``X[r, t]``:
+Direct multi-step forecasting (DESIGN §4). From an origin ``t`` the model forecasts the next
+``H`` periods with the features known at ``t``; no covariate has to be forecast. Each training
+row is a *block*: a region ``r``, an origin ``t`` and the outcomes ``y[s] = clash_any[r, t + s]``
+of steps ``s = 1..H``. The blocks' origins are ``H`` periods apart, so that every observed
+outcome enters the likelihood exactly once (the design that repeated an outcome in up to ``H``
+rows counted it ``H`` times and made every interval too narrow):
 
-    logit p = region_eff[r] + X · beta[s]                                  (+ country slopes)
+    eta[b, s] = c · offset[b] + region_eff[r(b)] + X[b] · beta[s]            (+ country slopes)
+    y[b, s]   ~ Bernoulli(invlogit(eta[b, s] + sigma_block · u[b])),    u[b] ~ Normal(0, 1)
+    c = sqrt(1 + π sigma_block² / 8)
     region_eff[r] ~ Normal(intercept + sigma_country * country_offset[c(r)], sigma_region)
     beta[s, k] = beta_mu[k] + sigma_beta_horizon * beta_offset[s, k]
 
-Intercepts are nested and partially pooled (a region without history borrows from its country
-and the theatre); coefficients are partially pooled across steps, so no covariate has to be
-forecast. The country offsets sum to zero (the intercept is the mean country); with one country
-the country level is dropped (no ``sigma_country`` or ``country_offset``).
+``offset`` is a panel variable on the log-odds scale entered with coefficient 1 (by default the
+region's exponentially weighted clash log-odds, ``clash_share_hl*``): the forecast starts from
+the region's recent rate, as a random walk would, and the rest of the model adjusts it. ``c``
+keeps the offset's meaning once the block effect is integrated out: ``E[invlogit(c·x +
+sigma·u)] ≈ invlogit(x)`` (the logistic-normal approximation), so a region whose offset says
+20% is forecast at about 20% whatever the dependence. The block effect ``u`` is shared by the
+``H`` steps of a block: given the features, the weeks after
+an origin are not independent (a quiet month stays quiet, an offensive fills several weeks),
+and P(at least one clash within H) follows from the joint model instead of assuming
+independence. ``u`` is integrated out by Gauss–Hermite quadrature (:mod:`model.blocks`), so the
+likelihood has no per-block parameters. ``dependence=False`` drops it (steps independent given
+the parameters).
 
+Intercepts are nested and partially pooled (a region without history borrows from its country
+and the theatre); ``region_effects=False`` drops them, leaving the offset alone to carry each
+region's level (with an offset that already pools a region's recent rate toward its long-run
+rate and the theatre's, learned intercepts only add the training years' trend, see the README).
+Coefficients are partially pooled across steps. The country offsets sum to
+zero (the intercept is the mean country); with one country the country level is dropped.
 How NUTS sees the region effects follows the data (``parameterisation="auto"``,
-:func:`centred_regions`): a region whose rows pin its effect is sampled centred
-(``region_eff_centred``), the others non-centred (``region_eff = mean + sigma_region *
-region_offset``). When no region qualifies, all are non-centred with offsets that sum to zero
-within each country (``C @ region_offset``), so that no level has a direction the data cannot
-tell from the level above (the intercept/offset ridge that otherwise collapses the effective
-sample size); the intercept is then the mean region, a country's effect the mean of its
-regions' and ``sigma_country`` the spread of those means. ``region_eff`` (per region, every
-parameterisation) is stored for the forecasts. Country-varying slopes (``country_varying``)
-need two countries or more and are ignored with one.
+:func:`centred_regions`): a region whose rows pin its effect is sampled centred, the others
+non-centred. When no region qualifies, all are non-centred with offsets that sum to zero
+within each country. ``region_eff`` (per region, every parameterisation) is stored for the
+forecasts. Country-varying slopes (``country_varying``) need two countries or more.
 
 This module is pure: no I/O, no sampling, no plotting.
 """
@@ -39,45 +54,45 @@ import pymc as pm
 import pytensor.tensor as pt
 import xarray as xr
 
+from model.blocks import OFFSET_DIM, block_origins, offset_scale, quadrature
 from model.config import PriorSpec
 from model.numerics import strict_float_math
 
 Parameterisation = Literal["auto", "non_centred", "centred"]
 
-#: Variables kept out of stored traces: one value per training row and draw (hundreds of MB).
-ROW_VARS = ("p",)
-
 
 @dataclass(frozen=True)
 class Design:
-    """Training rows of the direct multi-step model, with everything needed to rebuild it.
+    """Training blocks of the direct multi-step model, with everything needed to rebuild it.
 
     Attributes
     ----------
-    X : ndarray (obs, feature)
-        Standardised features at the origin.
-    y : ndarray (obs,)
-        ``clash_any`` at origin + step (int8).
-    region_idx, country_idx, step_idx : ndarray (obs,)
-        Integer codes; ``step_idx`` is step − 1.
-    origin_idx : ndarray (obs,)
-        Index of the origin period in ``periods``.
+    X : ndarray (block, feature)
+        Standardised features at the block's origin.
+    offset : ndarray (block,)
+        The offset variable at the origin (log-odds; zeros without an offset).
+    y : ndarray (block, horizon)
+        ``clash_any`` at origin + step (int8); every outcome appears once.
+    region_idx, country_idx, origin_idx : ndarray (block,)
+        Integer codes; ``origin_idx`` indexes ``periods``.
     regions, countries, features : tuple of str
         Labels; ``region_country_idx[r]`` is the country code of region ``r``.
     x_mean, x_scale : ndarray (feature,)
-        Standardisation from the training rows only (scale 1 for a constant feature).
+        Standardisation from the training blocks only (scale 1 for a constant feature).
     horizon : int
     periods : pandas.DatetimeIndex
         The panel's periods (labels of ``origin_idx``).
     cutoff : pandas.Timestamp
         The last period whose outcome is used.
+    offset_name : str or None
+        The panel variable used as offset.
     """
 
     X: np.ndarray
+    offset: np.ndarray
     y: np.ndarray
     region_idx: np.ndarray
     country_idx: np.ndarray
-    step_idx: np.ndarray
     origin_idx: np.ndarray
     regions: tuple[str, ...]
     countries: tuple[str, ...]
@@ -88,24 +103,61 @@ class Design:
     horizon: int
     periods: pd.DatetimeIndex = field(repr=False)
     cutoff: pd.Timestamp
+    offset_name: str | None = None
+
+    @property
+    def n_blocks(self) -> int:
+        return int(self.y.shape[0])
 
     @property
     def n_obs(self) -> int:
-        return int(self.y.shape[0])
+        """Observed outcomes (blocks × steps)."""
+        return int(self.y.size)
 
     @property
     def clash_rate(self) -> float:
         return float(self.y.mean()) if self.n_obs else float("nan")
 
     def coords(self) -> dict[str, Sequence]:
-        """Model coordinates (``horizon`` is the step 1..H)."""
+        """Model coordinates (``horizon`` is the step 1..H, ``obs_id`` the block)."""
         return {
             "region": list(self.regions),
             "country": list(self.countries),
             "feature": list(self.features),
             "horizon": list(range(1, self.horizon + 1)),
-            "obs_id": np.arange(self.n_obs),
+            "obs_id": np.arange(self.n_blocks),
         }
+
+
+def standardise(x_raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(z, mean, scale)``: columns centred and scaled by their SD (scale 1 when constant)."""
+    mean = x_raw.mean(axis=0)
+    scale = x_raw.std(axis=0)
+    scale = np.where(scale > 1e-12, scale, 1.0)
+    return (x_raw - mean) / scale, mean, scale
+
+
+def _panel_values(panel: xr.Dataset, names: Sequence[str], r_i, t_i) -> np.ndarray:
+    """Variables at (region, origin) pairs as (pairs, variable); non-finite values rejected."""
+    if not names:
+        return np.zeros((r_i.size, 0))
+    raw = np.stack([panel[f].values.astype(np.float64)[r_i, t_i] for f in names], axis=-1)
+    bad = ~np.isfinite(raw).all(axis=0)
+    if bad.any():
+        raise ValueError(
+            f"NaN/inf in training rows: {[f for f, b in zip(names, bad, strict=True) if b]}"
+        )
+    return raw
+
+
+def _cut_index(periods: pd.DatetimeIndex, cutoff: object | None) -> int:
+    if cutoff is None:
+        return len(periods) - 1
+    ts = pd.Timestamp(cutoff)
+    cut = int(periods.searchsorted(ts, side="right")) - 1
+    if cut < 0:
+        raise ValueError(f"cutoff {ts.date()} is before the first period {periods[0].date()}")
+    return cut
 
 
 def make_design(
@@ -114,8 +166,9 @@ def make_design(
     horizon: int,
     cutoff: object | None = None,
     burn_in: int = 0,
+    offset: str | None = None,
 ) -> Design:
-    """Training rows ``(region, origin t, step s)`` from a panel (``docs/interfaces.md``).
+    """Training blocks ``(region, origin t, steps 1..H)`` from a panel (``docs/interfaces.md``).
 
     Parameters
     ----------
@@ -124,76 +177,51 @@ def make_design(
     features : sequence of str
         Feature variables (may be empty: an intercepts-only design).
     horizon : int
-        Steps H; rows for s = 1..H.
+        Steps H per block.
     cutoff : date-like, optional
         Last period whose outcome may be used (``t + s ≤ cutoff``); default the last period.
     burn_in : int
         Periods skipped before the first origin so that decayed lags have warmed up.
-
-    Returns
-    -------
-    Design
+    offset : str, optional
+        A panel variable on the log-odds scale entered with coefficient 1.
 
     Raises
     ------
     ValueError
-        On a missing or non-finite feature, a cutoff outside the panel, or no training rows.
+        On a missing or non-finite variable, a cutoff outside the panel, or no training block.
     """
     features = tuple(features)
-    missing = [f for f in (*features, "clash_any") if f not in panel.data_vars]
+    needed = (*features, "clash_any", *([offset] if offset else []))
+    missing = [f for f in needed if f not in panel.data_vars]
     if missing:
         raise ValueError(f"panel has no variable(s) {missing}")
     if horizon < 1:
         raise ValueError(f"horizon must be ≥ 1, got {horizon}")
     panel = panel.transpose("region", "period", ...)
     periods = pd.DatetimeIndex(panel["period"].values)
-    if cutoff is None:
-        cut = len(periods) - 1
-    else:
-        ts = pd.Timestamp(cutoff)
-        cut = int(periods.searchsorted(ts, side="right")) - 1
-        if cut < 0:
-            raise ValueError(f"cutoff {ts.date()} is before the first period {periods[0].date()}")
+    cut = _cut_index(periods, cutoff)
     regions = tuple(str(r) for r in panel["region"].values)
     country_of = [str(c) for c in panel["country"].values]
     countries = tuple(sorted(set(country_of)))
     region_country_idx = np.array([countries.index(c) for c in country_of], dtype=np.int64)
 
-    n_reg = len(regions)
-    origins = np.arange(burn_in, cut)  # t + 1 ≤ cut
+    origins = block_origins(cut, burn_in, horizon)
     if origins.size == 0:
-        raise ValueError(f"no training origins: burn_in={burn_in}, cutoff index {cut}")
-    r_grid, t_grid, s_grid = np.meshgrid(
-        np.arange(n_reg), origins, np.arange(1, horizon + 1), indexing="ij"
-    )
-    keep = (t_grid + s_grid) <= cut
-    r_i, t_i, s_i = r_grid[keep], t_grid[keep], s_grid[keep]
-    order = np.lexsort((s_i, r_i, t_i))  # origin, then region, then step
-    r_i, t_i, s_i = r_i[order], t_i[order], s_i[order]
-
-    y_all = panel["clash_any"].values
-    y = y_all[r_i, t_i + s_i].astype(np.int8)
-    if features:
-        raw = np.stack([panel[f].values.astype(np.float64) for f in features], axis=-1)
-        X_raw = raw[r_i, t_i]
-        bad = ~np.isfinite(X_raw).all(axis=0)
-        if bad.any():
-            names = [f for f, b in zip(features, bad, strict=True) if b]
-            raise ValueError(f"features with NaN/inf in training rows: {names}")
-        x_mean = X_raw.mean(axis=0)
-        x_scale = X_raw.std(axis=0)
-        x_scale = np.where(x_scale > 1e-12, x_scale, 1.0)
-        X = (X_raw - x_mean) / x_scale
-    else:
-        x_mean = np.zeros(0)
-        x_scale = np.ones(0)
-        X = np.zeros((r_i.size, 0))
+        raise ValueError(
+            f"no training block: burn_in={burn_in}, cutoff index {cut}, horizon {horizon}"
+        )
+    t_i = np.repeat(origins, len(regions))  # origin-major, then region
+    r_i = np.tile(np.arange(len(regions)), origins.size)
+    steps = np.arange(1, horizon + 1)
+    y = panel["clash_any"].values[r_i[:, None], t_i[:, None] + steps].astype(np.int8)
+    X, x_mean, x_scale = standardise(_panel_values(panel, features, r_i, t_i))
+    off = _panel_values(panel, [offset], r_i, t_i)[:, 0] if offset else np.zeros(r_i.size)
     return Design(
         X=X,
+        offset=off,
         y=y,
         region_idx=r_i.astype(np.int64),
         country_idx=region_country_idx[r_i],
-        step_idx=(s_i - 1).astype(np.int64),
         origin_idx=t_i.astype(np.int64),
         regions=regions,
         countries=countries,
@@ -204,6 +232,7 @@ def make_design(
         horizon=int(horizon),
         periods=periods,
         cutoff=periods[cut],
+        offset_name=offset,
     )
 
 
@@ -235,22 +264,23 @@ def zero_sum_within(group_idx: np.ndarray, n_group: int) -> np.ndarray:
 def centred_regions(design: Design, sigma_prior: PriorSpec) -> np.ndarray:
     """Which regions ``auto`` samples centred: those whose own rows pin their effect.
 
-    A region's rows inform its effect with a standard error of about ``1 / sqrt(n p (1 − p))``,
-    ``n`` its rows and ``p = (clash rows + ½) / (n + 1)``. Where that is below the prior median
-    of ``sigma_region``, the likelihood dominates the prior and the centred form is the better
-    geometry: a non-centred offset is then ``(effect − mean) / sigma_region``, which bends with
-    ``sigma_region`` more sharply the more rows pin the effect, and NUTS trees grow with the
-    rows (simulated panel of 36 regions × 520 weeks: mean tree 30 non-centred, 15 centred).
-    Where the data are thin (a region with no clash) the prior dominates and non-centred is
-    the better one. The choice changes how NUTS moves, not the model.
+    A region's outcomes inform its effect with a standard error of about
+    ``1 / sqrt(n p (1 − p))``, ``n`` its outcomes and ``p = (clashes + ½) / (n + 1)``. Where that
+    is below the prior median of ``sigma_region``, the likelihood dominates the prior and the
+    centred form is the better geometry: a non-centred offset is then ``(effect − mean) /
+    sigma_region``, which bends with ``sigma_region`` more sharply the more rows pin the effect,
+    and NUTS trees grow with the rows (simulated panel of 36 regions × 520 weeks: mean tree 30
+    non-centred, 15 centred). Where the data are thin (a region with no clash) the prior
+    dominates and non-centred is the better one. The choice changes how NUTS moves, not the
+    model.
 
     Returns
     -------
     ndarray of bool (region,)
     """
     n_reg = len(design.regions)
-    rows = np.bincount(design.region_idx, minlength=n_reg).astype(float)
-    clashes = np.bincount(design.region_idx, weights=design.y, minlength=n_reg)
+    rows = np.bincount(design.region_idx, minlength=n_reg).astype(float) * design.horizon
+    clashes = np.bincount(design.region_idx, weights=design.y.sum(axis=1), minlength=n_reg)
     rate = (clashes + 0.5) / (rows + 1.0)
     information = rows * rate * (1.0 - rate)
     return information * _prior_median(sigma_prior) ** 2 > 1.0
@@ -264,11 +294,138 @@ def _prior_median(spec: PriorSpec) -> float:
         return float(np.median(pm.draw(prior, draws=4001, random_seed=0)))
 
 
+def block_logp(
+    value: pt.TensorVariable, eta: pt.TensorVariable, sigma_block: pt.TensorVariable
+) -> pt.TensorVariable:
+    """Log-likelihood of each block's outcomes, the block effect integrated out by quadrature.
+
+    ``log Σ_q w_q Π_s Bernoulli(y_s | invlogit(eta_s + sigma_block · x_q))`` per block: value
+    and eta are ``(block, step)``; returns ``(block,)``.
+    """
+    nodes, weights = quadrature()
+    e = eta[..., None] + sigma_block * pt.constant(nodes)
+    v = value[..., None]
+    ll = (v * -pt.softplus(-e) + (1 - v) * -pt.softplus(e)).sum(axis=-2)
+    return pm.math.logsumexp(ll + np.log(weights), axis=-1)
+
+
+def block_random(
+    eta: np.ndarray, sigma_block: np.ndarray, rng: np.random.Generator | None = None, size=None
+) -> np.ndarray:
+    """Draw blocks of outcomes: one normal block effect shared by the steps of each block.
+
+    ``eta`` is ``(..., step)``; ``size`` (PyMC's) is the batch shape, without the step.
+    """
+    rng = np.random.default_rng() if rng is None else rng
+    eta = np.asarray(eta, dtype=float)
+    batch = eta.shape[:-1] if size is None else tuple(np.atleast_1d(size).tolist())
+    eta = np.broadcast_to(eta, (*batch, eta.shape[-1]))
+    sigma = np.broadcast_to(np.asarray(sigma_block, dtype=float), batch)
+    shift = (sigma * rng.normal(size=batch))[..., None]
+    p = 1.0 / (1.0 + np.exp(-(eta + shift)))
+    return (rng.random(eta.shape) < p).astype(np.int8)
+
+
+def _base_effects(design: Design, priors: Mapping[str, PriorSpec], centred: bool):
+    """Intercept plus country effects, per region."""
+    intercept = _prior("intercept", priors["intercept"])
+    if len(design.countries) < 2:
+        return intercept * pt.ones(len(design.regions))
+    sigma_country = _prior("sigma_country", priors["sigma_country"])
+    if centred:
+        country_eff = pm.Normal("country_eff", 0.0, sigma_country, dims="country")
+    else:
+        country_offset = pm.ZeroSumNormal("country_offset", sigma=1.0, dims="country")
+        country_eff = sigma_country * country_offset
+    return intercept + country_eff[design.region_country_idx]
+
+
+def _region_effects(
+    pm_model: pm.Model, design: Design, base, sigma_region, centre: np.ndarray
+) -> pt.TensorVariable:
+    """``region_eff``: centred where ``centre`` says, non-centred elsewhere (module docstring)."""
+    if centre.all():
+        return pm.Normal("region_eff", base, sigma_region, dims="region")
+    if not centre.any():
+        if len(design.countries) > 1:
+            offset = pm.Normal("region_offset", 0.0, 1.0, dims="region")
+            centring = zero_sum_within(design.region_country_idx, len(design.countries))
+            offset_zs = pt.dot(pt.constant(centring), offset)
+        else:
+            offset_zs = pm.ZeroSumNormal("region_offset", sigma=1.0, dims="region")
+        return pm.Deterministic("region_eff", base + sigma_region * offset_zs, dims="region")
+    c_pos, n_pos = np.flatnonzero(centre), np.flatnonzero(~centre)
+    pm_model.add_coord("region_centred", [design.regions[i] for i in c_pos])
+    pm_model.add_coord("region_noncentred", [design.regions[i] for i in n_pos])
+    eff_c = pm.Normal("region_eff_centred", base[c_pos], sigma_region, dims="region_centred")
+    offset = pm.Normal("region_offset", 0.0, 1.0, dims="region_noncentred")
+    eff_n = base[n_pos] + sigma_region * offset
+    back = np.argsort(np.concatenate([c_pos, n_pos]))
+    return pm.Deterministic("region_eff", pt.concatenate([eff_c, eff_n])[back], dims="region")
+
+
+def _feature_effects(
+    design: Design, priors: Mapping[str, PriorSpec], centred: bool, cv: Sequence[str]
+) -> pt.TensorVariable:
+    """``X · beta[s]`` per block and step (plus country-varying slopes), shape (block, H)."""
+    X = pm.Data("X", design.X, dims=("obs_id", "feature"))
+    beta_mu = _prior("beta_mu", priors["beta"], dims="feature")
+    sigma_bh = _prior("sigma_beta_horizon", priors["sigma_beta_horizon"])
+    if centred:
+        beta = pm.Normal("beta", beta_mu, sigma_bh, dims=("horizon", "feature"))
+    else:
+        beta_offset = pm.Normal("beta_offset", 0.0, 1.0, dims=("horizon", "feature"))
+        beta = pm.Deterministic(
+            "beta", beta_mu + sigma_bh * beta_offset, dims=("horizon", "feature")
+        )
+    xb = pt.dot(X, beta.T)
+    if not cv:
+        return xb
+    cv_pos = [design.features.index(f) for f in cv]
+    sigma_bc = _prior("sigma_beta_country", priors["sigma_beta_country"])
+    bc_offset = pm.Normal("beta_country_offset", 0.0, 1.0, dims=("country", "feature_cv"))
+    beta_country = pm.Deterministic(
+        "beta_country", sigma_bc * bc_offset, dims=("country", "feature_cv")
+    )
+    country_idx = pm.Data("country_idx", design.country_idx, dims="obs_id")
+    return xb + (X[:, cv_pos] * beta_country[country_idx]).sum(axis=-1)[:, None]
+
+
+def _check_inputs(
+    design: Design,
+    priors: Mapping[str, PriorSpec],
+    country_varying: Sequence[str],
+    dependence: bool,
+    region_effects: bool,
+) -> list[str]:
+    """The country-varying features in use; raises on missing priors or unknown features."""
+    has_country = len(design.countries) > 1
+    if region_effects:
+        _need(priors, "intercept", "sigma_region")
+    elif not design.offset_name:
+        raise ValueError("a model without region effects needs an offset")
+    if design.features:
+        _need(priors, "beta", "sigma_beta_horizon")
+    if has_country and region_effects:
+        _need(priors, "sigma_country")
+    if dependence:
+        _need(priors, "sigma_block")
+    unknown = sorted(set(country_varying) - set(design.features))
+    if unknown:
+        raise ValueError(f"country_varying names features not in the design: {unknown}")
+    cv = [f for f in country_varying if f in design.features] if has_country else []
+    if cv:
+        _need(priors, "sigma_beta_country")
+    return cv
+
+
 def build_clash_model(
     design: Design,
     priors: Mapping[str, PriorSpec],
     country_varying: Sequence[str] = (),
     parameterisation: Parameterisation = "auto",
+    dependence: bool = True,
+    region_effects: bool = True,
 ) -> pm.Model:
     """Build the hierarchical Bernoulli-logit model of ``design`` (pure).
 
@@ -279,132 +436,80 @@ def build_clash_model(
     priors : mapping of str to PriorSpec
         Keys ``intercept``, ``sigma_region``, ``beta`` (prior of ``beta_mu``),
         ``sigma_beta_horizon``; ``sigma_country`` with two countries or more;
-        ``sigma_beta_country`` with country-varying slopes.
+        ``sigma_beta_country`` with country-varying slopes; ``sigma_block`` with dependence.
     country_varying : sequence of str
         Features whose coefficient also varies by country (needs two countries or more).
     parameterisation : {"auto", "non_centred", "centred"}
         How region effects are sampled (the model is the same). ``auto`` (the default) samples
         centred the regions whose data pin their effect and non-centred the rest
         (:func:`centred_regions`); ``non_centred`` samples every region non-centred, with
-        offsets that sum to zero (what ``auto`` also does when no region qualifies);
-        ``centred`` is the straightforward version, country level included, kept for the
-        sampler benchmark.
+        offsets that sum to zero; ``centred`` is the straightforward version, country level
+        included, kept for the sampler benchmark.
+    dependence : bool
+        Share a block effect between the steps of a block (``sigma_block``).
+    region_effects : bool
+        Intercept, country and region effects (needs an offset when False).
 
     Returns
     -------
     pymc.Model
-        Named variables as in ``docs/interfaces.md``; constant data ``x_mean``, ``x_scale``
-        (feature) and ``region_country_idx`` (region) let forecasts reuse the design. ``X`` is
-        recorded as data for the posterior predictive check, but the graph multiplies each
-        distinct (region, origin) row once, so predictions go through :mod:`model.forecast`
-        (or a rebuilt model), not ``pm.set_data``.
+        Named variables as in ``docs/interfaces.md``; the observed ``clash_any`` has dims
+        ``(obs_id, horizon)`` and one log-likelihood term per block. Constant data ``x_mean``,
+        ``x_scale`` (feature), ``region_country_idx`` (region), ``region_idx`` and, with an
+        offset, ``offset`` (obs_id, offset_feature: the coordinate names the variable) let
+        forecasts reuse the design (:mod:`model.forecast`).
     """
-    n_country = len(design.countries)
-    has_country = n_country > 1
-    n_feat = len(design.features)
-    _need(priors, "intercept", "sigma_region")
-    if n_feat:
-        _need(priors, "beta", "sigma_beta_horizon")
-    if has_country:
-        _need(priors, "sigma_country")
-    cv = [f for f in country_varying if f in design.features] if has_country else []
-    unknown = sorted(set(country_varying) - set(design.features))
-    if unknown:
-        raise ValueError(f"country_varying names features not in the design: {unknown}")
-    if cv:
-        _need(priors, "sigma_beta_country")
+    cv = _check_inputs(design, priors, country_varying, dependence, region_effects)
     coords = design.coords()
     if cv:
         coords["feature_cv"] = cv
+    if design.offset_name:
+        coords[OFFSET_DIM] = [design.offset_name]
     centred = parameterisation == "centred"
-    if parameterisation == "auto":
+    if parameterisation == "auto" and region_effects:
         centre = centred_regions(design, priors["sigma_region"])
     else:
         centre = np.full(len(design.regions), centred)
 
     with pm.Model(coords=coords) as pm_model:
         region_idx = pm.Data("region_idx", design.region_idx, dims="obs_id")
-        step_idx = pm.Data("step_idx", design.step_idx, dims="obs_id")
         pm.Data("x_mean", design.x_mean, dims="feature")
         pm.Data("x_scale", design.x_scale, dims="feature")
-        rc_idx = pm.Data("region_country_idx", design.region_country_idx, dims="region")
-
-        intercept = _prior("intercept", priors["intercept"])
-        sigma_region = _prior("sigma_region", priors["sigma_region"])
-        if has_country:
-            sigma_country = _prior("sigma_country", priors["sigma_country"])
-            if centred:
-                country_eff = pm.Normal("country_eff", 0.0, sigma_country, dims="country")
-            else:
-                country_offset = pm.ZeroSumNormal("country_offset", sigma=1.0, dims="country")
-                country_eff = sigma_country * country_offset
-            base = intercept + country_eff[rc_idx]
-        else:
-            base = intercept * pt.ones(len(design.regions))
-        if centre.all():
-            region_eff = pm.Normal("region_eff", base, sigma_region, dims="region")
-        elif not centre.any():
-            if has_country:
-                region_offset = pm.Normal("region_offset", 0.0, 1.0, dims="region")
-                centring = zero_sum_within(design.region_country_idx, n_country)
-                region_offset_zs = pt.dot(pt.constant(centring), region_offset)
-            else:
-                region_offset = pm.ZeroSumNormal("region_offset", sigma=1.0, dims="region")
-                region_offset_zs = region_offset
-            region_eff = pm.Deterministic(
-                "region_eff", base + sigma_region * region_offset_zs, dims="region"
-            )
-        else:
-            c_pos, n_pos = np.flatnonzero(centre), np.flatnonzero(~centre)
-            pm_model.add_coord("region_centred", [design.regions[i] for i in c_pos])
-            pm_model.add_coord("region_noncentred", [design.regions[i] for i in n_pos])
-            eff_c = pm.Normal(
-                "region_eff_centred", base[c_pos], sigma_region, dims="region_centred"
-            )
-            region_offset = pm.Normal("region_offset", 0.0, 1.0, dims="region_noncentred")
-            eff_n = base[n_pos] + sigma_region * region_offset
-            back = np.argsort(np.concatenate([c_pos, n_pos]))
-            region_eff = pm.Deterministic(
-                "region_eff", pt.concatenate([eff_c, eff_n])[back], dims="region"
-            )
-        eta = region_eff[region_idx]
-
-        if n_feat:
-            X = pm.Data("X", design.X, dims=("obs_id", "feature"))
-            beta_mu = _prior("beta_mu", priors["beta"], dims="feature")
-            sigma_bh = _prior("sigma_beta_horizon", priors["sigma_beta_horizon"])
-            if centred:
-                beta = pm.Normal("beta", beta_mu, sigma_bh, dims=("horizon", "feature"))
-            else:
-                beta_offset = pm.Normal("beta_offset", 0.0, 1.0, dims=("horizon", "feature"))
-                beta = pm.Deterministic(
-                    "beta", beta_mu + sigma_bh * beta_offset, dims=("horizon", "feature")
-                )
-            # Features depend on (region, origin) only, not on the step: multiply each distinct
-            # row once by every step's coefficients, then pick each training row's own step.
-            key = design.origin_idx * len(design.regions) + design.region_idx
-            _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-            xb = pt.dot(pt.constant(design.X[first]), beta.T)
-            flat = pt.constant(inverse.astype(np.int64) * design.horizon) + step_idx
-            eta = eta + xb.ravel()[flat]
-            if cv:
-                cv_pos = [design.features.index(f) for f in cv]
-                sigma_bc = _prior("sigma_beta_country", priors["sigma_beta_country"])
-                bc_offset = pm.Normal(
-                    "beta_country_offset", 0.0, 1.0, dims=("country", "feature_cv")
-                )
-                beta_country = pm.Deterministic(
-                    "beta_country", sigma_bc * bc_offset, dims=("country", "feature_cv")
-                )
-                country_idx = pm.Data("country_idx", design.country_idx, dims="obs_id")
-                eta = eta + (X[:, cv_pos] * beta_country[country_idx]).sum(axis=-1)
-
-        pm.Deterministic("p", pm.math.invlogit(eta), dims="obs_id")
-        pm.Bernoulli("clash_any", logit_p=eta, observed=design.y, dims="obs_id")
+        pm.Data("region_country_idx", design.region_country_idx, dims="region")
+        sigma_block = _prior("sigma_block", priors["sigma_block"]) if dependence else 0.0
+        eta_block = pt.zeros(design.n_blocks)
+        if region_effects:
+            sigma_region = _prior("sigma_region", priors["sigma_region"])
+            base = _base_effects(design, priors, centred)
+            region_eff = _region_effects(pm_model, design, base, sigma_region, centre)
+            eta_block = region_eff[region_idx]
+        if design.offset_name:
+            offset = pm.Data("offset", design.offset[:, None], dims=("obs_id", OFFSET_DIM))
+            eta_block = eta_block + offset_scale(sigma_block) * offset[:, 0]
+        eta = eta_block[:, None] * pt.ones((1, design.horizon))
+        if design.features:
+            eta = eta + _feature_effects(design, priors, centred, cv)
+        _likelihood(design, eta, sigma_block, dependence)
     return pm_model
 
 
+def _likelihood(design: Design, eta, sigma_block, dependence: bool) -> None:
+    """The observed blocks: with a shared block effect, or a Bernoulli per step."""
+    if dependence:
+        pm.CustomDist(
+            "clash_any",
+            eta,
+            sigma_block,
+            logp=block_logp,
+            random=block_random,
+            signature="(h),()->(h)",
+            observed=design.y,
+            dims=("obs_id", "horizon"),
+        )
+    else:
+        pm.Bernoulli("clash_any", logit_p=eta, observed=design.y, dims=("obs_id", "horizon"))
+
+
 def stored_var_names(pm_model: pm.Model) -> list[str]:
-    """Names of free and deterministic variables worth storing (everything but per-row ones)."""
-    names = [v.name for v in (*pm_model.free_RVs, *pm_model.deterministics)]
-    return [n for n in names if n not in ROW_VARS]
+    """Names of the free and deterministic variables stored with the posterior."""
+    return [v.name for v in (*pm_model.free_RVs, *pm_model.deterministics)]

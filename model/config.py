@@ -10,6 +10,7 @@ their own section; library functions take explicit arguments and never read this
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -178,6 +179,11 @@ class PanelParams(_Section):
     clash: ClashSpec
     half_lives: list[PositiveFloat] = Field(default_factory=lambda: [1.0, 4.0, 13.0], min_length=1)
     proximity: list[ProximityPair] = Field(default_factory=list)
+    # clash_level_hl{h} (one per half-life): the recent share of periods with a clash, shrunk by
+    # level_prior pseudo-periods toward the region's own long-run share (half-life
+    # level_long_half_life), itself shrunk toward the theatre's share.
+    level_long_half_life: PositiveFloat = 52.0
+    level_prior: PositiveFloat = 4.0
     # Distances enter features through exp(-d / scale): 1 at 0 km, 0 when absent.
     proximity_scale_km: PositiveFloat = 50.0
 
@@ -216,11 +222,19 @@ class PriorSpec(_Section):
 
 class ModelParams(_Section):
     horizon: PositiveInt = 4
-    features: list[str] = Field(min_length=1)
+    features: list[str] = Field(default_factory=list)
+    # A panel variable on the log-odds scale entered with coefficient 1 (e.g. the region's
+    # exponentially weighted clash log-odds, clash_share_hl13): the forecast starts from it.
+    offset: str | None = None
+    # Share a block effect between the steps after an origin (P(any within H) then does not
+    # assume independent steps).
+    dependence: bool = True
+    # Intercept, country and region effects (partially pooled); with an offset they may be off.
+    region_effects: bool = True
     # Features whose coefficient varies by country (partially pooled); subset of features.
     country_varying: list[str] = Field(default_factory=list)
     # Training origins: how many periods of history before the first origin are skipped so
-    # that decayed lags have warmed up.
+    # that decayed lags have warmed up (at least twice the longest half-life in use).
     burn_in: NonNegInt = 8
     # How NUTS sees the region effects (model.clash_model.build_clash_model): auto centres the
     # regions whose data pin their effect; the model is the same either way.
@@ -234,7 +248,30 @@ class ModelParams(_Section):
             raise ValueError(f"country_varying names features not in features: {extra}")
         if len(set(self.features)) != len(self.features):
             raise ValueError("features repeat")
+        if self.offset is not None and self.offset in self.features:
+            raise ValueError(f"offset {self.offset!r} is also a feature")
+        if not self.region_effects and self.offset is None:
+            raise ValueError("region_effects: false needs an offset to carry each region's level")
         return self
+
+    def inputs(self) -> list[str]:
+        """The panel variables the model reads: features and the offset."""
+        return [*self.features, *([self.offset] if self.offset else [])]
+
+
+_HALF_LIFE = re.compile(r"_hl([0-9]+(?:\.[0-9]+)?)$")
+
+
+def memory_of(name: str, level_long_half_life: float = 0.0) -> float:
+    """The longest half-life a decayed feature remembers (``clash_share_hl13`` → 13), else 0.
+
+    ``clash_level_hl{h}`` also remembers the long-run level it is shrunk toward.
+    """
+    m = _HALF_LIFE.search(name)
+    if not m:
+        return 0.0
+    h = float(m.group(1))
+    return max(h, level_long_half_life) if name.startswith("clash_level_") else h
 
 
 class FitParams(_Section):
@@ -260,9 +297,10 @@ class DiagnosticsParams(_Section):
     pareto_k_bad: PositiveFloat = 0.7
     fail_on_gate: bool = True
     # Simpler variants compared with the full model by PSIS-LOO.
-    loo_variants: list[Literal["intercepts_only", "no_proximity", "no_spatial"]] = Field(
-        default_factory=lambda: ["intercepts_only", "no_proximity"]
-    )
+    # Simpler (or richer) variants compared with the model by PSIS-LOO (model.diagnostics).
+    loo_variants: list[
+        Literal["no_features", "no_proximity", "no_spatial", "no_dependence", "region_effects"]
+    ] = Field(default_factory=lambda: ["region_effects"])
 
 
 class ForecastParams(_Section):
@@ -307,19 +345,37 @@ class DaskParams(_Section):
 
 
 class BacktestParams(_Section):
-    origins: PositiveInt = 26
+    # First origin; None: burn_in plus a year of training blocks after the panel's start.
+    start: dt.date | None = None
+    # First origin of the test window (origins before it are the dev window, where every
+    # modelling choice is made); None: the last third of the origins.
+    test_start: dt.date | None = None
+    # Last origin; None: the last period with `horizon` observed periods after it.
+    end: dt.date | None = None
     stride: PositiveInt = 1
-    refit_every: PositiveInt = 7
+    # Origins served by one fit (fitted on data up to the first of them).
+    refit_every: PositiveInt = 13
     # Sampling for the refits (a backtest needs calibrated means more than deep tails).
     draws: PositiveInt = 300
     tune: PositiveInt = 300
     chains: PositiveInt = 2
     climatology_window: PositiveInt = 52
-    climatology_prior_strength: PositiveFloat = 2.0
+    ewma_half_life: PositiveFloat = 13.0
+    # Pseudo-periods of the pooled rate added to each region's rate (climatology and EWMA).
+    prior_strength: PositiveFloat = 2.0
     calibration_bins: PositiveInt = 10
     bootstrap: PositiveInt = 1000
-    block_origins: PositiveInt = 4
+    # Consecutive origins per bootstrap block (at least the horizon).
+    block_origins: PositiveInt = 8
     dask: DaskParams = DaskParams()
+
+    @model_validator(mode="after")
+    def _ordered(self) -> BacktestParams:
+        # end before test_start is allowed: a dev-only run, for choosing the model.
+        for later in (self.test_start, self.end):
+            if self.start is not None and later is not None and later <= self.start:
+                raise ValueError("backtest.start must come before test_start and end")
+        return self
 
 
 class ReportParams(_Section):
@@ -391,10 +447,33 @@ def cross_problems(raw: dict[str, Any]) -> list[str]:
             s = p.get(key) if isinstance(p, dict) else None
             if s is not None and sides and s not in sides:
                 problems.append(f"panel.proximity.{key} names side {s!r}, not defined in sides")
+    problems += _warm_up_problems(raw)
+    horizon = _get(raw, "model", "horizon") or 4
+    block = _get(raw, "backtest", "block_origins")
+    if isinstance(block, int) and isinstance(horizon, int) and block < horizon:
+        problems.append(f"backtest.block_origins {block} is less than model.horizon {horizon}")
     names = [s.get("name") for s in raw.get("scenarios") or [] if isinstance(s, dict)]
     if len(set(names)) != len(names):
         problems.append("scenario names repeat")
     return problems
+
+
+def _warm_up_problems(raw: dict[str, Any]) -> list[str]:
+    """The model's burn-in must cover twice the longest memory of its inputs (DESIGN §5)."""
+    features = list(_get(raw, "model", "features") or [])
+    offset = _get(raw, "model", "offset")
+    burn_in = _get(raw, "model", "burn_in")
+    long = _get(raw, "panel", "level_long_half_life") or 52.0
+    if not isinstance(burn_in, int) or not isinstance(long, int | float):
+        return []
+    names = [f for f in [*features, offset] if isinstance(f, str)]
+    longest = max((memory_of(f, float(long)) for f in names), default=0.0)
+    if burn_in < 2 * longest:
+        return [
+            f"model.burn_in {burn_in} is less than twice the longest half-life the model's "
+            f"inputs remember ({longest:g}): decayed features would not have warmed up"
+        ]
+    return []
 
 
 def _format_errors(err: ValidationError, path: Path, extra: list[str]) -> str:

@@ -16,25 +16,57 @@ import arviz as az
 import numpy as np
 import xarray as xr
 
-from model.config import DiagnosticsParams
+from model.blocks import OFFSET_DIM, offset_scale
+from model.config import DiagnosticsParams, ModelParams
 
 #: Hyper-parameters shown in rank/trace plots (those present in the posterior).
-HYPER = ("intercept", "sigma_country", "sigma_region", "sigma_beta_horizon", "sigma_beta_country")
+HYPER = (
+    "intercept",
+    "sigma_country",
+    "sigma_region",
+    "sigma_block",
+    "sigma_beta_horizon",
+    "sigma_beta_country",
+)
 #: Features excluded by the ``no_proximity`` LOO variant.
 PROXIMITY_PREFIX = "prox_"
 
 
-def variant_features(variant: str, features: Sequence[str]) -> list[str]:
-    """Features of a simpler model compared by LOO (``intercepts_only``, ``no_proximity``...)."""
+#: LOO variants: each changes one thing of the fitted model.
+VARIANTS = ("no_features", "no_proximity", "no_spatial", "no_dependence", "region_effects")
+
+
+def variant_settings(variant: str, model: ModelParams) -> dict[str, Any]:
+    """What a LOO variant fits: ``features``, ``dependence``, ``region_effects``.
+
+    ``no_features`` drops every feature (the offset and effects stay), ``no_proximity`` and
+    ``no_spatial`` the proximity and neighbour features, ``no_dependence`` the block effect,
+    and ``region_effects`` switches the intercept and region effects to the other setting.
+    """
+    out = {
+        "features": list(model.features),
+        "dependence": model.dependence,
+        "region_effects": model.region_effects,
+    }
     if variant == "model":
-        return list(features)
-    if variant == "intercepts_only":
-        return []
-    if variant == "no_proximity":
-        return [f for f in features if not f.startswith(PROXIMITY_PREFIX)]
-    if variant == "no_spatial":
-        return [f for f in features if not f.startswith("nbr_")]
-    raise ValueError(f"unknown LOO variant {variant!r}")
+        return out
+    if variant == "no_features":
+        out["features"] = []
+    elif variant == "no_proximity":
+        out["features"] = [f for f in model.features if not f.startswith(PROXIMITY_PREFIX)]
+    elif variant == "no_spatial":
+        out["features"] = [f for f in model.features if not f.startswith("nbr_")]
+    elif variant == "no_dependence":
+        out["dependence"] = False
+    elif variant == "region_effects":
+        out["region_effects"] = not model.region_effects
+        if not out["region_effects"] and model.offset is None:
+            raise ValueError("the region_effects variant needs an offset to drop them")
+    else:
+        raise ValueError(f"unknown LOO variant {variant!r}")
+    if not (out["features"] or out["dependence"] or out["region_effects"]):
+        raise ValueError(f"the {variant} variant would have no parameter to fit")
+    return out
 
 
 def _min_max(result: xr.Dataset | xr.DataTree, how: str) -> float:
@@ -183,13 +215,60 @@ def prior_predictive_summary(rates: np.ndarray, observed_rate: float) -> dict[st
     }
 
 
+def _training_logits(post: xr.Dataset, const: xr.Dataset, sample: int) -> np.ndarray:
+    """One draw's linear predictor of the training blocks, (block, step), block effect 0."""
+    region_idx = const["region_idx"].values
+    eta = np.zeros((region_idx.size, 1))
+    if "region_eff" in post:
+        eta = post["region_eff"].isel(sample=sample).values[region_idx][:, None]
+    if OFFSET_DIM in const.coords:
+        sigma = float(post["sigma_block"].isel(sample=sample)) if "sigma_block" in post else 0.0
+        eta = eta + offset_scale(sigma) * const["offset"].values[:, :1]
+    n_h = post.sizes.get("horizon", 1)
+    eta = np.broadcast_to(eta, (region_idx.size, n_h))
+    if "beta" in post and const.sizes.get("feature", 0):
+        X = const["X"].transpose("obs_id", "feature").values
+        beta = post["beta"].isel(sample=sample).transpose("horizon", "feature").values
+        eta = eta + X @ beta.T
+        if "beta_country" in post:
+            cv = [list(const["feature"].values).index(f) for f in post["feature_cv"].values]
+            bc = post["beta_country"].isel(sample=sample).transpose("country", "feature_cv")
+            c_idx = const["region_country_idx"].values[region_idx]
+            eta = eta + np.einsum("nk,nk->n", X[:, cv], bc.values[c_idx])[:, None]
+    return eta
+
+
+def posterior_predictive_blocks(
+    idata: xr.DataTree, n_draws: int = 200, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Replicated training outcomes from ``n_draws`` thinned posterior draws.
+
+    Rebuilds the linear predictor of the training blocks from constant data, draws each
+    block's shared effect and its Bernoulli outcomes, as the model generates them.
+
+    Returns
+    -------
+    replicated : ndarray (draw, obs_id, horizon) of 0/1
+    kept : ndarray (draw,) of the stacked posterior draws used
+    """
+    const = idata["constant_data"].to_dataset()
+    post = idata["posterior"].to_dataset().stack(sample=("chain", "draw"))
+    n_total = post.sizes["sample"]
+    keep = np.linspace(0, n_total - 1, min(n_draws, n_total)).astype(int)
+    sigma = post["sigma_block"].values if "sigma_block" in post else np.zeros(n_total)
+    rng = np.random.default_rng(seed)
+    reps = []
+    for d in keep:
+        eta = _training_logits(post, const, int(d))
+        eta = eta + sigma[d] * rng.normal(size=(eta.shape[0], 1))
+        reps.append(rng.random(eta.shape) < 1.0 / (1.0 + np.exp(-eta)))
+    return np.asarray(reps, dtype=np.int8), keep
+
+
 def posterior_predictive_region_rates(
     idata: xr.DataTree, n_draws: int = 200, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Replicated clash rates per region from posterior draws (for the PPC figure).
-
-    Rebuilds the linear predictor of the training rows from constant data for ``n_draws``
-    thinned draws, draws Bernoulli outcomes and averages them by region.
 
     Returns
     -------
@@ -197,43 +276,18 @@ def posterior_predictive_region_rates(
     observed : ndarray (region,)
     regions : list of str
     """
-    from model.forecast import SAMPLE, linear_predictor
-
     const = idata["constant_data"].to_dataset()
-    y = idata["observed_data"]["clash_any"].values
+    y = idata["observed_data"]["clash_any"].transpose("obs_id", ...).values
+    y = y.reshape(y.shape[0], -1)
     region_idx = const["region_idx"].values
-    step_idx = const["step_idx"].values
-    regions = [str(r) for r in idata["posterior"]["region"].values]
+    regions = [str(r) for r in const["region"].values]
     n_reg = len(regions)
-    n_feat = const.sizes.get("feature", 0)
-    x_at_mean = xr.DataArray(
-        np.broadcast_to(const["x_mean"].values, (n_reg, n_feat))
-        if n_feat
-        else np.zeros((n_reg, 0)),
-        dims=("region", "feature"),
-        coords={"feature": const["feature"].values if n_feat else []},
-    )
-    region_part = linear_predictor(idata, x_at_mean).isel(horizon=0).transpose(SAMPLE, "region")
-    n_total = region_part.sizes[SAMPLE]
-    keep = np.linspace(0, n_total - 1, min(n_draws, n_total)).astype(int)
-    post = idata["posterior"].to_dataset().stack(sample=("chain", "draw"))
-    rng = np.random.default_rng(seed)
-    counts = np.maximum(np.bincount(region_idx, minlength=n_reg), 1)
-    observed = np.bincount(region_idx, weights=y, minlength=n_reg) / counts
-    rep = np.empty((keep.size, n_reg))
-    for j, d in enumerate(keep):
-        eta = region_part.values[d][region_idx]
-        if n_feat:
-            beta = post["beta"].isel(sample=d).transpose("horizon", "feature").values
-            eta = eta + np.einsum("nk,nk->n", const["X"].values, beta[step_idx])
-            if "beta_country" in post:
-                cv = [list(const["feature"].values).index(f) for f in post["feature_cv"].values]
-                bc = post["beta_country"].isel(sample=d).transpose("country", "feature_cv").values
-                c_idx = const["region_country_idx"].values[region_idx]
-                eta = eta + np.einsum("nk,nk->n", const["X"].values[:, cv], bc[c_idx])
-        y_rep = rng.random(eta.size) < 1.0 / (1.0 + np.exp(-eta))
-        rep[j] = np.bincount(region_idx, weights=y_rep, minlength=n_reg) / counts
-    return rep, observed, regions
+    counts = np.maximum(np.bincount(region_idx, minlength=n_reg) * y.shape[1], 1)
+    observed = np.bincount(region_idx, weights=y.sum(axis=1), minlength=n_reg) / counts
+    blocks, _ = posterior_predictive_blocks(idata, n_draws, seed)
+    per_block = blocks.sum(axis=2)
+    rep = np.stack([np.bincount(region_idx, weights=b, minlength=n_reg) for b in per_block])
+    return rep / counts, observed, regions
 
 
 # --------------------------------------------------------------------------- figures
@@ -298,10 +352,17 @@ def plot_energy(idata: xr.DataTree) -> Any:
 
 
 def plot_forest_effects(idata: xr.DataTree) -> Any:
-    """Forest plot of the pooled coefficients and the intercept."""
+    """Forest plot of the pooled coefficients, the intercept and the scales."""
     names = [
         v
-        for v in ("intercept", "beta_mu", "sigma_region", "sigma_beta_horizon")
+        for v in ("intercept", "beta_mu", "sigma_region", "sigma_block", "sigma_beta_horizon")
         if v in idata["posterior"]
     ]
+    if not names:
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(4, 1.2), layout="constrained")
+        ax.text(0.5, 0.5, "no parameter to show", ha="center", va="center")
+        ax.set_axis_off()
+        return fig
     return _figure(az.plot_forest(idata, var_names=names, combined=True, backend="matplotlib"))

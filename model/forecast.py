@@ -4,6 +4,13 @@ The linear predictor is recomputed from the posterior draws and the features at 
 standardised with the training means and scales stored in the posterior's ``constant_data`` —
 no model rebuild or compilation is needed, and the same draws serve baseline and scenarios, so
 their differences are paired draw by draw.
+
+Each draw also carries one value of the block effect shared by the H steps after the origin
+(:func:`block_effects`: stratified normal quantiles, the same for every forecast), so a draw is
+a possible course of the coming weeks: P(clash) per step given it, and P(at least one clash
+within h) as one minus the product of its steps. Means over draws are the forecasts (the block
+effect integrated out); intervals say how high or low the coming weeks' risk may turn out, the
+uncertainty of the parameters included.
 """
 
 from __future__ import annotations
@@ -13,7 +20,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy.special import expit
+from scipy.special import expit, ndtri
+
+from model.blocks import OFFSET_DIM, offset_scale
 
 SAMPLE = "draw"
 
@@ -69,42 +78,130 @@ def feature_values(
     return values.drop_vars([c for c in values.coords if c not in ("region", "feature")])
 
 
-def linear_predictor(idata: xr.DataTree, x_raw: xr.DataArray) -> xr.DataArray:
-    """logit P(clash) for each region, step and draw given raw features ``(region, feature)``."""
+def fitted_regions(idata: xr.DataTree) -> list[str]:
+    """The regions the posterior was fitted to (from its constant data, in model order)."""
+    return [str(r) for r in idata["constant_data"]["region"].values]
+
+
+def offset_name(idata: xr.DataTree) -> str | None:
+    """The panel variable the posterior was fitted with as offset (None without one)."""
+    const = idata["constant_data"].to_dataset()
+    if OFFSET_DIM not in const.coords:
+        return None
+    return str(const[OFFSET_DIM].values[0])
+
+
+def horizons_of(idata: xr.DataTree) -> np.ndarray:
+    """The steps 1..H the posterior forecasts (from its coordinates, else its attributes)."""
+    for group in ("posterior", "observed_data"):
+        if group in idata.children and "horizon" in idata[group].coords:
+            return np.asarray(idata[group]["horizon"].values)
+    return np.arange(1, int(idata.attrs.get("horizon", 1)) + 1)
+
+
+def block_scale(idata: xr.DataTree) -> np.ndarray:
+    """``sigma_block`` per stacked draw (zeros when the steps are independent)."""
+    post = _stacked_posterior(idata)
+    if "sigma_block" in post:
+        return post["sigma_block"].values
+    return np.zeros(post.sizes[SAMPLE])
+
+
+def block_effects(n: int) -> np.ndarray:
+    """One standard-normal block effect per draw: ``Φ⁻¹((k + ½) / n)`` in a fixed shuffled order.
+
+    Stratified, so that means over draws integrate the effect out closely, and deterministic,
+    so that forecasts are reproducible and scenarios paired with their baseline.
+    """
+    u = ndtri((np.arange(n) + 0.5) / n)
+    return np.random.default_rng(20170518).permutation(u)
+
+
+def linear_predictor(
+    idata: xr.DataTree, x_raw: xr.DataArray, offset: xr.DataArray | None = None
+) -> xr.DataArray:
+    """logit P(clash | block effect 0) per region, step and draw, from raw features.
+
+    Parameters
+    ----------
+    idata : xarray.DataTree
+    x_raw : xarray.DataArray
+        Raw features ``(region, feature)`` in the fitted order.
+    offset : xarray.DataArray, optional
+        The offset variable per region (required when the posterior has one); it enters
+        multiplied by ``sqrt(1 + π sigma_block² / 8)`` of each draw, as in the model.
+    """
     post = _stacked_posterior(idata)
     const = idata["constant_data"].to_dataset()
-    regions = [str(r) for r in post["region"].values] if "region" in post.coords else None
-    if regions is None:
-        raise ValueError("posterior has no region coordinate")
-    rc_idx = const["region_country_idx"].values
     if "region_eff" in post:
-        region_eff = post["region_eff"]
+        eta = post["region_eff"].transpose(SAMPLE, "region")
     else:
-        region_eff = post["intercept"] + post["sigma_region"] * post["region_offset"]
-        if "country_offset" in post:
-            country_eff = (post["sigma_country"] * post["country_offset"]).isel(
-                country=xr.DataArray(rc_idx, dims="region")
-            )
-            region_eff = region_eff + country_eff.drop_vars("country", errors="ignore")
-    eta = region_eff.transpose(SAMPLE, "region")
-    horizons = (
-        post["horizon"].values
-        if "horizon" in post.coords
-        else np.arange(1, int(idata.attrs.get("horizon", 1)) + 1)
-    )
-    eta = eta.expand_dims(horizon=horizons, axis=-1)
-    feats = list(x_raw["feature"].values)
-    if feats:
+        regions = fitted_regions(idata)
+        eta = xr.DataArray(
+            np.zeros((post.sizes[SAMPLE], len(regions))),
+            dims=(SAMPLE, "region"),
+            coords={"region": regions},
+        )
+    if offset_name(idata) is not None:
+        if offset is None:
+            raise ValueError(f"the posterior needs the offset {offset_name(idata)!r}")
+        scale = offset_scale(block_scale(idata))
+        eta = eta + xr.DataArray(scale, dims=SAMPLE) * offset
+    eta = eta.expand_dims(horizon=horizons_of(idata), axis=-1)
+    if list(x_raw["feature"].values):
         z = (x_raw - const["x_mean"]) / const["x_scale"]
-        beta = post["beta"]
-        eta = eta + xr.dot(z, beta, dim="feature")
+        eta = eta + xr.dot(z, post["beta"], dim="feature")
         if "beta_country" in post:
+            rc_idx = const["region_country_idx"].values
             cv = list(post["feature_cv"].values)
             bc = post["beta_country"].isel(country=xr.DataArray(rc_idx, dims="region"))
             bc = bc.drop_vars("country", errors="ignore")
             zc = z.sel(feature=cv).rename(feature="feature_cv")
             eta = eta + xr.dot(zc, bc, dim="feature_cv")
     return eta.transpose("region", "horizon", SAMPLE)
+
+
+def step_probability(eta: xr.DataArray, sigma_block: np.ndarray) -> xr.DataArray:
+    """P(clash) per region, step and draw, given each draw's block effect."""
+    shift = sigma_block * block_effects(eta.sizes[SAMPLE])
+    return expit(eta + xr.DataArray(shift, dims=SAMPLE))
+
+
+def within_probability(p: xr.DataArray) -> xr.DataArray:
+    """P(at least one clash in steps 1..h) per draw, cumulative over ``horizon``.
+
+    ``1 − Π_{s ≤ h} (1 − p_s)`` of one draw's steps: given the draw's block effect the steps
+    are independent; across draws the shared effect makes them dependent.
+    """
+    return 1.0 - (1.0 - p).cumprod("horizon")
+
+
+def _origin_inputs(
+    idata: xr.DataTree, panel: xr.Dataset, origin: object | None
+) -> tuple[pd.Timestamp, xr.DataArray]:
+    """The origin period and the linear predictor there (conditional on no block effect)."""
+    t = resolve_origin(panel, origin)
+    regions = fitted_regions(idata)
+    x_raw = feature_values(panel, t, fitted_features(idata), regions)
+    off = offset_name(idata)
+    offset = None
+    if off is not None:
+        offset = feature_values(panel, t, [off], regions).isel(feature=0, drop=True)
+    return t, linear_predictor(idata, x_raw, offset)
+
+
+def _label(p: xr.DataArray, panel: xr.Dataset, t: pd.Timestamp, name: str) -> xr.DataArray:
+    regions = [str(r) for r in p["region"].values]
+    freq = panel.attrs.get("freq", "W-MON")
+    starts = pd.date_range(t, periods=p.sizes["horizon"] + 1, freq=freq)[1:]
+    country = panel["country"].sel(region=regions).values
+    p = p.assign_coords(
+        region=regions,
+        country=("region", [str(c) for c in country]),
+        period_start=("horizon", pd.DatetimeIndex(starts).values.astype("datetime64[ns]")),
+    )
+    p.name = name
+    return p
 
 
 def forecast_draws(idata: xr.DataTree, panel: xr.Dataset, origin: object | None) -> xr.DataArray:
@@ -115,51 +212,63 @@ def forecast_draws(idata: xr.DataTree, panel: xr.Dataset, origin: object | None)
     idata : xarray.DataTree
         A posterior from :func:`model.sampling.fit` (constant data included).
     panel : xarray.Dataset
-        The panel (features at ``origin`` are read from it).
+        The panel (features and offset at ``origin`` are read from it).
     origin : date-like or None
         The origin period (``None``: the panel's last period).
 
     Returns
     -------
     xarray.DataArray
-        Dims ``(region, horizon, draw)``; coords ``country(region)``, ``period_start(horizon)``
-        (start of the target period); attrs ``origin``.
+        Dims ``(region, horizon, draw)``, the block effect integrated out; coords
+        ``country(region)``, ``period_start(horizon)`` (start of the target period); attrs
+        ``origin``.
     """
-    t = resolve_origin(panel, origin)
-    post_regions = [str(r) for r in idata["posterior"]["region"].values]
-    x_raw = feature_values(panel, t, fitted_features(idata), post_regions)
-    p = expit(linear_predictor(idata, x_raw))  # no overflow warning on extreme features
-    freq = panel.attrs.get("freq", "W-MON")
-    starts = pd.date_range(t, periods=p.sizes["horizon"] + 1, freq=freq)[1:]
-    country = panel["country"].sel(region=post_regions).values
-    p = p.assign_coords(
-        region=post_regions,
-        country=("region", [str(c) for c in country]),
-        period_start=("horizon", pd.DatetimeIndex(starts).values.astype("datetime64[ns]")),
-    )
-    p.name = "p"
+    t, eta = _origin_inputs(idata, panel, origin)
+    p = _label(step_probability(eta, block_scale(idata)), panel, t, "p")
     p.attrs = {"origin": str(t.date()), "description": "P(clash_any) at origin + horizon"}
     return p
 
 
-def p_any_within(p: xr.DataArray) -> xr.DataArray:
-    """P(at least one clash within steps 1..h) per draw: 1 − ∏_{s ≤ h} (1 − p_s).
+def within_draws(idata: xr.DataTree, panel: xr.Dataset, origin: object | None) -> xr.DataArray:
+    """P(at least one clash within steps 1..h) draws, cumulative over ``horizon``.
 
-    Computed on joint draws (never from means); steps are independent given the parameters.
-    Returns the cumulative version over ``horizon``.
+    The same layout as :func:`forecast_draws`; the value at ``horizon = H`` is the headline
+    "within H" forecast.
     """
-    return 1.0 - (1.0 - p).cumprod("horizon")
+    p = forecast_draws(idata, panel, origin)
+    within = within_probability(p)
+    within.name = "p_any_within"
+    within.attrs = {
+        "origin": p.attrs["origin"],
+        "description": "P(any clash_any in steps 1..horizon)",
+    }
+    return within
 
 
-def summarise(p: xr.DataArray, interval: tuple[float, float] = (0.05, 0.95)) -> pd.DataFrame:
-    """The rows of ``reports/forecast.csv`` from :func:`forecast_draws` output.
+def independent_within(p: xr.DataArray) -> xr.DataArray:
+    """``1 − ∏_{s ≤ h} (1 − p̄_s)`` of the mean step forecasts: "within h" as a product of
+    weekly forecasts has it, as if the steps were independent.
 
-    ``p_any_within_horizon`` is P(≥ 1 clash within the full horizon H), the same on each of a
-    region's rows; ``rank`` 1 is the region with the highest one.
+    Not the forecast (see :func:`within_draws`); the backtest scores it beside the model's to
+    show what assuming independence costs. Dims ``(region, horizon)``.
+    """
+    return 1.0 - (1.0 - p.mean(SAMPLE)).cumprod("horizon")
+
+
+def summarise(
+    p: xr.DataArray, within: xr.DataArray, interval: tuple[float, float] = (0.05, 0.95)
+) -> pd.DataFrame:
+    """The rows of ``reports/forecast.csv`` from :func:`forecast_draws` and :func:`within_draws`.
+
+    ``p_any_within_horizon`` is P(≥ 1 clash within the full horizon H) (posterior mean), with
+    its interval in ``p_any_q05`` and ``p_any_q95``, the same on each of a region's rows;
+    ``rank`` 1 is the region with the highest one.
     """
     lo, hi = interval
     q = p.quantile([lo, 0.5, hi], dim=SAMPLE)
-    p_any = p_any_within(p).isel(horizon=-1).mean(SAMPLE)
+    w = within.isel(horizon=-1)
+    p_any = w.mean(SAMPLE)
+    qa = w.quantile([lo, hi], dim=SAMPLE)
     rank = p_any.to_series().rank(ascending=False, method="first").astype(int)
     rows = []
     for r in p["region"].values:
@@ -178,6 +287,8 @@ def summarise(p: xr.DataArray, interval: tuple[float, float] = (0.05, 0.95)) -> 
                     "p_q05": float(q.sel(region=r, horizon=h, quantile=lo)),
                     "p_q95": float(q.sel(region=r, horizon=h, quantile=hi)),
                     "p_any_within_horizon": float(p_any.sel(region=r)),
+                    "p_any_q05": float(qa.sel(region=r, quantile=lo)),
+                    "p_any_q95": float(qa.sel(region=r, quantile=hi)),
                     "rank": int(rank[r]),
                 }
             )

@@ -28,6 +28,7 @@ from model.features import (
     decayed_share_logit,
     decayed_sum,
     derive_proximity,
+    level_logit,
     neighbour_mean,
     periods_since,
     proximity,
@@ -86,6 +87,7 @@ def feature_names(panel: PanelParams) -> list[str]:
     names = [f"clash_decay_hl{h:g}" for h in panel.half_lives]
     names += [f"event_decay_hl{h:g}" for h in panel.half_lives]
     names += [f"clash_share_hl{h:g}" for h in panel.half_lives]
+    names += [f"clash_level_hl{h:g}" for h in panel.half_lives]
     names.append("since_clash")
     names += [f"nbr_clash_decay_hl{h:g}" for h in panel.half_lives]
     names += [f"country_clash_decay_hl{h:g}" for h in panel.half_lives]
@@ -204,6 +206,10 @@ def build_panel(
         feats[f"event_decay_hl{h:g}"] = np.log1p(decayed_sum(events_n, h))
     for h in panel.half_lives:
         feats[f"clash_share_hl{h:g}"] = decayed_share_logit(clash > 0, h)
+    for h in panel.half_lives:
+        feats[f"clash_level_hl{h:g}"] = level_logit(
+            clash > 0, h, panel.level_long_half_life, panel.level_prior
+        )
     since = periods_since(clash > 0, SINCE_CAP[panel.freq])
     feats["since_clash"] = np.log1p(since.astype(np.float64))
     for h in panel.half_lives:
@@ -264,6 +270,8 @@ def build_panel(
             "clash_categories": json.dumps(list(panel.clash.categories)),
             "feature_names": json.dumps(fnames),
             "half_lives": json.dumps(list(panel.half_lives)),
+            "level_long_half_life": float(panel.level_long_half_life),
+            "level_prior": float(panel.level_prior),
             "proximity_pairs": json.dumps([p.model_dump(mode="json") for p in panel.proximity]),
             "proximity_scale_km": float(panel.proximity_scale_km),
             "since_clash_cap": int(SINCE_CAP[panel.freq]),

@@ -2,8 +2,7 @@
 
 :func:`fit` drives PyMC's own NUTS, nutpie or numpyro through ``pm.sample`` (all offline) and
 returns an ``xarray.DataTree`` with the posterior, sample stats, observed and constant data and
-the pointwise log-likelihood (for PSIS-LOO). Per-row deterministics (``p``) are not stored: at
-the shipped size they would be hundreds of MB per fit.
+the pointwise log-likelihood per training block (for PSIS-LOO).
 
 :func:`save_idata` stamps provenance attributes on the file; :func:`load_idata` refuses a file
 whose attributes differ from what the caller expects (e.g. the posterior was fitted to another
@@ -107,10 +106,22 @@ def fit(
             idata = pm.compute_log_likelihood(
                 idata, model=pm_model, extend_inferencedata=True, progressbar=False
             )
+            idata["log_likelihood"] = per_block_log_likelihood(idata["log_likelihood"])
     idata.attrs["sampling_seconds"] = float(seconds)
     idata.attrs["sampler"] = sampler
     _log.info("sampled %s in %.1f s", sampler, seconds)
     return idata
+
+
+def per_block_log_likelihood(group: xr.DataTree) -> xr.DataTree:
+    """The log-likelihood summed over steps, so that PSIS-LOO leaves out one block at a time.
+
+    With a block effect the likelihood is per block already; with independent steps PyMC
+    gives one term per step, and the sum makes the two comparable (and the file smaller).
+    """
+    ds = group.to_dataset()
+    summed = {k: v.sum("horizon") if "horizon" in v.dims else v for k, v in ds.data_vars.items()}
+    return xr.DataTree(xr.Dataset(summed, attrs=ds.attrs), name="log_likelihood")
 
 
 def _compact(idata: xr.DataTree) -> xr.DataTree:

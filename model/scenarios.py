@@ -9,8 +9,10 @@ the origin period only:
   leaves it absent);
 - ``clash`` (the count at the origin): ``clash_any`` and the features computed from it at that
   period are recomputed — ``clash_decay_hl{h}`` (the decayed sum moves by the same amount),
-  ``event_decay_hl{h}`` (the added clashes are events too) and ``since_clash``. Neighbours'
-  spill-over features are not propagated (the panel carries no neighbour lists);
+  ``event_decay_hl{h}`` (the added clashes are events too), ``clash_share_hl{h}`` and
+  ``clash_level_hl{h}`` (the decayed shares of weeks with a clash; the model's offset is one)
+  and ``since_clash``.
+  Neighbours' spill-over features are not propagated (the panel carries no neighbour lists);
 - any other variable: its value, in its own units.
 
 Baseline and scenario use the same posterior draws, so their difference is paired draw by draw
@@ -27,11 +29,12 @@ import pandas as pd
 import xarray as xr
 
 from model.config import Scenario, ScenarioChange
-from model.features import derive_proximity
+from model.features import decayed_share_logit, derive_proximity, level_logit
 from model.forecast import SAMPLE, forecast_draws, resolve_origin
 from model.panel import SINCE_CAP
 
 _DECAY = re.compile(r"^(clash|event)_decay_hl([0-9.]+)$")
+_SHARE = re.compile(r"^clash_(share|level)_hl([0-9.]+)$")
 
 
 def _new_value(old: np.ndarray, change: ScenarioChange) -> np.ndarray:
@@ -65,6 +68,7 @@ def _apply_clash(panel: xr.Dataset, change: ScenarioChange, sel: dict) -> None:
         if m:
             current = np.expm1(panel[name].loc[sel].values.astype(np.float64))
             panel[name].loc[sel] = np.log1p(np.maximum(current + delta, 0.0))
+    _recompute_shares(panel, sel["period"])
     if "since_clash" in panel:
         cap = SINCE_CAP.get(str(panel.attrs.get("freq", "W-MON")), 52)
         t = sel["period"]
@@ -76,6 +80,28 @@ def _apply_clash(panel: xr.Dataset, change: ScenarioChange, sel: dict) -> None:
             gap = cap if occurred.size == 0 else min(n - 1 - occurred[-1], cap)
             values.append(np.log1p(gap))
         panel["since_clash"].loc[sel] = np.array(values, dtype=np.float64)
+
+
+def _recompute_shares(panel: xr.Dataset, t: pd.Timestamp) -> None:
+    """``clash_share_hl{h}`` and ``clash_level_hl{h}`` at ``t`` for every region, from the
+    changed ``clash_any`` history (with the panel's own settings, from its attributes).
+
+    Every region moves a little, because the shares are shrunk toward the pooled share.
+    """
+    history = panel["clash_any"].sel(period=slice(None, t)).transpose("region", "period")
+    occurred = history.values > 0
+    where = {"period": t, "region": history["region"].values}
+    for name in list(panel.data_vars):
+        m = _SHARE.match(str(name))
+        if not m:
+            continue
+        h = float(m.group(2))
+        if m.group(1) == "share":
+            value = decayed_share_logit(occurred, h)
+        else:
+            long = float(panel.attrs.get("level_long_half_life", 52.0))
+            value = level_logit(occurred, h, long, float(panel.attrs.get("level_prior", 4.0)))
+        panel[name].loc[where] = value[:, -1]
 
 
 def apply_scenario(

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from model.blocks import OFFSET_DIM
 from model.clash_model import Design
 
 #: Nominal (centre, scale) used to standardise features inside the generative process.
@@ -219,19 +220,31 @@ def simulate_panel(
 
 
 def fake_posterior(
-    design: Design, chains: int = 2, draws: int = 50, seed: int = 0, countries: bool = False
+    design: Design,
+    chains: int = 2,
+    draws: int = 50,
+    seed: int = 0,
+    countries: bool = False,
+    sigma_block: float | None = None,
 ) -> xr.DataTree:
     """A posterior-shaped DataTree (random draws, no sampling) with the forecast's constant data.
 
-    For tests and examples of the forecast and scenario code; not a fit.
+    ``region_eff`` is ``intercept (+ sigma_country · country_offset) + sigma_region ·
+    region_offset``, as the model stores it; ``sigma_block`` (a constant) adds the block
+    effect; the design's offset, when it has one, is recorded as the model records it. For
+    tests and examples of the forecast and scenario code; not a fit.
     """
     rng = np.random.default_rng(seed)
     n_r, n_h, n_f = len(design.regions), design.horizon, len(design.features)
     sd = ("chain", "draw")
+    intercept = rng.normal(-1, 0.1, (chains, draws))
+    sigma_region = rng.uniform(0.2, 1, (chains, draws))
+    region_offset = rng.normal(0, 1, (chains, draws, n_r))
+    region_eff = intercept[..., None] + sigma_region[..., None] * region_offset
     post = {
-        "intercept": (sd, rng.normal(-1, 0.1, (chains, draws))),
-        "sigma_region": (sd, rng.uniform(0.2, 1, (chains, draws))),
-        "region_offset": ((*sd, "region"), rng.normal(0, 1, (chains, draws, n_r))),
+        "intercept": (sd, intercept),
+        "sigma_region": (sd, sigma_region),
+        "region_offset": ((*sd, "region"), region_offset),
         "beta": ((*sd, "horizon", "feature"), rng.normal(0, 0.5, (chains, draws, n_h, n_f))),
     }
     coords = {
@@ -242,8 +255,15 @@ def fake_posterior(
     }
     if countries:
         n_c = len(design.countries)
-        post["sigma_country"] = (sd, rng.uniform(0.2, 1, (chains, draws)))
-        post["country_offset"] = ((*sd, "country"), rng.normal(0, 1, (chains, draws, n_c)))
+        sigma_country = rng.uniform(0.2, 1, (chains, draws))
+        country_offset = rng.normal(0, 1, (chains, draws, n_c))
+        post["sigma_country"] = (sd, sigma_country)
+        post["country_offset"] = ((*sd, "country"), country_offset)
+        c_eff = sigma_country[..., None] * country_offset
+        region_eff = region_eff + c_eff[..., design.region_country_idx]
+    post["region_eff"] = ((*sd, "region"), region_eff)
+    if sigma_block is not None:
+        post["sigma_block"] = (sd, np.full((chains, draws), float(sigma_block)))
     const = xr.Dataset(
         {
             "x_mean": ("feature", design.x_mean),
@@ -252,6 +272,9 @@ def fake_posterior(
         },
         coords={"feature": list(design.features), "region": list(design.regions)},
     )
+    if design.offset_name:
+        const["offset"] = (("obs_id", OFFSET_DIM), design.offset[:, None])
+        const = const.assign_coords({OFFSET_DIM: [design.offset_name]})
     return xr.DataTree.from_dict(
         {"posterior": xr.Dataset(post, coords=coords), "constant_data": const}
     )

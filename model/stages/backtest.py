@@ -1,9 +1,15 @@
 """The ``backtest`` stage: rolling-origin folds on Dask, scored against the baselines.
 
-Reads ``data/processed/panel.nc``; writes ``data/backtest/predictions.parquet``,
+Reads ``data/processed/panel.nc``; writes ``data/backtest/predictions.parquet`` (per region and
+step) and ``data/backtest/within.parquet`` (per region, "within H"),
 ``reports/metrics/backtest.json`` (bit-reproducible for a fixed seed: no timings),
 ``reports/metrics/backtest_timing.json`` (wall time, per-fold seconds),
-``reports/plots/reliability.csv`` and ``reports/plots/backtest_scores.csv``.
+``reports/plots/reliability.csv`` and ``reliability_within.csv`` (the model on the test
+window) and ``reports/plots/backtest_scores.csv``.
+
+Origins run from ``backtest.start`` to ``backtest.end`` (defaults: after the burn-in and a year
+of training; the last origin with H outcomes), split at ``backtest.test_start`` (default: the
+last third) into the dev and test windows; the stage logs which it picked.
 
 Folds run on a Dask ``LocalCluster`` of ``backtest.dask.workers`` worker processes by default,
 or on an existing scheduler when ``DASK_SCHEDULER_ADDRESS`` (first) or ``backtest.dask.address``
@@ -29,20 +35,27 @@ from model.backtest import (
     BacktestResult,
     FoldConfig,
     backtest_origins,
+    default_start,
     make_folds,
-    reliability_table,
     run_backtest,
-    scores_by_origin,
-    summarise_backtest,
+    split_windows,
 )
 from model.config import DaskParams, Params
 from model.errors import StageError
+from model.evaluation import (
+    in_window,
+    reliability_table,
+    scores_by_origin,
+    summarise_backtest,
+)
 
 PANEL = Path("data/processed/panel.nc")
 PREDICTIONS = Path("data/backtest/predictions.parquet")
+WITHIN = Path("data/backtest/within.parquet")
 METRICS = Path("reports/metrics/backtest.json")
 TIMING = Path("reports/metrics/backtest_timing.json")
 RELIABILITY = Path("reports/plots/reliability.csv")
+RELIABILITY_WITHIN = Path("reports/plots/reliability_within.csv")
 SCORES = Path("reports/plots/backtest_scores.csv")
 
 _log = logging.getLogger(__name__)
@@ -87,6 +100,9 @@ def fold_config(params: Params) -> FoldConfig:
         horizon=params.model.horizon,
         burn_in=params.model.burn_in,
         priors=dict(params.model.priors),
+        offset=params.model.offset,
+        dependence=params.model.dependence,
+        region_effects=params.model.region_effects,
         country_varying=tuple(params.model.country_varying),
         parameterisation=params.model.parameterisation,
         sampler=params.fit.sampler,
@@ -96,7 +112,8 @@ def fold_config(params: Params) -> FoldConfig:
         target_accept=params.fit.target_accept,
         low_rank_mass_matrix=params.fit.low_rank_mass_matrix,
         climatology_window=bt.climatology_window,
-        climatology_prior_strength=bt.climatology_prior_strength,
+        ewma_half_life=bt.ewma_half_life,
+        prior_strength=bt.prior_strength,
     )
 
 
@@ -108,22 +125,53 @@ def load_panel(root: Path) -> xr.Dataset:
         return ds.load()
 
 
+def plan_origins(params: Params, panel: xr.Dataset) -> dict[str, list]:
+    """The dev and test windows' origins from params (defaults filled in and logged)."""
+    bt, mp = params.backtest, params.model
+    periods = panel["period"].values
+    try:
+        start = bt.start or default_start(
+            periods, mp.burn_in, mp.horizon, str(panel.attrs.get("freq", "W-MON"))
+        )
+        origins = backtest_origins(periods, start, bt.stride, mp.horizon, end=bt.end)
+        windows = split_windows(origins, bt.test_start)
+    except ValueError as e:
+        raise StageError(f"{PANEL}: {e} (params backtest.start/test_start/end)") from None
+    for name, os_ in windows.items():
+        _log.info(
+            "backtest %s window: %d origins, %s … %s%s",
+            name,
+            len(os_),
+            os_[0].date(),
+            os_[-1].date(),
+            "" if (bt.start if name == "dev" else bt.test_start) else " (default)",
+        )
+    return windows
+
+
 def write_outputs(
-    result: BacktestResult, params: Params, root: Path, timing: dict[str, Any]
+    result: BacktestResult,
+    windows: dict[str, list],
+    params: Params,
+    root: Path,
+    timing: dict[str, Any],
 ) -> dict[str, Any]:
     """Score the finished folds and write every output; returns the metrics document."""
     bt = params.backtest
     metrics = summarise_backtest(
         result.predictions,
+        result.within,
+        windows,
         bins=bt.calibration_bins,
         n_boot=bt.bootstrap,
         block=bt.block_origins,
         seed=params.fit.seed,
     )
+    metrics["ewma_half_life"] = bt.ewma_half_life
     metrics["folds"] = [
         {
             "fit_cutoff": r.fold.cutoff.date().isoformat(),
-            "origins": [o.date().isoformat() for o in r.fold.origins],
+            "origins": len(r.fold.origins),
             "divergences": r.divergences,
         }
         for r in result.folds
@@ -131,10 +179,19 @@ def write_outputs(
     metrics["failed_origins"] = sorted(
         o.date().isoformat() for origins, _ in result.failed.values() for o in origins
     )
+    test = windows.get("test", windows["dev"])  # dev only in a model-selection run
     io.write_parquet(root / PREDICTIONS, result.predictions)
+    io.write_parquet(root / WITHIN, result.within)
     io.write_json(root / METRICS, metrics)
-    io.write_csv(root / RELIABILITY, reliability_table(result.predictions, bt.calibration_bins))
-    io.write_csv(root / SCORES, scores_by_origin(result.predictions))
+    io.write_csv(
+        root / RELIABILITY,
+        reliability_table(in_window(result.predictions, test), bt.calibration_bins),
+    )
+    io.write_csv(
+        root / RELIABILITY_WITHIN,
+        reliability_table(in_window(result.within, test), bt.calibration_bins),
+    )
+    io.write_csv(root / SCORES, scores_by_origin(result.predictions, windows))
     io.write_json(root / TIMING, timing)
     return metrics
 
@@ -144,12 +201,8 @@ def run(params: Params, root: Path) -> None:
     root = Path(root)
     bt = params.backtest
     panel = load_panel(root)
-    try:
-        origins = backtest_origins(
-            panel["period"].values, bt.origins, bt.stride, params.model.horizon
-        )
-    except ValueError as e:
-        raise StageError(f"{PANEL}: {e} (params backtest.origins/stride)") from None
+    windows = plan_origins(params, panel)
+    origins = [o for os_ in windows.values() for o in os_]
     folds = make_folds(origins, bt.refit_every, params.fit.seed)
     _log.info("backtest: %d origins in %d folds", len(origins), len(folds))
     t0 = time.perf_counter()
@@ -168,7 +221,8 @@ def run(params: Params, root: Path) -> None:
             r.fold.cutoff.date().isoformat(): round(r.seconds, 3) for r in result.folds
         },
     }
-    write_outputs(result, params, root, timing)
+    write_outputs(result, windows, params, root, timing)
+    _log.info("backtest: %d folds in %.0f s on %d worker(s)", len(folds), wall, workers)
     if result.failed:
         lines = [
             f"origins {', '.join(o.date().isoformat() for o in origins)}: {msg}"

@@ -15,6 +15,7 @@ the failed checks; with ``fail_on_gate: false`` everything is written and ``gate
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +63,9 @@ def expected_provenance(params: Params, root: Path) -> dict[str, str]:
 
 def _prior_check(pm_model: pm.Model, draws: int, seed: int, observed_rate: float):
     names = [v.name for v in pm_model.free_RVs] + ["clash_any"]
-    with reproducible_numerics(), pm_model:
+    with reproducible_numerics(), pm_model, warnings.catch_warnings():
+        # The block likelihood draws its outcomes with NumPy, which Numba runs in object mode.
+        warnings.filterwarnings("ignore", "Numba will use object mode", UserWarning)
         prior = pm.sample_prior_predictive(draws=draws, var_names=names, random_seed=seed)
     rates = diag.prior_predictive_rates(prior)
     return prior, rates, diag.prior_predictive_summary(rates, observed_rate)
@@ -87,20 +90,44 @@ def _save_figures(root: Path, idata: xr.DataTree, rates: np.ndarray, observed_ra
             plt.close(fig)
 
 
+def _fit_variant(
+    panel: xr.Dataset, mp: Any, settings: dict[str, Any], sample_kw: dict, fp: Any
+) -> xr.DataTree:
+    """A LOO variant, fitted with half the draws and tune of the main fit."""
+    design = make_design(
+        panel, settings["features"], mp.horizon, burn_in=mp.burn_in, offset=mp.offset
+    )
+    pm_model = build_clash_model(
+        design,
+        mp.priors,
+        country_varying=[f for f in mp.country_varying if f in settings["features"]],
+        parameterisation=mp.parameterisation,
+        dependence=settings["dependence"],
+        region_effects=settings["region_effects"],
+    )
+    return fit(pm_model, draws=max(fp.draws // 2, 200), tune=max(fp.tune // 2, 200), **sample_kw)
+
+
 def run(params: Params, root: Path) -> None:
     """Run the fit stage (see the module docstring)."""
     mp, fp, dp = params.model, params.fit, params.diagnostics
     panel = read_panel(root)
     try:
-        design = make_design(panel, mp.features, mp.horizon, burn_in=mp.burn_in)
+        design = make_design(panel, mp.features, mp.horizon, burn_in=mp.burn_in, offset=mp.offset)
     except ValueError as e:
         raise StageError(f"{PANEL}: {e}") from None
     pm_model = build_clash_model(
-        design, mp.priors, country_varying=mp.country_varying, parameterisation=mp.parameterisation
+        design,
+        mp.priors,
+        country_varying=mp.country_varying,
+        parameterisation=mp.parameterisation,
+        dependence=mp.dependence,
+        region_effects=mp.region_effects,
     )
     _log.info(
-        "design: %d rows, %d regions, %d countries, clash rate %.3f",
-        design.n_obs,
+        "design: %d blocks of %d steps, %d regions, %d countries, clash rate %.3f",
+        design.n_blocks,
+        design.horizon,
         len(design.regions),
         len(design.countries),
         design.clash_rate,
@@ -125,15 +152,11 @@ def run(params: Params, root: Path) -> None:
     failed = diag.gate(summary, dp)
     fits = {"model": idata}
     for variant in dp.loo_variants:
-        feats = diag.variant_features(variant, mp.features)
-        d_v = make_design(panel, feats, mp.horizon, burn_in=mp.burn_in)
-        cv = [f for f in mp.country_varying if f in feats]
-        m_v = build_clash_model(
-            d_v, mp.priors, country_varying=cv, parameterisation=mp.parameterisation
-        )
-        fits[variant] = fit(
-            m_v, draws=max(fp.draws // 2, 200), tune=max(fp.tune // 2, 200), **sample_kw
-        )
+        try:
+            settings = diag.variant_settings(variant, mp)
+        except ValueError as e:
+            raise StageError(f"diagnostics.loo_variants: {e}") from None
+        fits[variant] = _fit_variant(panel, mp, settings, sample_kw, fp)
     loo, ks = diag.loo_section(fits, dp.pareto_k_bad)
     loo["variant_draws"] = max(fp.draws // 2, 200)
 
@@ -146,7 +169,8 @@ def run(params: Params, root: Path) -> None:
         "prior_predictive": prior_summary,
         "loo": loo,
         "design": {
-            "rows": design.n_obs,
+            "blocks": design.n_blocks,
+            "outcomes": design.n_obs,
             "regions": len(design.regions),
             "countries": len(design.countries),
             "clash_rate": design.clash_rate,

@@ -2,7 +2,8 @@
 
 Inputs: ``data/processed/panel.nc``, ``data/fitted/idata.nc`` (refused unless fitted to this
 panel with these model params). Outputs: ``data/forecast/forecast.nc`` (``p`` with dims
-``region, horizon, draw`` and ``p_any_within`` cumulative over steps), ``reports/forecast.csv``
+``region, horizon, draw`` and ``p_any_within``, P(any clash in steps 1..horizon) from the joint
+model), ``reports/forecast.csv``
 and ``reports/scenarios.csv`` — the CSVs carry no timings, hosts or commits, so a re-run with the
 same inputs is byte-identical.
 """
@@ -17,7 +18,7 @@ import xarray as xr
 from model import io
 from model.config import Params
 from model.errors import StageError
-from model.forecast import forecast_draws, p_any_within, summarise
+from model.forecast import forecast_draws, summarise, within_draws
 from model.provenance import stamp
 from model.sampling import ProvenanceMismatch, load_idata
 from model.scenarios import run_scenarios
@@ -39,7 +40,8 @@ def run(params: Params, root: Path) -> None:
     origin = params.forecast.origin
     try:
         p = forecast_draws(idata, panel, origin)
-        table = summarise(p, params.forecast.interval)
+        within = within_draws(idata, panel, origin)
+        table = summarise(p, within, params.forecast.interval)
         scenarios = run_scenarios(
             idata,
             panel,
@@ -51,7 +53,7 @@ def run(params: Params, root: Path) -> None:
         )
     except ValueError as e:
         raise StageError(f"forecast: {e}") from None
-    ds = xr.Dataset({"p": p, "p_any_within": p_any_within(p)})
+    ds = xr.Dataset({"p": p, "p_any_within": within})
     ds.attrs = {
         **stamp({"model": params.model, "forecast": params.forecast}),
         "origin": p.attrs["origin"],

@@ -1,8 +1,8 @@
 """The backtest stage end to end on a Dask cluster of two worker processes started here.
 
 One fold is made to fail for a real reason (its cutoff lies inside the burn-in, so it has no
-training rows); the stage must still score and write the two finished folds, and fail with a
-message naming the failed fold's origins.
+training block); the stage must still score and write the two finished folds, per window, and
+fail with a message naming the failed fold's origins.
 """
 
 import json
@@ -39,41 +39,50 @@ def test_backtest_stage_on_two_worker_processes_keeps_finished_folds(
     cluster, tmp_path, monkeypatch
 ):
     base = read_params(ROOT / "params.yaml")
+    panel = simulate_panel(2, 2, 40, FEATURES, Truth(beta={"clash_decay_hl1": 1.0}), seed=2)
+    periods = pd.DatetimeIndex(panel["period"].values)
     params = base.model_copy(
         update={
-            # 40 periods, H=2: origins are periods 32..37, folds fit at 32, 34 and 36. With a
-            # burn-in of 32 the first fold has no training origin and fails.
+            # 40 periods, H=2: origins are periods 32..37 (dev 32-34, test 35-37), folds fit
+            # at 32, 34 and 36. With a burn-in of 32 the first fold has no training block.
             "model": base.model.model_copy(
-                update={"features": FEATURES, "horizon": 2, "burn_in": 32}
+                update={
+                    "features": FEATURES, "horizon": 2, "burn_in": 32, "offset": None,
+                    "region_effects": True,
+                }
             ),
             "backtest": BacktestParams(
-                origins=6, stride=1, refit_every=2, draws=40, tune=40, chains=1,
-                bootstrap=100, block_origins=2, calibration_bins=5,
-                dask=DaskParams(workers=2),
+                start=periods[32].date(), test_start=periods[35].date(), stride=1,
+                refit_every=2, draws=40, tune=40, chains=1, bootstrap=100, block_origins=2,
+                calibration_bins=5, dask=DaskParams(workers=2),
             ),
         }
     )  # fmt: skip
-    panel = simulate_panel(2, 2, 40, FEATURES, Truth(beta={"clash_decay_hl1": 1.0}), seed=2)
     (tmp_path / stage.PANEL).parent.mkdir(parents=True)
     panel.to_netcdf(tmp_path / stage.PANEL)
     monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", cluster.scheduler_address)
-    periods = pd.DatetimeIndex(panel["period"].values)
 
     with pytest.raises(StageError) as err:
         stage.run(params, tmp_path)
     msg = str(err.value)
     assert "1 of 3 fold(s) failed" in msg
     assert f"{periods[32].date()}, {periods[33].date()}" in msg
-    assert "no training origins" in msg
+    assert "no training block" in msg
 
     pred = pd.read_parquet(tmp_path / stage.PREDICTIONS)
     assert sorted(pred["origin"].unique()) == list(periods[34:38])
     assert len(pred) == 4 * 4 * 2  # origins x regions x steps
     assert list(pred.columns) == [
         "origin", "fit_cutoff", "region", "country", "horizon", "target_period", "y",
-        "model", "climatology", "markov", "logistic", "global_rate",
+        "model", "climatology", "ewma", "markov", "logistic", "global_rate",
     ]  # fmt: skip
     assert pred["model"].between(0, 1).all()
+    within = pd.read_parquet(tmp_path / stage.WITHIN)
+    assert len(within) == 4 * 4  # origins x regions
+    assert list(within.columns) == [
+        "origin", "fit_cutoff", "region", "country", "window_end", "y",
+        "model", "independent", "climatology", "ewma",
+    ]  # fmt: skip
 
     metrics = json.loads((tmp_path / stage.METRICS).read_text())
     assert metrics["failed_origins"] == [str(periods[32].date()), str(periods[33].date())]
@@ -81,18 +90,26 @@ def test_backtest_stage_on_two_worker_processes_keeps_finished_folds(
         str(periods[34].date()),
         str(periods[36].date()),
     ]
-    assert metrics["rows"] == 32 and metrics["horizons"] == 2 and metrics["origins"] == 4
-    for name in ("model", "climatology", "markov", "logistic", "global_rate"):
-        assert "brier" in metrics[name]
-    assert set(metrics["skill"]) == {"climatology", "markov", "logistic", "global_rate"}
+    assert metrics["horizon"] == 2 and set(metrics["windows"]) == {"dev", "test"}
+    dev, test = metrics["windows"]["dev"], metrics["windows"]["test"]
+    assert dev["origins"] == 1 and dev["first_origin"] == str(periods[34].date())
+    assert test["origins"] == 3 and test["rows"] == 3 * 4 * 2
+    assert test["last_origin"] == str(periods[37].date())
+    for name in ("model", "climatology", "ewma", "markov", "logistic", "global_rate"):
+        assert "brier" in test[name]
+    assert set(test["skill"]) == {"climatology", "ewma", "markov", "logistic", "global_rate"}
+    assert set(test["within_h"]["skill"]) == {"climatology", "ewma"}
     assert "wall_seconds" not in json.dumps(metrics)
 
     timing = json.loads((tmp_path / stage.TIMING).read_text())
     assert timing["workers"] == 2 and timing["folds"] == 3
-    rel = pd.read_csv(tmp_path / stage.RELIABILITY)
-    assert list(rel.columns) == ["bin", "forecast_mean", "observed_rate", "count"]
+    for path in (stage.RELIABILITY, stage.RELIABILITY_WITHIN):
+        rel = pd.read_csv(tmp_path / path)
+        assert list(rel.columns) == ["bin", "forecast_mean", "observed_rate", "count"]
+    assert rel["count"].sum() == 3 * 4  # the test window's within-H forecasts
     scores = pd.read_csv(tmp_path / stage.SCORES)
     assert list(scores["origin"]) == [str(p.date()) for p in periods[34:38]]
+    assert list(scores["window"]) == ["dev", "test", "test", "test"]
 
 
 def test_missing_panel_is_a_stage_error(tmp_path):

@@ -34,9 +34,8 @@ def _stats(diverging: float):
 @pytest.fixture
 def project(tmp_path):
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())
-    raw["model"]["features"] = FEATURES
-    raw["model"]["burn_in"] = 2
-    raw["model"]["horizon"] = 3
+    raw["model"].update(features=FEATURES, burn_in=2, horizon=3, offset=None, region_effects=True)
+    raw["diagnostics"]["loo_variants"] = ["no_features", "no_proximity"]
     raw["fit"].update(draws=20, tune=20, chains=2, prior_samples=30, progressbar=False)
     raw["scenarios"] = [
         {
@@ -101,7 +100,7 @@ def test_gate_off_writes_everything_and_forecast_follows(project, monkeypatch):
         "loo",
     ):
         assert key in metrics, key
-    assert set(metrics["loo"]) >= {"model", "intercepts_only", "no_proximity", "best"}
+    assert set(metrics["loo"]) >= {"model", "no_features", "no_proximity", "best"}
     assert metrics["divergences"] == 0 and metrics["gate"] == "fail"  # identical mock chains
     assert 0 < metrics["prior_predictive"]["prior_rate_median"] < 1
     figures = {p.name for p in (root / "reports/figures/diagnostics").glob("*.png")}
@@ -128,6 +127,10 @@ def test_gate_off_writes_everything_and_forecast_follows(project, monkeypatch):
     assert set(sc["scenario"]) == {"close", "surge"} and len(sc) == 2 * 3
     with xr.open_dataset(root / "data/forecast/forecast.nc", engine="h5netcdf") as ds:
         assert ds["p"].dims == ("region", "horizon", "draw")
+        assert ds["p_any_within"].dims == ("region", "horizon", "draw")
+        last = ds["p_any_within"].isel(horizon=-1).mean("draw").to_series()
+    by_region = fc.groupby("region")["p_any_within_horizon"].first()
+    np.testing.assert_allclose(by_region.loc[last.index].values, last.values, rtol=1e-5)
     before = (root / "reports/forecast.csv").read_bytes()
     assert _run(project, "forecast") == 0
     assert (root / "reports/forecast.csv").read_bytes() == before  # reproducible bytes

@@ -206,9 +206,9 @@ def test_shipped_ged_with_default_params_accounts_for_all_7473_rows():
     s = m["sources"]["ucdp_ged_iraq"]
     assert s["rows_read"] == 7473
     assert s["rows_read"] == s["rows_kept"] + s["rows_rejected"]
-    # GED Iraq goes back to 1989; the window starts 2014
-    assert s["reasons"]["outside window"] > 4000
-    assert s["rows_kept"] == len(events) > 3000
+    # GED Iraq goes back to 1989; the window starts 2008 (2,338 rows are earlier)
+    assert s["reasons"]["outside window"] > 2000
+    assert s["rows_kept"] == len(events) > 4000
     assert rejected[rejected["source"] == "ucdp_ged_iraq"]["line"].nunique() == s["rows_rejected"]
     geo = json.loads((ROOT / "data/raw/boundaries/iraq_adm1.geojson").read_text(encoding="utf-8"))
     assert set(events["region"]) <= {f["properties"]["shapeName"] for f in geo["features"]}

@@ -24,7 +24,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 TINY_OVERRIDES = {
     "ingest": {"window": {"start": "2016-07-04", "end": "2017-07-02"}},
-    "model": {"burn_in": 8},
+    # a year of weeks: the offset's long-run level remembers 4 weeks, not 52, so 16 warm it up
+    "panel": {"level_long_half_life": 4},
+    "model": {"burn_in": 16},
     "fit": {
         "draws": 300,
         "tune": 300,
@@ -35,13 +37,15 @@ TINY_OVERRIDES = {
     },
     "diagnostics": {"fail_on_gate": False, "ess_bulk_min": 100, "ess_tail_min": 100},
     "backtest": {
-        "origins": 3,
+        # origins 2017-04-03 … 2017-05-29 (the last with 4 weeks after it): 5 dev, 4 test
+        "start": "2017-04-03",
+        "test_start": "2017-05-08",
         "refit_every": 3,
         "draws": 150,
         "tune": 150,
         "chains": 1,
         "bootstrap": 100,
-        "block_origins": 1,
+        "block_origins": 4,
         "dask": {"workers": 1, "threads_per_worker": 1, "memory_limit": "4GiB"},
     },
 }

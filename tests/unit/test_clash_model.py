@@ -1,14 +1,17 @@
-"""The model's structure: design rows, named variables with dims, how region effects are sampled
-(non-centred offsets, centred, or each region as its data call for), priors."""
+"""The model's structure: design blocks (each outcome once), named variables with dims, the
+block likelihood, how region effects are sampled (non-centred offsets, centred, or each region
+as its data call for), priors."""
 
 import subprocess
 import sys
 
 import numpy as np
 import pymc as pm
+import pytensor.tensor as pt
 import pytest
 
 from model.clash_model import (
+    block_logp,
     build_clash_model,
     centred_regions,
     make_design,
@@ -26,6 +29,7 @@ PRIORS = {
     "beta": PriorSpec(dist="Normal", mu=0.0, sigma=1.0),
     "sigma_beta_horizon": PriorSpec(dist="HalfNormal", sigma=0.25),
     "sigma_beta_country": PriorSpec(dist="HalfNormal", sigma=0.25),
+    "sigma_block": PriorSpec(dist="HalfNormal", sigma=1.0),
 }
 
 
@@ -34,24 +38,39 @@ def panel():
     return simulate_panel(2, 3, 30, FEATURES, Truth(intercept=-1.0), seed=2, zero_regions=[4])
 
 
-def test_design_rows_have_no_look_ahead(panel):
+def test_design_blocks_hold_each_outcome_once_without_look_ahead(panel):
     d = make_design(panel, FEATURES, horizon=3, burn_in=5)
     n_reg, n_per = 6, 30
-    origins = n_per - 1 - 5  # t from 5 to 28
-    assert d.n_obs == n_reg * sum(min(3, n_per - 1 - t) for t in range(5, 5 + origins))
+    # origins 3 apart, the last block ending at the last period: 26, 23, ..., 5
+    np.testing.assert_array_equal(np.unique(d.origin_idx), np.arange(26, 4, -3)[::-1])
+    assert d.y.shape == (n_reg * 8, 3) and d.n_obs == n_reg * 8 * 3
     y = panel["clash_any"].values
-    np.testing.assert_array_equal(d.y, y[d.region_idx, d.origin_idx + d.step_idx + 1])
-    assert (d.origin_idx + d.step_idx + 1 <= n_per - 1).all()
+    steps = np.arange(1, 4)
+    np.testing.assert_array_equal(d.y, y[d.region_idx[:, None], d.origin_idx[:, None] + steps])
+    cells = {(r, t + s) for r, t in zip(d.region_idx, d.origin_idx, strict=True) for s in steps}
+    assert len(cells) == d.n_obs  # every outcome in exactly one block
+    assert max(t for _, t in cells) == n_per - 1
     raw = panel["since_clash"].values[d.region_idx, d.origin_idx]
     k = FEATURES.index("since_clash")
     np.testing.assert_allclose(d.X[:, k] * d.x_scale[k] + d.x_mean[k], raw)
     np.testing.assert_allclose(d.X.mean(axis=0), 0, atol=1e-12)
+    np.testing.assert_array_equal(d.offset, 0.0)
+
+
+def test_design_offset_is_the_raw_variable_at_the_origin(panel):
+    d = make_design(panel, ["since_clash"], horizon=2, burn_in=3, offset="clash_decay_hl1")
+    np.testing.assert_array_equal(
+        d.offset, panel["clash_decay_hl1"].values[d.region_idx, d.origin_idx]
+    )
+    assert d.offset_name == "clash_decay_hl1"
+    with pytest.raises(ValueError, match="no variable"):
+        make_design(panel, FEATURES, horizon=2, offset="nope")
 
 
 def test_design_cutoff_uses_only_earlier_outcomes(panel):
     cutoff = panel["period"].values[20]
     d = make_design(panel, FEATURES, horizon=4, cutoff=cutoff, burn_in=2)
-    assert (d.origin_idx + d.step_idx + 1 <= 20).all()
+    assert (d.origin_idx + 4 <= 20).all() and (d.origin_idx + 4 == 20).any()
     assert d.cutoff == cutoff
     full = make_design(panel, FEATURES, horizon=4, burn_in=2)
     assert not np.allclose(d.x_mean, full.x_mean)  # scales from training rows only
@@ -71,9 +90,8 @@ def test_named_variables_dims_and_non_centred(panel):
     assert dims["beta_mu"] == ("feature",)
     assert dims["beta_offset"] == ("horizon", "feature")
     assert dims["beta"] == ("horizon", "feature")
-    assert dims["p"] == ("obs_id",)
-    assert dims["clash_any"] == ("obs_id",)
-    for name in ("intercept", "sigma_country", "sigma_region", "sigma_beta_horizon"):
+    assert dims["clash_any"] == ("obs_id", "horizon")
+    for name in ("intercept", "sigma_country", "sigma_region", "sigma_beta_horizon", "sigma_block"):
         assert name in m.named_vars
     assert [v.name for v in m.observed_RVs] == ["clash_any"]
     for name in ("region_offset", "beta_offset"):  # standard normal offsets
@@ -83,7 +101,7 @@ def test_named_variables_dims_and_non_centred(panel):
     assert "ZeroSumNormal" in type(m["country_offset"].owner.op).__name__
     assert dims["region_eff"] == ("region",)
     assert m.coords["horizon"] == (1, 2)
-    assert "p" not in stored_var_names(m)
+    assert "sigma_block" in stored_var_names(m)
 
 
 def test_zero_sum_within_groups_is_a_zero_sum_normal_per_group():
@@ -201,11 +219,45 @@ def test_prior_predictive_rates_are_probabilities(panel):
     d = make_design(panel, FEATURES, horizon=2, burn_in=3)
     m = build_clash_model(d, PRIORS)
     with m:
-        prior = pm.sample_prior_predictive(draws=100, random_seed=1, var_names=["clash_any", "p"])
-    rates = prior["prior_predictive"]["clash_any"].mean("obs_id").values
+        prior = pm.sample_prior_predictive(draws=100, random_seed=1, var_names=["clash_any"])
+    y = prior["prior_predictive"]["clash_any"]
+    assert y.dims[-2:] == ("obs_id", "horizon")
+    rates = y.mean(("obs_id", "horizon")).values
     assert ((rates > 0) & (rates < 1)).mean() > 0.9
-    p = prior["prior"]["p"].values
-    assert ((p > 0) & (p < 1)).all()
+    assert set(np.unique(y.values)) <= {0, 1}
+
+
+def test_block_likelihood_integrates_the_shared_effect(panel):
+    # one block of three steps: log ∫ Π_s Bern(y_s | invlogit(eta_s + 0.9 u)) φ(u) du
+    y, eta, sigma = np.array([[1, 0, 1]]), np.array([[-1.0, 0.5, -2.0]]), 0.9
+    got = block_logp(pt.constant(y), pt.constant(eta), pt.constant(sigma)).eval()
+    u = np.linspace(-9, 9, 40001)
+    p = 1 / (1 + np.exp(-(eta[0][:, None] + sigma * u)))
+    lik = np.prod(np.where(y[0][:, None] == 1, p, 1 - p), axis=0)
+    dens = np.exp(-(u**2) / 2) / np.sqrt(2 * np.pi)
+    expected = np.log(np.sum(lik * dens) * (u[1] - u[0]))
+    np.testing.assert_allclose(got, [expected], rtol=1e-4)
+    # without a block effect it is the sum of independent Bernoulli terms
+    q = 1 / (1 + np.exp(-eta[0]))
+    indep = np.sum(np.log(np.where(y[0] == 1, q, 1 - q)))
+    zero = block_logp(pt.constant(y), pt.constant(eta), pt.constant(0.0)).eval()
+    np.testing.assert_allclose(zero, [indep], rtol=1e-12)
+
+
+def test_independent_steps_use_a_bernoulli_per_step(panel):
+    d = make_design(panel, FEATURES, horizon=2, burn_in=3)
+    m = build_clash_model(d, PRIORS, dependence=False)
+    assert "sigma_block" not in m.named_vars
+    assert type(m["clash_any"].owner.op).__name__.startswith("Bernoulli")
+    with pytest.raises(ValueError, match="sigma_block"):
+        build_clash_model(d, {k: v for k, v in PRIORS.items() if k != "sigma_block"})
+
+
+def test_offset_is_recorded_with_its_name(panel):
+    d = make_design(panel, ["since_clash"], horizon=2, burn_in=3, offset="clash_decay_hl1")
+    m = build_clash_model(d, PRIORS)
+    assert m.coords["offset_feature"] == ("clash_decay_hl1",)
+    assert m.named_vars_to_dims["offset"] == ("obs_id", "offset_feature")
 
 
 def test_importing_the_model_loads_no_plotting_or_templates():

@@ -27,6 +27,29 @@ def test_shipped_params_are_valid() -> None:
     assert set(params.panel.clash.sides) <= set(params.ingest.sides)
 
 
+def test_the_burn_in_must_warm_up_the_longest_memory(raw: dict) -> None:
+    bad = copy.deepcopy(raw)
+    bad["model"]["burn_in"] = 60  # the offset clash_level_hl8 pools toward a 52-week level
+    assert "twice the longest half-life" in _problems(bad)
+    bad["panel"]["level_long_half_life"] = 26
+    parse_params(bad)  # 2 x 26 <= 60
+
+
+def test_backtest_dates_and_blocks(raw: dict) -> None:
+    bad = copy.deepcopy(raw)
+    bad["backtest"]["test_start"] = "2014-01-06"
+    assert "must come before" in _problems(bad)
+    bad = copy.deepcopy(raw)
+    bad["backtest"]["block_origins"] = 2
+    assert "block_origins 2 is less than model.horizon 4" in _problems(bad)
+    dev_only = copy.deepcopy(raw)
+    dev_only["backtest"]["end"] = "2016-12-26"  # before test_start: a dev-only run
+    parse_params(dev_only)
+    no_offset = copy.deepcopy(raw)
+    no_offset["model"]["offset"] = None
+    assert "needs an offset" in _problems(no_offset)
+
+
 def test_every_problem_is_listed_at_once(raw: dict) -> None:
     bad = copy.deepcopy(raw)
     bad["model"]["horizon"] = -1
@@ -49,7 +72,7 @@ def test_every_problem_is_listed_at_once(raw: dict) -> None:
 @pytest.mark.parametrize(
     ("path", "value", "fragment"),
     [
-        (("ingest", "window", "end"), "2013-01-01", "not after start"),
+        (("ingest", "window", "end"), "2007-01-01", "not after start"),
         (("panel", "clash", "sides"), ["government", "government"], "two different sides"),
         (("panel", "clash", "categories"), ["picnic"], "'picnic'"),
         (("model", "country_varying"), ["not_a_feature"], "not_a_feature"),

@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from model.config import DiagnosticsParams
+from model.config import DiagnosticsParams, ModelParams, PriorSpec
 from model.diagnostics import (
     gate,
     pareto_k_counts,
     prior_predictive_summary,
     sampling_summary,
-    variant_features,
+    variant_settings,
 )
 
 
@@ -78,10 +78,22 @@ def test_pareto_k_counts_and_prior_predictive_summary():
     assert s["prior_rate_q05"] < s["prior_rate_median"] < s["prior_rate_q95"]
 
 
-def test_variant_features():
+def test_variant_settings_change_one_thing_each():
+    priors = {"intercept": PriorSpec(dist="Normal", mu=0.0, sigma=1.0)}
     feats = ["clash_decay_hl1", "prox_a__b_near", "nbr_clash_decay_hl4"]
-    assert variant_features("intercepts_only", feats) == []
-    assert variant_features("no_proximity", feats) == ["clash_decay_hl1", "nbr_clash_decay_hl4"]
-    assert variant_features("no_spatial", feats) == ["clash_decay_hl1", "prox_a__b_near"]
-    with pytest.raises(ValueError):
-        variant_features("nope", feats)
+    mp = ModelParams(features=feats, offset="clash_level_hl8", region_effects=False, priors=priors)
+    assert variant_settings("model", mp) == {
+        "features": feats,
+        "dependence": True,
+        "region_effects": False,
+    }
+    assert variant_settings("no_features", mp)["features"] == []
+    assert variant_settings("no_proximity", mp)["features"] == feats[::2]
+    assert variant_settings("no_spatial", mp)["features"] == feats[:2]
+    assert variant_settings("no_dependence", mp)["dependence"] is False
+    assert variant_settings("region_effects", mp)["region_effects"] is True
+    with pytest.raises(ValueError, match="unknown"):
+        variant_settings("nope", mp)
+    bare = ModelParams(offset="clash_level_hl8", region_effects=False, priors=priors)
+    with pytest.raises(ValueError, match="no parameter"):
+        variant_settings("no_dependence", bare)

@@ -1,4 +1,5 @@
-"""Forecast draws from a fabricated posterior: shapes, the linear predictor, joint P(any), CSV."""
+"""Forecast draws from a fabricated posterior: shapes, the linear predictor, the block effect
+integrated out, P(any within h) from the joint model, the CSV."""
 
 import numpy as np
 import pandas as pd
@@ -6,8 +7,15 @@ import pytest
 import xarray as xr
 
 from model.artefacts import FORECAST_COLUMNS
+from model.blocks import quadrature
 from model.clash_model import make_design
-from model.forecast import forecast_draws, p_any_within, summarise
+from model.forecast import (
+    block_effects,
+    forecast_draws,
+    independent_within,
+    summarise,
+    within_draws,
+)
 from model.simulate import fake_posterior, simulate_panel
 
 FEATURES = ["clash_decay_hl1", "since_clash"]
@@ -41,16 +49,80 @@ def test_draws_have_region_horizon_draw_and_match_the_formula(setup):
     np.testing.assert_allclose(p.values[r, h, 50 + 4], 1 / (1 + np.exp(-float(eta))))
 
 
-def test_p_any_within_uses_joint_draws():
+def test_independent_within_multiplies_the_mean_steps():
+    # mean steps 0.3 and 0.7: 1 - 0.7 * 0.3 = 0.79, whatever the draws
     p = xr.DataArray([[[0.5, 0.1], [0.5, 0.9]]], dims=("region", "horizon", "draw"))
-    cum = p_any_within(p)
-    np.testing.assert_allclose(cum.isel(horizon=-1).values, [[0.75, 0.91]])
-    assert float(cum.isel(horizon=-1).mean()) != pytest.approx(1 - (1 - 0.3) * (1 - 0.7))
+    np.testing.assert_allclose(independent_within(p).isel(horizon=-1).values, [0.79])
+    np.testing.assert_allclose(independent_within(p).isel(horizon=0).values, [0.3])
+
+
+@pytest.fixture(scope="module")
+def dependent():
+    panel = simulate_panel(1, 3, 30, FEATURES, seed=8)
+    panel["level"] = panel["clash_decay_hl1"] - 2.0
+    design = make_design(panel, FEATURES, horizon=3, burn_in=2, offset="level")
+    return panel, design, fake_posterior(design, sigma_block=1.2)
+
+
+def test_each_draw_carries_a_block_effect_and_the_offset_is_scaled(dependent):
+    panel, design, idata = dependent
+    p = forecast_draws(idata, panel, None)
+    post = idata["posterior"].to_dataset().isel(chain=0, draw=7)
+    r, h = 2, 1
+    x = np.array([panel[f].values[r, -1] for f in FEATURES])
+    u = block_effects(p.sizes["draw"])[7]
+    eta = (
+        np.sqrt(1 + np.pi * 1.2**2 / 8) * float(panel["level"].values[r, -1])
+        + float(post["region_eff"].values[r])
+        + ((x - design.x_mean) / design.x_scale) @ post["beta"].values[h]
+        + 1.2 * u
+    )
+    np.testing.assert_allclose(p.values[r, h, 7], 1 / (1 + np.exp(-eta)))
+
+
+def test_block_effects_are_stratified_standard_normal():
+    u = block_effects(1000)
+    assert u.mean() == pytest.approx(0.0, abs=1e-12)
+    assert u.std() == pytest.approx(1.0, abs=0.01)
+    np.testing.assert_array_equal(u, block_effects(1000))  # reproducible
+    # the mean over draws integrates a smooth function of the effect closely
+    nodes, weights = quadrature(41)
+    exact = (1 / (1 + np.exp(-(-1.5 + 1.2 * nodes)))) @ weights
+    assert np.mean(1 / (1 + np.exp(-(-1.5 + 1.2 * u)))) == pytest.approx(exact, rel=1e-3)
+
+
+def test_within_is_below_the_independent_product_with_a_block_effect(dependent):
+    panel, _, idata = dependent
+    p = forecast_draws(idata, panel, None)
+    within = within_draws(idata, panel, None)
+    indep = independent_within(p)
+    # Positive dependence between steps: over the whole horizon, fewer blocks with at least
+    # one clash than the product of the mean steps says; per draw never below the largest step.
+    mean_within = within.mean("draw").isel(horizon=-1)
+    assert (mean_within.values < indep.isel(horizon=-1).values - 1e-3).all()
+    assert (within.isel(horizon=-1).values >= p.max("horizon").values - 1e-12).all()
+    np.testing.assert_allclose(within.isel(horizon=0).values, p.isel(horizon=0).values)
+
+
+def test_without_a_block_effect_each_draw_multiplies_its_steps(setup):
+    panel, _, idata = setup
+    p = forecast_draws(idata, panel, None)
+    expected = 1 - (1 - p).cumprod("horizon")
+    np.testing.assert_allclose(within_draws(idata, panel, None).values, expected.values)
+
+
+def test_quadrature_integrates_a_standard_normal():
+    nodes, weights = quadrature()
+    assert weights.sum() == pytest.approx(1.0)
+    assert nodes @ weights == pytest.approx(0.0, abs=1e-12)
+    assert nodes**2 @ weights == pytest.approx(1.0)
+    assert nodes**4 @ weights == pytest.approx(3.0)
 
 
 def test_summary_has_every_region_and_horizon_with_ordered_quantiles(setup):
     panel, _, idata = setup
-    df = summarise(forecast_draws(idata, panel, panel["period"].values[-5]))
+    origin = panel["period"].values[-5]
+    df = summarise(forecast_draws(idata, panel, origin), within_draws(idata, panel, origin))
     assert tuple(df.columns) == FORECAST_COLUMNS  # what the report's loader requires
     assert len(df) == 6 * 3
     assert set(map(tuple, df[["region", "horizon"]].values)) == {
@@ -63,6 +135,8 @@ def test_summary_has_every_region_and_horizon_with_ordered_quantiles(setup):
     top = df[df["rank"] == 1]["p_any_within_horizon"].iloc[0]
     assert top == df["p_any_within_horizon"].max()
     assert (df["p_any_within_horizon"] >= df.groupby("region")["p_mean"].transform("max")).all()
+    assert (df["p_any_q05"] <= df["p_any_within_horizon"]).all()
+    assert (df["p_any_within_horizon"] <= df["p_any_q95"]).all()
 
 
 def test_origin_outside_the_panel_is_refused(setup):

@@ -319,7 +319,7 @@ def test_panel_properties(n, seed, freq, start, days):
         v = ds[f].values
         if f.endswith("_km"):
             assert (v[~np.isnan(v)] >= 0).all()
-        elif f.startswith("clash_share_"):  # log-odds of a share strictly inside (0, 1)
+        elif f.startswith(("clash_share_", "clash_level_")):  # log-odds of a share in (0, 1)
             assert np.isfinite(v).all(), f
         else:
             assert (v >= 0).all(), f

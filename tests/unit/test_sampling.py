@@ -37,7 +37,8 @@ def recovery():
     # forcing a quiet region (simulate_panel's zero_regions) would make it an outlier.
     panel = simulate_panel(3, 4, 70, FEATURES, TRUTH, seed=65)
     design = make_design(panel, FEATURES, horizon=1, burn_in=2)
-    pm_model = build_clash_model(design, PRIORS)
+    # one step per block: a block effect would be a per-row overdispersion no data can see
+    pm_model = build_clash_model(design, PRIORS, dependence=False)
     idata = fit(
         pm_model,
         sampler="nutpie",
@@ -98,10 +99,43 @@ def test_fit_returns_what_the_file_needs(recovery):
     assert {"posterior", "sample_stats", "observed_data", "constant_data", "log_likelihood"} <= set(
         idata.children
     )
-    assert "p" not in idata["posterior"]
-    assert idata["log_likelihood"]["clash_any"].sizes["obs_id"] == design.n_obs
+    assert idata["log_likelihood"]["clash_any"].dims == ("chain", "draw", "obs_id")
+    assert idata["log_likelihood"]["clash_any"].sizes["obs_id"] == design.n_blocks
     assert idata.attrs["sampler"] == "nutpie" and idata.attrs["sampling_seconds"] > 0
     np.testing.assert_allclose(idata["constant_data"]["x_scale"].values, design.x_scale)
+
+
+def test_block_model_recovers_its_dependence_and_offset_meaning():
+    """A panel drawn from the block model itself: the posterior holds the true sigma_block, and
+    the forecast at the last origin holds the true step-1 probabilities (block effect
+    integrated out, offset scaled as in the model)."""
+    from model.forecast import forecast_draws
+    from model.simulate_blocks import OFFSET, simulate_block_panel
+
+    priors = dict(PRIORS) | {"sigma_block": PriorSpec(dist="HalfNormal", sigma=1.0)}
+    panel, truth = simulate_block_panel(
+        priors, n_regions=10, n_periods=160, seed=1003, region_effects=False
+    )
+    design = make_design(panel, ["x1", "x2"], horizon=4, offset=OFFSET)
+    pm_model = build_clash_model(design, priors, region_effects=False)
+    idata = fit(
+        pm_model,
+        draws=300,
+        tune=300,
+        chains=2,
+        cores=1,
+        seed=3,
+        progressbar=False,
+        target_accept=0.95,
+    )
+    assert int(idata["sample_stats"]["diverging"].sum()) == 0
+    lo, hi = np.quantile(idata["posterior"]["sigma_block"].values, [0.05, 0.95])
+    assert lo <= truth["sigma_block"] <= hi, (lo, truth["sigma_block"], hi)
+    p = forecast_draws(idata, panel, None).sel(horizon=1)
+    lo, hi = p.quantile([0.05, 0.95], dim="draw").values
+    inside = (lo <= truth["p_next"][:, 0]) & (truth["p_next"][:, 0] <= hi)
+    assert inside.mean() >= 0.8, (lo, truth["p_next"][:, 0], hi)
+    assert idata["log_likelihood"]["clash_any"].sizes["obs_id"] == design.n_blocks
 
 
 def test_save_and_load_round_trip_with_provenance(tmp_path):
@@ -155,7 +189,8 @@ priors = {
 panel = simulate_panel(1, 40, 1000, features, seed=3)
 design = make_design(panel, features, horizon=2, burn_in=2)
 idata = model.sampling.fit(
-    build_clash_model(design, priors), draws=100, tune=100, chains=1, cores=1, seed=2,
+    build_clash_model(design, priors, dependence=False), draws=100, tune=100, chains=1, cores=1,
+    seed=2,
     progressbar=False, log_likelihood=False,
 )
 post = idata["posterior"].to_dataset()

@@ -1,0 +1,233 @@
+"""Scoring a backtest: per window, per forecaster, per step and "within H", with honest skill.
+
+:func:`summarise_backtest` turns the backtest's prediction rows into ``backtest.json``: for each
+window (``dev``, ``test``; DESIGN §5) the scores of the model and every baseline on the same
+rows, skill against each baseline with a circular block bootstrap interval over origins and a
+Diebold–Mariano p-value, scores per step, and the same for "within H" (P(at least one clash in
+steps 1..H)) against its own climatology and EWMA. Plain NumPy and pandas.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from model import scoring
+from model.backtest import BASELINES, FORECASTERS, WITHIN_FORECASTERS
+from model.baselines import WITHIN_BASELINES
+
+SCORES = ("brier", "log_score")
+
+
+def _clean(x: Any, digits: int = 10) -> Any:
+    """Round floats (stable JSON across platforms) and turn NaN into None."""
+    if isinstance(x, dict):
+        return {str(k): _clean(v, digits) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_clean(v, digits) for v in x]
+    if isinstance(x, float | np.floating):
+        return None if not np.isfinite(x) else round(float(x), digits)
+    if isinstance(x, np.integer):
+        return int(x)
+    return x
+
+
+def _losses(rows: pd.DataFrame, names: Sequence[str]) -> dict[str, dict[str, np.ndarray]]:
+    y = rows["y"].to_numpy()
+    return {
+        n: {
+            "brier": scoring.brier_score(rows[n].to_numpy(), y),
+            "log_score": scoring.log_score(rows[n].to_numpy(), y),
+        }
+        for n in names
+    }
+
+
+def _skill_table(
+    rows: pd.DataFrame,
+    baselines: Sequence[str],
+    *,
+    horizon: int,
+    block: int,
+    n_boot: int,
+    seed: int,
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Skill of ``model`` against each baseline, for Brier and log score, with uncertainty.
+
+    The same seed serves every bootstrap, so the intervals of different baselines use the same
+    resamples of origins.
+    """
+    losses = _losses(rows, ["model", *baselines])
+    origin = rows["origin"].to_numpy()
+    return {
+        base: {
+            score: scoring.skill_with_uncertainty(
+                losses["model"][score],
+                losses[base][score],
+                origin,
+                horizon=horizon,
+                block=block,
+                n_boot=n_boot,
+                seed=seed,
+            )
+            for score in SCORES
+        }
+        for base in baselines
+    }
+
+
+def _per_horizon(rows: pd.DataFrame) -> dict[str, Any]:
+    out = {}
+    for h, part in rows.groupby("horizon", sort=True):
+        yh = part["y"].to_numpy()
+        entry: dict[str, Any] = {"rows": len(part), "prevalence": float(yh.mean())}
+        for name in FORECASTERS:
+            ph = part[name].to_numpy()
+            entry[name] = {
+                "brier": float(scoring.brier_score(ph, yh).mean()),
+                "log_score": float(scoring.log_score(ph, yh).mean()),
+                "auc_pr": scoring.auc_pr(ph, yh),
+            }
+        entry["brier_skill"] = {
+            b: scoring.skill(entry["model"]["brier"], entry[b]["brier"]) for b in BASELINES
+        }
+        out[str(int(h))] = entry
+    return out
+
+
+def hindsight_ceiling(
+    predictions: pd.DataFrame, climatology: Mapping[str, float]
+) -> dict[str, Any]:
+    """Scores of a forecaster that knew each region's clash rate over the scored rows.
+
+    Not a forecaster (it reads the outcomes it scores): the headroom left to any forecast that
+    is constant within a region over the window, which is what climatology aims at. A model
+    beats it only by following changes within the window. Rates are Jeffreys-smoothed,
+    ``(k + 1/2) / (n + 1)``, so the log score stays finite. ``climatology`` holds the mean
+    ``brier`` and ``log_score`` of the climatology baseline on the same rows.
+    """
+    y = predictions["y"].to_numpy()
+    grouped = predictions.groupby("region", sort=False)["y"]
+    rate = ((grouped.transform("sum") + 0.5) / (grouped.transform("count") + 1.0)).to_numpy()
+    brier = float(scoring.brier_score(rate, y).mean())
+    log = float(scoring.log_score(rate, y).mean())
+    return {
+        "brier": brier,
+        "log_score": log,
+        "brier_skill_vs_climatology": scoring.skill(brier, climatology["brier"]),
+        "log_score_skill_vs_climatology": scoring.skill(log, climatology["log_score"]),
+    }
+
+
+def _origin_span(rows: pd.DataFrame) -> dict[str, Any]:
+    origins = sorted(pd.to_datetime(rows["origin"].unique()))
+    return {
+        "first_origin": origins[0].date().isoformat(),
+        "last_origin": origins[-1].date().isoformat(),
+        "origins": len(origins),
+    }
+
+
+def summarise_within(
+    within: pd.DataFrame, *, bins: int, horizon: int, block: int, n_boot: int, seed: int
+) -> dict[str, Any]:
+    """Scores of "within H" forecasts on one window, and the model's skill on its baselines."""
+    y = within["y"].to_numpy()
+    out: dict[str, Any] = {"rows": len(within), "prevalence": float(y.mean())}
+    for name in WITHIN_FORECASTERS:
+        out[name] = scoring.summarize(within[name].to_numpy(), y, bins)
+    out["skill"] = _skill_table(
+        within, WITHIN_BASELINES, horizon=horizon, block=block, n_boot=n_boot, seed=seed
+    )
+    return out
+
+
+def summarise_window(
+    predictions: pd.DataFrame,
+    within: pd.DataFrame,
+    *,
+    bins: int = 10,
+    n_boot: int = 1000,
+    block: int = 8,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Every score of one window (the ``W`` of ``backtest.json``'s ``windows``)."""
+    horizon = int(predictions["horizon"].max())
+    y = predictions["y"].to_numpy()
+    out: dict[str, Any] = {
+        **_origin_span(predictions),
+        "rows": len(predictions),
+        "prevalence": float(y.mean()),
+    }
+    for name in FORECASTERS:
+        out[name] = scoring.summarize(predictions[name].to_numpy(), y, bins)
+    kw = {"horizon": horizon, "block": block, "n_boot": n_boot, "seed": seed}
+    out["skill"] = _skill_table(predictions, BASELINES, **kw)
+    out["per_horizon"] = _per_horizon(predictions)
+    out["hindsight"] = hindsight_ceiling(predictions, out["climatology"])
+    out["within_h"] = summarise_within(within, bins=bins, **kw)
+    return out
+
+
+def in_window(rows: pd.DataFrame, origins: Sequence[pd.Timestamp]) -> pd.DataFrame:
+    """The rows whose origin is one of ``origins``."""
+    wanted = pd.DatetimeIndex(pd.to_datetime(list(origins)))
+    return rows.loc[pd.to_datetime(rows["origin"]).isin(wanted)]
+
+
+def summarise_backtest(
+    predictions: pd.DataFrame,
+    within: pd.DataFrame,
+    windows: Mapping[str, Sequence[pd.Timestamp]],
+    *,
+    bins: int = 10,
+    n_boot: int = 1000,
+    block: int = 8,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The contents of ``backtest.json``: ``{horizon, windows: {name: W}}``.
+
+    A window whose origins have no scored row (every fold of it failed) is left out.
+    """
+    out: dict[str, Any] = {"horizon": int(predictions["horizon"].max()), "windows": {}}
+    for name, origins in windows.items():
+        p, w = in_window(predictions, origins), in_window(within, origins)
+        if len(p):
+            out["windows"][name] = summarise_window(
+                p, w, bins=bins, n_boot=n_boot, block=block, seed=seed
+            )
+    return _clean(out)
+
+
+def reliability_table(
+    rows: pd.DataFrame, bins: int = 10, forecaster: str = "model"
+) -> pd.DataFrame:
+    """One forecaster's reliability curve (``reports/plots/reliability*.csv``), empty bins out."""
+    if rows.empty:
+        return pd.DataFrame(columns=["bin", "forecast_mean", "observed_rate", "count"])
+    curve = scoring.reliability_curve(rows[forecaster].to_numpy(), rows["y"].to_numpy(), bins)
+    df = pd.DataFrame({k: curve[k] for k in ("bin", "forecast_mean", "observed_rate", "count")})
+    return df[df["count"] > 0].reset_index(drop=True)
+
+
+def scores_by_origin(
+    predictions: pd.DataFrame, windows: Mapping[str, Sequence[pd.Timestamp]]
+) -> pd.DataFrame:
+    """Mean Brier and log score of the model per origin, each baseline's Brier, the window."""
+    y = predictions["y"].to_numpy()
+    cols = {
+        "origin": predictions["origin"].dt.strftime("%Y-%m-%d"),
+        "brier": scoring.brier_score(predictions["model"].to_numpy(), y),
+        "log_score": scoring.log_score(predictions["model"].to_numpy(), y),
+    }
+    for name in BASELINES:
+        cols[f"{name}_brier"] = scoring.brier_score(predictions[name].to_numpy(), y)
+    out = pd.DataFrame(cols).groupby("origin", sort=True).mean().reset_index()
+    window_of = {
+        pd.Timestamp(o).strftime("%Y-%m-%d"): name for name, os in windows.items() for o in os
+    }
+    out["window"] = out["origin"].map(window_of)
+    return out

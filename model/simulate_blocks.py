@@ -1,0 +1,184 @@
+"""Panels drawn from the block model's own generative process, for the coverage study.
+
+:func:`simulate_block_panel` draws every parameter of :func:`model.clash_model.build_clash_model`
+from its prior (the priors of params), an exogenous offset and features, and the outcomes of
+each training block from the model itself:
+
+    y[r, t + s] ~ Bernoulli(invlogit(c · offset[r, t] + region_eff[r] + X[r, t] · beta[s]
+                                     + sigma_block · u[r, t])),    u ~ Normal(0, 1)
+
+with ``c = offset_scale(sigma_block)`` as in the model
+
+for the block origins ``t`` that :func:`model.blocks.block_origins` gives with the cutoff at
+the last period. Features are standardised over those origins exactly as
+:func:`model.clash_model.make_design` does, so the true coefficients are on the fitted model's
+scale. Averaged over draws from the prior, a correct posterior covers the truth at its nominal
+rate (simulation-based calibration): :func:`interval_hits` counts it for the hyper-parameters
+and for the next week's clash probability in each region, ``invlogit(eta + sigma_block · u)``
+with the next block's own effect ``u`` (the quantity a forecast's interval is about; its
+mean over ``u`` is the forecast itself). Used by ``benchmarks/bench_coverage.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+import xarray as xr
+
+from model.blocks import block_origins, offset_scale, quadrature
+from model.config import PriorSpec
+from model.numerics import strict_float_math
+
+OFFSET = "offset_level"
+#: Hyper-parameters whose coverage is counted (those the model has).
+HYPER = ("intercept", "sigma_country", "sigma_region", "sigma_block", "sigma_beta_horizon")
+
+
+def _draw(spec: PriorSpec, rng: np.random.Generator, size: Any = None) -> np.ndarray:
+    dist = getattr(pm, spec.dist).dist(**spec.kwargs(), size=size)
+    with strict_float_math():
+        return np.asarray(pm.draw(dist, random_seed=rng))
+
+
+def draw_truth(
+    priors: Mapping[str, PriorSpec],
+    n_countries: int,
+    n_regions: int,
+    features: Sequence[str],
+    horizon: int,
+    rng: np.random.Generator,
+    region_effects: bool = True,
+) -> dict[str, Any]:
+    """Every parameter of the model, drawn from its prior (country effects sum to zero)."""
+    truth: dict[str, Any] = {"sigma_block": float(_draw(priors["sigma_block"], rng))}
+    country_of = np.arange(n_regions) * n_countries // n_regions
+    truth["country_of"] = country_of
+    truth["region_eff"] = np.zeros(n_regions)
+    if region_effects:
+        _draw_region_effects(truth, priors, n_countries, rng)
+    if features:
+        beta_mu = _draw(priors["beta"], rng, size=len(features))
+        truth["sigma_beta_horizon"] = float(_draw(priors["sigma_beta_horizon"], rng))
+        truth["beta_mu"] = beta_mu
+        truth["beta"] = beta_mu + truth["sigma_beta_horizon"] * rng.standard_normal(
+            (horizon, len(features))
+        )
+    return truth
+
+
+def _draw_region_effects(
+    truth: dict[str, Any],
+    priors: Mapping[str, PriorSpec],
+    n_countries: int,
+    rng: np.random.Generator,
+) -> None:
+    truth["intercept"] = float(_draw(priors["intercept"], rng))
+    truth["sigma_region"] = float(_draw(priors["sigma_region"], rng))
+    country_eff = np.zeros(n_countries)
+    if n_countries > 1:
+        truth["sigma_country"] = float(_draw(priors["sigma_country"], rng))
+        z = rng.standard_normal(n_countries)
+        country_eff = truth["sigma_country"] * (z - z.mean())
+    n_regions = truth["country_of"].size
+    truth["region_eff"] = (
+        truth["intercept"]
+        + country_eff[truth["country_of"]]
+        + truth["sigma_region"] * rng.standard_normal(n_regions)
+    )
+
+
+def _ar1(rng: np.random.Generator, shape: tuple[int, int], rho: float) -> np.ndarray:
+    """Stationary AR(1) series with unit variance along the last axis."""
+    out = np.empty(shape)
+    out[:, 0] = rng.standard_normal(shape[0])
+    for t in range(1, shape[1]):
+        out[:, t] = rho * out[:, t - 1] + np.sqrt(1 - rho**2) * rng.standard_normal(shape[0])
+    return out
+
+
+def simulate_block_panel(
+    priors: Mapping[str, PriorSpec],
+    *,
+    n_countries: int = 1,
+    n_regions: int = 12,
+    n_periods: int = 200,
+    features: Sequence[str] = ("x1", "x2"),
+    horizon: int = 4,
+    seed: int = 0,
+    region_effects: bool = True,
+) -> tuple[xr.Dataset, dict[str, Any]]:
+    """A panel (``panel.nc`` layout, variables ``clash_any``, the features and ``offset_level``)
+    and its true parameters, drawn as the module docstring says."""
+    rng = np.random.default_rng(seed)
+    features = list(features)
+    truth = draw_truth(priors, n_countries, n_regions, features, horizon, rng, region_effects)
+    offset = (
+        -1.5 + rng.normal(0, 0.8, (n_regions, 1)) + 0.7 * _ar1(rng, (n_regions, n_periods), 0.95)
+    )
+    origins = block_origins(n_periods - 1, 0, horizon)
+    x = {f: _ar1(rng, (n_regions, n_periods), 0.9) for f in features}
+    for f in features:
+        at = x[f][:, origins]
+        x[f] = (x[f] - at.mean()) / at.std()
+    y = (rng.random((n_regions, n_periods)) < 1 / (1 + np.exp(-offset))).astype(np.int8)
+    X = np.stack([x[f] for f in features], axis=-1) if features else None
+    c = offset_scale(truth["sigma_block"])
+    for t in origins:
+        eta = c * offset[:, t, None] + truth["region_eff"][:, None]
+        if X is not None:
+            eta = eta + X[:, t, :] @ truth["beta"].T
+        eta = eta + truth["sigma_block"] * rng.standard_normal((n_regions, 1))
+        y[:, t + 1 : t + 1 + horizon] = rng.random(eta.shape) < 1 / (1 + np.exp(-eta))
+    x_last = None if X is None else X[:, -1, :]
+    truth["p_next_mean"] = true_marginal(truth, offset[:, -1], x_last)
+    u_next = rng.standard_normal(n_regions)
+    truth["p_next"] = true_step(truth, offset[:, -1], x_last, u_next)
+    periods = pd.date_range("2010-01-04", periods=n_periods, freq="W-MON")
+    regions = [f"R{i:02d}" for i in range(n_regions)]
+    data = {"clash_any": (("region", "period"), y), OFFSET: (("region", "period"), offset)}
+    data |= {f: (("region", "period"), x[f]) for f in features}
+    panel = xr.Dataset(
+        data,
+        coords={
+            "region": regions,
+            "period": periods.values.astype("datetime64[ns]"),
+            "country": ("region", [f"C{c}" for c in truth["country_of"]]),
+        },
+        attrs={"freq": "W-MON"},
+    )
+    return panel, truth
+
+
+def _true_logits(truth: Mapping[str, Any], offset: np.ndarray, x: np.ndarray | None) -> np.ndarray:
+    eta = offset_scale(truth["sigma_block"]) * offset[:, None] + truth["region_eff"][:, None]
+    return eta if x is None else eta + x @ truth["beta"].T
+
+
+def true_marginal(truth: Mapping[str, Any], offset: np.ndarray, x: np.ndarray | None) -> np.ndarray:
+    """True P(clash) per region and step from an origin, the block effect integrated out."""
+    nodes, weights = quadrature(41)
+    e = _true_logits(truth, offset, x)[..., None] + truth["sigma_block"] * nodes
+    return (1 / (1 + np.exp(-e))) @ weights
+
+
+def true_step(
+    truth: Mapping[str, Any], offset: np.ndarray, x: np.ndarray | None, u: np.ndarray
+) -> np.ndarray:
+    """True P(clash) per region and step from an origin given the block's effect ``u``."""
+    e = _true_logits(truth, offset, x) + truth["sigma_block"] * u[:, None]
+    return 1 / (1 + np.exp(-e))
+
+
+def interval_hits(
+    draws: np.ndarray, true_value: np.ndarray, levels: Sequence[float] = (0.5, 0.9)
+) -> dict[str, np.ndarray]:
+    """Whether each central interval of ``draws`` (draw axis last) holds the true value."""
+    out = {}
+    for level in levels:
+        lo, hi = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2], axis=-1)
+        out[f"{level:.0%}"] = (lo <= true_value) & (true_value <= hi)
+    return out
