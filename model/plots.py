@@ -270,57 +270,46 @@ def plot_contributions(contrib: pd.DataFrame) -> tuple[Figure, Axes]:
 
 
 def plot_reliability(
-    reliability: pd.DataFrame | None = None,
-    predictions: pd.DataFrame | None = None,
+    panels: Mapping[str, pd.DataFrame],
     *,
     columns: Sequence[str] = ("model",),
     bins: int = 10,
-) -> tuple[Figure, Axes]:
-    """Reliability diagram: observed clash rate against forecast probability, by bin.
+) -> tuple[Figure, np.ndarray]:
+    """Reliability diagrams: observed clash rate against forecast probability, by bin.
 
-    Uses ``reports/plots/reliability.csv`` (``forecast_mean, observed_rate[, count]``) when
-    given; otherwise bins ``predictions`` (one curve per name in ``columns``).
+    Parameters
+    ----------
+    panels : mapping of str to DataFrame
+        Title → prediction rows (``y`` and one column per forecaster), one panel each (e.g.
+        "next weeks" and "within H").
+    columns : sequence of str
+        Forecasters drawn in every panel (those a panel's rows lack are skipped).
+    bins : int
+        Equal-width bins (:func:`model.evaluation.reliability_table`); marker area follows the
+        bin's count.
     """
-    fig = Figure(figsize=(3.6, 3.4), layout="constrained")
-    ax = fig.subplots()
-    ax.plot([0, 100], [0, 100], color="#888", lw=0.8, ls="--", label="perfect")
-    curves: list[tuple[str, pd.DataFrame]] = []
-    if reliability is not None and len(reliability):
-        curves.append(("model", reliability))
-    elif predictions is not None and len(predictions):
-        curves = [(c, reliability_table(predictions["y"], predictions[c], bins)) for c in columns]
-    for k, (name, tab) in enumerate(curves):
-        size = 8 + 60 * tab["count"] / tab["count"].max() if "count" in tab else 16
-        colour = BASELINE_COLOURS[k % len(BASELINE_COLOURS)]
-        ax.plot(
-            100 * tab["forecast_mean"],
-            100 * tab["observed_rate"],
-            "-",
-            lw=1,
-            color=colour,
-            label=_t(name),
-        )
-        ax.scatter(100 * tab["forecast_mean"], 100 * tab["observed_rate"], s=size, color=colour)
-    ax.set_xlim(0, 100)
-    ax.set_ylim(0, 100)
-    ax.set_xlabel("forecast P(clash)", fontsize=8)
-    ax.set_ylabel("observed clash rate", fontsize=8)
-    ax.xaxis.set_major_formatter(lambda v, _: f"{v:.0f}%")
-    ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0f}%")
-    ax.tick_params(labelsize=7)
-    ax.legend(fontsize=7, frameon=False, loc="upper left")
-    return fig, ax
+    from model.evaluation import reliability_table
 
-
-def reliability_table(y: Sequence[float], p: Sequence[float], bins: int = 10) -> pd.DataFrame:
-    """Equal-width bins of ``p``: ``forecast_mean, observed_rate, count`` (empty bins dropped)."""
-    y_arr, p_arr = np.asarray(y, float), np.asarray(p, float)
-    idx = np.clip((p_arr * bins).astype(int), 0, bins - 1)
-    df = pd.DataFrame({"bin": idx, "p": p_arr, "y": y_arr})
-    g = df.groupby("bin").agg(
-        forecast_mean=("p", "mean"), observed_rate=("y", "mean"), count=("y", "size")
-    )
-    return g.reset_index(drop=True)
+    fig = Figure(figsize=(3.5 * max(len(panels), 1), 3.5), layout="constrained")
+    axs = np.atleast_1d(fig.subplots(1, max(len(panels), 1), squeeze=False)[0])
+    for ax, (title, rows) in zip(axs, panels.items(), strict=False):
+        ax.plot([0, 100], [0, 100], color="#888", lw=0.8, ls="--", label="perfect")
+        for k, name in enumerate(c for c in columns if c in rows):
+            tab = reliability_table(rows, bins, forecaster=name)
+            size = 8 + 60 * tab["count"] / max(tab["count"].max(), 1)
+            colour = BASELINE_COLOURS[k % len(BASELINE_COLOURS)]
+            x, y = 100 * tab["forecast_mean"], 100 * tab["observed_rate"]
+            ax.plot(x, y, "-", lw=1, color=colour, label=_t(name))
+            ax.scatter(x, y, s=size, color=colour)
+        ax.set(xlim=(0, 100), ylim=(0, 100), title=_t(title))
+        ax.title.set_fontsize(9)
+        ax.set_xlabel("forecast probability", fontsize=8)
+        ax.set_ylabel("observed frequency", fontsize=8)
+        ax.xaxis.set_major_formatter(lambda v, _: f"{v:.0f}%")
+        ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0f}%")
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=7, frameon=False, loc="upper left")
+    return fig, axs
 
 
 def plot_skill(skill: Mapping[str, Mapping[str, Mapping[str, float]]]) -> tuple[Figure, Axes]:

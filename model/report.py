@@ -17,6 +17,7 @@ import json
 import logging
 import re
 import time
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -32,10 +33,12 @@ from model.artefacts import (
     Run,
     contributions,
     input_hashes,
+    level_breakdown,
     p_any_draws,
     previous_origin,
 )
 from model.config import ReportParams
+from model.forecast import offset_name
 from model.provenance import git_commit, package_versions
 
 log = logging.getLogger(__name__)
@@ -46,22 +49,32 @@ DPI = 110
 
 
 def pct(p: float, digits: int = 0) -> str:
-    """A probability as a percentage; below 1% with one decimal, so small risks keep their size."""
+    """A probability as a percentage: "> 99%" above 99%, "< 0.1%" below 0.1%, one decimal below 1%.
+
+    So small risks keep their size and no forecast ever reads as certain ("100%") or impossible.
+    """
     if p is None or not np.isfinite(p):
         return "n/a"
     v = 100 * float(p)
     if v == 0:
         return "0%"
-    if v < 0.05:
-        return "<0.1%"
+    if v < 0.1:
+        return "< 0.1%"
+    if v > 99:
+        return "> 99%"
     if v < 1 and digits == 0:
         return f"{v:.1f}%"
     return f"{v:.{digits}f}%"
 
 
 def pct_interval(mean: float, lo: float, hi: float) -> str:
-    """``12% (7–19%)``: the mean with its interval."""
-    return f"{pct(mean)} ({pct(lo).rstrip('%')}–{pct(hi)})"
+    """``12% (7–19%)``: the mean with its interval ("> 99% (97% to > 99%)" at the extremes)."""
+    a, b = pct(lo), pct(hi)
+    if a == b:
+        return f"{pct(mean)} ({a})"
+    if a[0] in "<>" or b[0] in "<>":
+        return f"{pct(mean)} ({a} to {b})"
+    return f"{pct(mean)} ({a.rstrip('%')}–{b})"
 
 
 def fig_uri(fig: Any) -> str:
@@ -84,7 +97,12 @@ def _forecast_rows(run: Run, prev: dict[str, Any], p_any: pd.DataFrame | None) -
             a = p_any.loc[region]
             any_txt = pct_interval(a["any_mean"], a["any_q05"], a["any_q95"])
         else:
-            any_txt = pct(g["p_any_within_horizon"].iloc[0]) + " (interval n/a)"
+            first = g.iloc[0]
+            any_txt = (
+                pct_interval(first["p_any_within_horizon"], first["p_any_q05"], first["p_any_q95"])
+                if "p_any_q05" in g
+                else pct(first["p_any_within_horizon"]) + " (interval n/a)"
+            )
         change = None
         if prev["step1"] is not None and region in prev["step1"].index:
             change = 100 * (g.at[1, "p_mean"] - float(prev["step1"][region]))
@@ -162,54 +180,97 @@ def _diagnostics(d: dict[str, Any]) -> dict[str, Any]:
 
 
 SCORE_COLUMNS = ("brier", "log_score", "auc_roc", "auc_pr", "ece")
-FORECASTERS = ("model", "climatology", "markov", "logistic", "global_rate")
+FORECASTERS = ("model", "climatology", "ewma", "markov", "logistic", "global_rate")
+WITHIN_FORECASTERS = ("model", "independent", "climatology", "ewma")
 
 
 def _num(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and np.isfinite(v)
 
 
-def _backtest(run: Run) -> dict[str, Any] | None:
-    bt = run.backtest
-    if bt is None:
-        return None
-    skill = {
-        b: {
-            s: v
-            for s, v in by.items()
-            if all(_num(v.get(k)) for k in ("mean", "ci_low", "ci_high"))
-        }
-        for b, by in (bt.get("skill") or {}).items()
-    }
-    skill = {b: by for b, by in skill.items() if by}
-    rows = [
-        {
-            "baseline": b,
-            "score": s,
-            "skill": f"{100 * v['mean']:+.1f}%",
-            "interval": f"{100 * v['ci_low']:+.1f}% to {100 * v['ci_high']:+.1f}%",
-            "positive": v["ci_low"] > 0,
-        }
-        for b, by in skill.items()
-        for s, v in by.items()
+def _skill_rows(skill: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows of a skill table: baseline, score, skill, interval, DM p-value, interval above 0."""
+    rows = []
+    for base, by in (skill or {}).items():
+        for score, v in by.items():
+            if not all(_num(v.get(k)) for k in ("mean", "ci_low", "ci_high")):
+                continue
+            p = v.get("dm_pvalue")
+            rows.append(
+                {
+                    "baseline": base,
+                    "score": score,
+                    "skill": f"{100 * v['mean']:+.1f}%",
+                    "interval": f"{100 * v['ci_low']:+.1f}% to {100 * v['ci_high']:+.1f}%",
+                    "pvalue": "–" if not _num(p) else ("< 0.001" if p < 0.001 else f"{p:.3f}"),
+                    "positive": v["ci_low"] > 0,
+                }
+            )
+    return rows
+
+
+def _score_table(w: dict[str, Any], names: Sequence[str]) -> tuple[list[str], list]:
+    names = [f for f in names if isinstance(w.get(f), dict)]
+    cols = [c for c in SCORE_COLUMNS if any(_num(w[f].get(c)) for f in names)]
+    return cols, [
+        (f, [f"{w[f][c]:.3f}" if _num(w[f].get(c)) else "–" for c in cols]) for f in names
     ]
-    names = [f for f in FORECASTERS if isinstance(bt.get(f), dict)]
-    cols = [c for c in SCORE_COLUMNS if any(_num(bt[f].get(c)) for f in names)]
-    scores = [(f, [f"{bt[f][c]:.3f}" if _num(bt[f].get(c)) else "–" for c in cols]) for f in names]
-    fig_rel = None
-    if run.reliability is not None or run.predictions is not None:
-        fig_rel = plots.plot_reliability(run.reliability, run.predictions)[0]
+
+
+def _window(w: dict[str, Any]) -> dict[str, Any]:
+    """One window's figures for the report (test in full, dev in small print)."""
+    cols, scores = _score_table(w, FORECASTERS)
+    wh = w.get("within_h") or {}
+    wcols, wscores = _score_table(wh, WITHIN_FORECASTERS)
     return {
-        "origins": bt.get("origins"),
-        "horizons": bt.get("horizons"),
-        "rows": bt.get("rows"),
-        "prevalence": pct(bt.get("prevalence", float("nan")), 1),
-        "skill": rows,
+        "span": f"{w.get('first_origin')} – {w.get('last_origin')}",
+        "origins": w.get("origins"),
+        "rows": w.get("rows"),
+        "prevalence": pct(w.get("prevalence", float("nan")), 1),
+        "skill": _skill_rows(w.get("skill")),
         "score_columns": cols,
         "scores": scores,
+        "within_rows": wh.get("rows"),
+        "within_prevalence": pct(wh.get("prevalence", float("nan")), 1),
+        "within_skill": _skill_rows(wh.get("skill")),
+        "within_columns": wcols,
+        "within_scores": wscores,
+    }
+
+
+def _backtest(run: Run) -> dict[str, Any] | None:
+    """The backtest page: the test window first (weekly and within H), dev beside it."""
+    from model.evaluation import in_window
+
+    bt = run.backtest
+    if bt is None or not bt.get("windows"):
+        return None
+    windows = {name: _window(w) for name, w in bt["windows"].items()}
+    test = bt["windows"].get("test") or next(iter(bt["windows"].values()))
+    keys = ("mean", "ci_low", "ci_high")
+    skill = {
+        b: {s: v for s, v in by.items() if all(_num(v.get(k)) for k in keys)}
+        for b, by in (test.get("skill") or {}).items()
+    }
+    rel_fig = None
+    if run.predictions is not None and run.within is not None:
+        origins = pd.date_range(test["first_origin"], test["last_origin"], freq="D")
+        panels = {
+            f"next {bt.get('horizon')} periods, each": in_window(run.predictions, origins),
+            f"any within {bt.get('horizon')}": in_window(run.within, origins),
+        }
+        cols = ("model", "ewma", "climatology")
+        rel_fig = fig_uri(plots.plot_reliability(panels, columns=cols)[0])
+    return {
+        "horizons": bt.get("horizon"),
+        "test": windows.get("test"),
+        "dev": windows.get("dev"),
+        "ewma_half_life": bt.get("ewma_half_life"),
         "failed_origins": [str(o) for o in bt.get("failed_origins") or []],
-        "skill_fig": fig_uri(plots.plot_skill(skill)[0]) if rows else None,
-        "reliability_fig": fig_uri(fig_rel) if fig_rel is not None else None,
+        "skill_fig": fig_uri(plots.plot_skill({b: v for b, v in skill.items() if v})[0])
+        if any(skill.values())
+        else None,
+        "reliability_fig": rel_fig,
     }
 
 
@@ -326,6 +387,37 @@ def _provenance(run: Run, t0: float) -> dict[str, Any]:
     }
 
 
+def _drivers(run: Run, regions: list[str]) -> dict[str, Any]:
+    """The drivers page: where each top region's forecast starts, the dependence between
+    steps, and the features' effects and contributions when the model has features."""
+    contrib, how = contributions(run, regions)
+    out: dict[str, Any] = {"contrib_how": how, "coefficients": None, "contributions": None}
+    if contrib is not None:
+        out["coefficients"] = fig_uri(plots.plot_coefficients(run.idata)[0])
+        out["contributions"] = fig_uri(plots.plot_contributions(contrib)[0])
+    levels = level_breakdown(run, regions)
+    out["levels"] = None
+    if levels is not None:
+        out["levels"] = [
+            {
+                "region": r,
+                "recent": pct(row["recent"]) if "recent" in row else "–",
+                "long_run": pct(row["long_run"]) if "long_run" in row else "–",
+                "level": pct(row["level"]),
+            }
+            for r, row in levels.iterrows()
+        ]
+        out["offset"] = offset_name(run.idata)
+        out["half_life"] = levels.attrs.get("half_life")
+        out["long_half_life"] = levels.attrs.get("long_half_life")
+    post = run.idata["posterior"]
+    out["sigma_block"] = None
+    if "sigma_block" in post:
+        q = post["sigma_block"].quantile([0.05, 0.95]).values
+        out["sigma_block"] = f"{float(post['sigma_block'].mean()):.2f} ({q[0]:.2f}–{q[1]:.2f})"
+    return out
+
+
 def build_context(run: Run, params: ReportParams) -> dict[str, Any]:
     """Everything the template shows, as plain data (strings, numbers, lists, data URIs)."""
     t0 = time.perf_counter()
@@ -339,9 +431,7 @@ def build_context(run: Run, params: ReportParams) -> dict[str, Any]:
     top_next = sorted(table, key=lambda r: -r["p1"])[: params.top_n]
     top_any = sorted(table, key=lambda r: -r["p_any"])[: params.top_n]
     over_time = [r["region"] for r in top_any[: params.regions_over_time]]
-    contrib, contrib_how = contributions(
-        run, [r["region"] for r in top_any[: min(params.top_n, 12)]]
-    )
+    drivers = _drivers(run, [r["region"] for r in top_any[: min(params.top_n, 12)]])
     figures = {
         "map": fig_uri(plots.plot_risk_map(run.geometry, fc)[0]) if run.geometry else None,
         "over_time": fig_uri(
@@ -353,8 +443,6 @@ def build_context(run: Run, params: ReportParams) -> dict[str, Any]:
                 predictions=run.predictions,
             )[0]
         ),
-        "coefficients": fig_uri(plots.plot_coefficients(run.idata)[0]),
-        "contributions": fig_uri(plots.plot_contributions(contrib)[0]),
     }
     scen = None
     if run.scenarios is not None and len(run.scenarios):
@@ -400,7 +488,7 @@ def build_context(run: Run, params: ReportParams) -> dict[str, Any]:
         if prev["origin"] is None
         else pd.Timestamp(prev["origin"]).date().isoformat(),
         "over_time_regions": over_time,
-        "contrib_how": contrib_how,
+        "drivers": drivers,
         "figures": figures,
         "scenarios": scen,
         "backtest": _backtest(run),

@@ -51,59 +51,72 @@ display(pd.Series({k: d.get(k) for k in ("r_hat_max", "ess_bulk_min", "ess_tail_
 
 # %%
 post = idata["posterior"].to_dataset()
-HYPER = [v for v in ("intercept", "sigma_country", "sigma_region", "sigma_beta_horizon", "sigma_beta_country")
-         if v in post and post[v].ndim == 2]
+HYPER = [v for v in ("intercept", "sigma_country", "sigma_region", "sigma_block", "sigma_beta_horizon",
+                     "sigma_beta_country") if v in post and post[v].ndim == 2]
 display(azs.summary(idata, var_names=HYPER + [v for v in ("beta_mu",) if v in post]))
 
 # %% [markdown]
 # ## Posterior predictive check
 #
 # The outcome is binary, so the check is a calibration curve (PAVA) of the posterior predictive
-# against the observations, plus the overall clash rate as a test statistic. When the fit stored
-# no posterior predictive, it is drawn here: P(clash) per row and draw is the posterior `p` if
-# stored, else recovered exactly from the Bernoulli log-likelihood (p = e^ll where y = 1, else
-# 1 − e^ll).
+# against the observations, plus the overall clash rate as a test statistic. Each training block
+# is an origin and the H weeks after it; replicated blocks are drawn as the model generates them
+# (each block's shared effect, then its weeks), by `model.diagnostics.posterior_predictive_blocks`.
 
 # %%
+from model.diagnostics import posterior_predictive_blocks
+
 dt = idata.copy()
-if "posterior_predictive" not in dt.children:
-    y_obs = dt["observed_data"]["clash_any"]
-    if "p" in post:
-        p = post["p"]
-    else:
-        lik = np.exp(dt["log_likelihood"]["clash_any"])
-        p = xr.where(y_obs == 1, lik, 1 - lik).transpose("chain", "draw", ...)
-    rng = np.random.default_rng(0)
-    dt["posterior_predictive"] = xr.DataTree(
-        xr.Dataset({"clash_any": (p.dims, rng.binomial(1, p.clip(0, 1).values))}, coords=p.coords)
-    )
-azp.plot_ppc_pava(dt, backend="matplotlib");
+reps, _ = posterior_predictive_blocks(idata, n_draws=200, seed=0)
+y = dt["observed_data"]["clash_any"].transpose("obs_id", ...).values.reshape(len(reps[0]), -1)
+# one value per week (block × step), as PAVA calibration wants
+ppc = xr.DataTree.from_dict({
+    "observed_data": xr.Dataset({"clash_any": ("week", y.ravel())}),
+    "posterior_predictive": xr.Dataset(
+        {"clash_any": (("chain", "draw", "week"), reps.reshape(1, len(reps), -1))}
+    ),
+})
+azp.plot_ppc_pava(ppc, backend="matplotlib");
 
 # %%
-y = dt["observed_data"]["clash_any"].values
-rates = dt["posterior_predictive"]["clash_any"].mean("obs_id").values.ravel()
+rates = reps.reshape(len(reps), -1).mean(axis=1)
 fig = Figure(figsize=(5, 3), layout="constrained")
 ax = fig.subplots()
 ax.hist(rates, bins=30, color="#9ecae1")
 ax.axvline(y.mean(), color="#c0392b", label=f"observed {y.mean():.1%}")
-ax.set_xlabel("share of rows with a clash (posterior predictive)")
+ax.set_xlabel("share of weeks with a clash (posterior predictive)")
 ax.legend()
 display(fig)
 
 # %% [markdown]
-# ## LOO-PIT
+# ## Clustering: weeks with a clash per block
 #
-# For a calibrated model the leave-one-out probability integral transform is uniform; the
-# envelope shows what sampling noise allows.
+# The block effect is there because clash weeks cluster: a block of H weeks holds 0 or H clash
+# weeks more often than independent weeks would. The observed counts against the replicated ones
+# (a model without the block effect would put too little mass at both ends).
 
 # %%
-azp.plot_loo_pit(dt, backend="matplotlib");
+h = y.shape[-1]
+obs_counts = np.bincount(y.sum(axis=-1).ravel(), minlength=h + 1) / y.shape[0]
+rep_counts = np.stack([np.bincount(r.sum(axis=-1), minlength=h + 1) / r.shape[0] for r in reps])
+fig = Figure(figsize=(5, 3), layout="constrained")
+ax = fig.subplots()
+lo, hi = np.quantile(rep_counts, [0.05, 0.95], axis=0)
+ax.bar(np.arange(h + 1), hi - lo, bottom=lo, color="#c6dbef", label="replicated 90%")
+ax.plot(np.arange(h + 1), obs_counts, "o", color="#c0392b", label="observed")
+ax.set_xlabel(f"weeks with a clash in a block of {h}")
+ax.set_ylabel("share of blocks")
+ax.legend()
+display(fig)
 
 # %% [markdown]
 # ## Hyper-parameters: pair plot (divergences marked) and prior against posterior
 
 # %%
-azp.plot_pair(dt, var_names=HYPER, backend="matplotlib");
+if len(HYPER) > 1:
+    azp.plot_pair(dt, var_names=HYPER, backend="matplotlib");
+else:
+    print(f"one hyper-parameter ({HYPER}): no pair to plot")
 
 # %%
 if "prior" in dt.children:
@@ -112,7 +125,10 @@ else:
     print("no prior group in the posterior file")
 
 # %%
-azp.plot_forest(dt, var_names=["beta"], combined=True, backend="matplotlib");
+if "beta" in post:
+    azp.plot_forest(dt, var_names=["beta"], combined=True, backend="matplotlib");
+else:
+    print("no features in the model: nothing to show")
 
 # %% [markdown]
 # ## PSIS-LOO: the full model against simpler variants

@@ -29,7 +29,7 @@ from IPython.display import display
 from matplotlib.figure import Figure
 
 from model import plots
-from model.artefacts import contributions, load_run, p_any_draws, previous_origin
+from model.artefacts import contributions, level_breakdown, load_run, p_any_draws, previous_origin
 
 ROOT = Path(os.environ.get("CLASHCAST_ROOT", Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()))
 run = load_run(ROOT)
@@ -68,12 +68,18 @@ display(fig)
 # ## Drivers
 
 # %%
-fig, _ = plots.plot_coefficients(run.idata)
-display(fig)
+levels = level_breakdown(run, list(top))
+if levels is not None:
+    display(levels.style.format("{:.1%}").set_caption("Where each forecast starts (the offset)"))
 contrib, how = contributions(run, list(top))
-print("standardised with", how)
-fig, _ = plots.plot_contributions(contrib)
-display(fig)
+if contrib is None:
+    print(how)
+else:
+    fig, _ = plots.plot_coefficients(run.idata)
+    display(fig)
+    print("standardised with", how)
+    fig, _ = plots.plot_contributions(contrib)
+    display(fig)
 
 # %% [markdown]
 # ## Scenarios
@@ -92,17 +98,21 @@ if run.backtest is None:
     print(run.missing["backtest"])
 else:
     bt = run.backtest
-    print({k: bt.get(k) for k in ("origins", "horizons", "rows", "prevalence")})
-    skill = pd.DataFrame([{"baseline": b, "score": s, **v} for b, by in bt.get("skill", {}).items()
-                          for s, v in by.items()])
-    display(skill)
-    fig, _ = plots.plot_skill(bt.get("skill", {}))
+    for name, w in bt["windows"].items():
+        print(name, {k: w.get(k) for k in ("first_origin", "last_origin", "origins", "rows", "prevalence")})
+        skill = pd.DataFrame([{"baseline": b, "score": s, **v} for b, by in w["skill"].items()
+                              for s, v in by.items()])
+        display(skill.style.set_caption(f"{name} window: skill of the model against each baseline"))
+        within = pd.DataFrame([{"baseline": b, "score": s, **v} for b, by in w["within_h"]["skill"].items()
+                               for s, v in by.items()])
+        display(within.style.set_caption(f"{name} window: skill of 'any clash within H'"))
+    fig, _ = plots.plot_skill(bt["windows"]["test"]["skill"] if "test" in bt["windows"] else {})
     display(fig)
 
 # %%
 pred = run.predictions
 if pred is not None:
-    models = [c for c in ("model", "climatology", "markov", "logistic", "global_rate") if c in pred]
+    models = [c for c in ("model", "climatology", "ewma", "markov", "logistic", "global_rate") if c in pred]
     brier = pd.DataFrame({m: ((pred[m] - pred["y"]) ** 2).groupby(pred["horizon"]).mean() for m in models})
     display(brier.style.format("{:.4f}").set_caption("Brier score by step (lower is better)"))
     eps = 1e-9
@@ -116,5 +126,8 @@ if pred is not None:
     ax.set_ylabel("Brier score")
     ax.set_title("Brier score by origin")
     display(fig)
-    fig, _ = plots.plot_reliability(None, pred, columns=models)
+    panels = {"each step": pred}
+    if run.within is not None:
+        panels["any within H"] = run.within
+    fig, _ = plots.plot_reliability(panels, columns=["model", "ewma", "climatology"])
     display(fig)

@@ -72,14 +72,17 @@ panel:
   half_lives: [1, 4]
   proximity:
     - {a: government, b: armed_group}
+  level_long_half_life: 4
 model:
   horizon: 3
-  burn_in: 4
+  burn_in: 8
+  offset: clash_level_hl4
   features: [clash_decay_hl1, clash_decay_hl4, since_clash, nbr_clash_decay_hl4,
              prox_government__armed_group_near]
   priors:
     intercept: {dist: Normal, mu: -2.0, sigma: 1.5}
     beta: {dist: Normal, mu: 0.0, sigma: 1.0}
+    sigma_block: {dist: HalfNormal, sigma: 1.0}
 scenarios:
   - name: closer
     description: "Forces within 10 km <script>alert(1)</script>"
@@ -151,6 +154,7 @@ def _panel(rng: np.random.Generator) -> xr.Dataset:
     for f in FEATURES:
         ds[f] = (("region", "period"), rng.normal(0.5, 0.3, clash.shape).clip(0))
     ds["prox_government__armed_group_km"] = (("region", "period"), rng.uniform(5, 90, clash.shape))
+    ds["clash_level_hl4"] = (("region", "period"), rng.normal(-1.0, 0.8, clash.shape))
     ds.attrs = {
         "freq": "W-MON",
         "window_start": "2020-01-06",
@@ -159,6 +163,8 @@ def _panel(rng: np.random.Generator) -> xr.Dataset:
         "clash_categories": json.dumps(["state_based"]),
         "feature_names": json.dumps(FEATURES),
         "proximity_scale_km": 50.0,
+        "level_long_half_life": 4.0,
+        "level_prior": 4.0,
         "git_commit": "0123456789abcdef",
         "input_sha256_tiny_ged.csv": "ab" * 32,
     }
@@ -182,6 +188,7 @@ def _idata(rng: np.random.Generator, panel: xr.Dataset) -> xr.DataTree:
         "feature": FEATURES,
         "horizon": np.arange(1, HORIZON + 1),
         "obs_id": np.arange(n_obs),
+        "offset_feature": ["clash_level_hl4"],
     }
 
     def draws(size: tuple[int, ...] = (), loc: float = 0.0, scale: float = 1.0) -> np.ndarray:
@@ -190,22 +197,29 @@ def _idata(rng: np.random.Generator, panel: xr.Dataset) -> xr.DataTree:
     beta_mu = draws((nf,), 0.3, 0.2)
     beta = beta_mu[:, :, None, :] + draws((HORIZON, nf), 0, 0.1)
     p = 1 / (1 + np.exp(-draws((n_obs,), -1, 1)))
+    intercept, sigma_region = draws((), -1.5, 0.3), np.abs(draws((), 0.6, 0.1))
+    region_offset = draws((nr,))
     post_vars = {
-        "intercept": ((), draws((), -1.5, 0.3)),
+        "intercept": ((), intercept),
         "sigma_country": ((), np.abs(draws((), 0.4, 0.1))),
         "country_offset": (("country",), draws((2,))),
-        "sigma_region": ((), np.abs(draws((), 0.6, 0.1))),
-        "region_offset": (("region",), draws((nr,))),
+        "sigma_region": ((), sigma_region),
+        "region_offset": (("region",), region_offset),
+        "region_eff": (
+            ("region",),
+            intercept[..., None] + sigma_region[..., None] * region_offset,
+        ),
+        "sigma_block": ((), np.abs(draws((), 0.7, 0.1))),
         "beta_mu": (("feature",), beta_mu),
         "sigma_beta_horizon": ((), np.abs(draws((), 0.1, 0.05))),
         "beta_offset": (("horizon", "feature"), draws((HORIZON, nf))),
         "beta": (("horizon", "feature"), beta),
     }
     prior_vars = {k: (d, rng.normal(0, 1, v.shape)) for k, (d, v) in post_vars.items()}
-    for k in ("sigma_country", "sigma_region", "sigma_beta_horizon"):
+    for k in ("sigma_country", "sigma_region", "sigma_beta_horizon", "sigma_block"):
         prior_vars[k] = ((), np.abs(prior_vars[k][1]))
-    y = rng.binomial(1, 0.3, n_obs).astype("int64")
-    loglik = np.where(y == 1, np.log(p), np.log1p(-p))
+    y = rng.binomial(1, 0.3, (n_obs, HORIZON)).astype("int64")
+    loglik = np.where(y == 1, np.log(p)[..., None], np.log1p(-p)[..., None]).sum(axis=-1)
     tree = xr.DataTree.from_dict(
         {
             "posterior": _group(post_vars, coords),
@@ -220,7 +234,8 @@ def _idata(rng: np.random.Generator, panel: xr.Dataset) -> xr.DataTree:
                 coords,
             ),
             "observed_data": xr.Dataset(
-                {"clash_any": ("obs_id", y)}, coords={"obs_id": coords["obs_id"]}
+                {"clash_any": (("obs_id", "horizon"), y)},
+                coords={"obs_id": coords["obs_id"], "horizon": coords["horizon"]},
             ),
             "constant_data": xr.Dataset(
                 {
@@ -229,8 +244,14 @@ def _idata(rng: np.random.Generator, panel: xr.Dataset) -> xr.DataTree:
                     "x_scale": ("feature", rng.uniform(0.2, 0.4, nf)),
                     "region_idx": ("obs_id", rng.integers(0, nr, n_obs)),
                     "region_country_idx": ("region", np.array([0, 0, 1, 1])),
+                    "offset": (("obs_id", "offset_feature"), rng.normal(-1, 0.5, (n_obs, 1))),
                 },
-                coords={"feature": FEATURES, "obs_id": coords["obs_id"], "region": REGIONS},
+                coords={
+                    "feature": FEATURES,
+                    "obs_id": coords["obs_id"],
+                    "region": REGIONS,
+                    "offset_feature": coords["offset_feature"],
+                },
             ),
         }
     )
@@ -253,8 +274,11 @@ def _forecast(rng: np.random.Generator, panel: xr.Dataset) -> tuple[xr.Dataset, 
             "country": ("region", COUNTRIES),
         },
     )
-    ds = xr.Dataset({"p": da}, attrs={"origin": origin.date().isoformat()})
-    p_any = 1 - np.prod(1 - p, axis=1)
+    cum = 1 - np.cumprod(1 - p, axis=1)
+    ds = xr.Dataset(
+        {"p": da, "p_any_within": da.copy(data=cum)}, attrs={"origin": origin.date().isoformat()}
+    )
+    p_any = cum[:, -1]
     rank = pd.Series(p_any.mean(1)).rank(ascending=False, method="first").astype(int).to_numpy()
     rows = []
     for i, r in enumerate(REGIONS):
@@ -272,6 +296,8 @@ def _forecast(rng: np.random.Generator, panel: xr.Dataset) -> tuple[xr.Dataset, 
                     "p_q05": np.quantile(q, 0.05),
                     "p_q95": np.quantile(q, 0.95),
                     "p_any_within_horizon": p_any[i].mean(),
+                    "p_any_q05": np.quantile(p_any[i], 0.05),
+                    "p_any_q95": np.quantile(p_any[i], 0.95),
                     "rank": rank[i],
                 }
             )
@@ -303,22 +329,29 @@ def _diagnostics(gate: str) -> dict:
         "prior_predictive": {"clash_rate_mean": 0.2, "observed_rate": 0.25},
         "loo": {
             "model": elpd,
-            "intercepts_only": {"elpd": -131.0, "se": 8.9, "p_loo": 4.0, "pareto_k_bad": 0},
+            "region_effects": {"elpd": -131.0, "se": 8.9, "p_loo": 4.0, "pareto_k_bad": 0},
             "no_proximity": {"elpd": -123.9, "se": 8.4, "p_loo": 10.0, "pareto_k_bad": 1},
             "best": "model",
         },
     }
 
 
-def _backtest(rng: np.random.Generator, panel: xr.Dataset) -> tuple[dict, pd.DataFrame]:
+def _backtest(
+    rng: np.random.Generator, panel: xr.Dataset
+) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
+    """Prediction rows (per step and within H) and the backtest.json the stage would score."""
+    from model.evaluation import summarise_backtest
+
     periods = pd.DatetimeIndex(panel.period.values)
-    origins = periods[-10:-HORIZON]
-    rows = []
+    origins = periods[-14:-HORIZON]
+    rows, within = [], []
     for o in origins:
         for i, r in enumerate(REGIONS):
+            ys = []
             for h in range(1, HORIZON + 1):
                 tgt = o + pd.Timedelta(weeks=h)
                 y = int(panel.clash_any.sel(region=r, period=tgt))
+                ys.append(y)
                 pm = float(np.clip(0.6 * y + rng.uniform(0, 0.4), 0.01, 0.99))
                 rows.append(
                     {
@@ -331,58 +364,43 @@ def _backtest(rng: np.random.Generator, panel: xr.Dataset) -> tuple[dict, pd.Dat
                         "y": y,
                         "model": pm,
                         "climatology": 0.3,
+                        "ewma": float(np.clip(0.3 + 0.2 * y + rng.normal(0, 0.1), 0.01, 0.99)),
                         "markov": 0.2 + 0.3 * y * rng.uniform(),
                         "logistic": float(np.clip(pm + rng.normal(0, 0.1), 0.01, 0.99)),
                         "global_rate": 0.28,
                     }
                 )
-    pred = pd.DataFrame(rows)
-    skill = {
-        b: {
-            s: {"mean": m, "ci_low": m - 0.1, "ci_high": m + 0.1}
-            for s, m in (("brier", 0.2 + 0.05 * k), ("log_score", 0.25 + 0.05 * k))
-        }
-        for k, b in enumerate(["climatology", "markov", "logistic", "global_rate"])
+            z = max(ys)
+            within.append(
+                {
+                    "origin": o,
+                    "fit_cutoff": o,
+                    "region": r,
+                    "country": COUNTRIES[i],
+                    "window_end": o + pd.Timedelta(weeks=HORIZON),
+                    "y": z,
+                    "model": float(np.clip(0.5 * z + rng.uniform(0.1, 0.5), 0.01, 0.99)),
+                    "independent": float(np.clip(0.5 * z + rng.uniform(0.2, 0.5), 0.01, 0.99)),
+                    "climatology": 0.5,
+                    "ewma": float(np.clip(0.3 + 0.3 * z + rng.normal(0, 0.1), 0.01, 0.99)),
+                }
+            )
+    pred, wpred = pd.DataFrame(rows), pd.DataFrame(within)
+    for df in (pred, wpred):
+        df["y"] = df["y"].astype("int8")
+    windows = {"dev": list(origins[:5]), "test": list(origins[5:])}
+    bj = summarise_backtest(pred, wpred, windows, bins=5, n_boot=50, block=3, seed=1)
+    # an interval the bootstrap could not give: drawn as a gap, listed without a number
+    bj["windows"]["test"]["skill"]["global_rate"]["log_score"] = {
+        "mean": None,
+        "ci_low": None,
+        "ci_high": None,
+        "dm_pvalue": None,
     }
-    skill["global_rate"]["log_score"] = {"mean": None, "ci_low": None, "ci_high": None}
-    scores = {"reliability": 0.01, "resolution": 0.02, "uncertainty": 0.2}
-    bj = {
-        "origins": len(origins),
-        "horizons": HORIZON,
-        "origin_dates": [o.date().isoformat() for o in origins],
-        "rows": len(pred),
-        "prevalence": float(pred.y.mean()),
-        "model": {
-            "brier": 0.15,
-            "log_score": 0.45,
-            "auc_roc": 0.81,
-            "auc_pr": 0.7,
-            "ece": 0.03,
-            **scores,
-        },
-        "climatology": {
-            "brier": 0.2,
-            "log_score": 0.6,
-            "auc_roc": None,
-            "auc_pr": 0.3,
-            "ece": 0.05,
-            **scores,
-        },
-        "markov": {"brier": 0.19, "log_score": 0.58, "auc_roc": 0.7, "auc_pr": 0.4, "ece": 0.04},
-        "logistic": {"brier": 0.16, "log_score": 0.5, "auc_roc": 0.78, "auc_pr": 0.6, "ece": 0.03},
-        "global_rate": {
-            "brier": 0.21,
-            "log_score": 0.62,
-            "auc_roc": 0.5,
-            "auc_pr": 0.28,
-            "ece": 0.0,
-        },
-        "skill": skill,
-        "per_horizon": {"1": {"rows": 28, "prevalence": 0.3}},
-        "folds": [{"fit_cutoff": origins[0].date().isoformat(), "origins": 7, "divergences": 0}],
-        "failed_origins": [],
-    }
-    return bj, pred
+    bj["ewma_half_life"] = 13
+    bj["folds"] = [{"fit_cutoff": origins[0].date().isoformat(), "origins": 7, "divergences": 0}]
+    bj["failed_origins"] = []
+    return bj, pred, wpred
 
 
 def build_fake_run(root: Path, *, gate: str = "pass", backtest: bool = True, seed: int = 5) -> Path:
@@ -463,9 +481,10 @@ def build_fake_run(root: Path, *, gate: str = "pass", backtest: bool = True, see
     }
     (root / "reports/metrics/ingest.json").write_text(json.dumps(ingest))
     if backtest:
-        bj, pred = _backtest(rng, panel)
+        bj, pred, wpred = _backtest(rng, panel)
         (root / "reports/metrics/backtest.json").write_text(json.dumps(bj))
         pred.to_parquet(root / "data/backtest/predictions.parquet", index=False)
+        wpred.to_parquet(root / "data/backtest/within.parquet", index=False)
         edges = np.linspace(0, 1, 6)
         mids = (edges[:-1] + edges[1:]) / 2
         pd.DataFrame(
@@ -478,7 +497,7 @@ def build_fake_run(root: Path, *, gate: str = "pass", backtest: bool = True, see
         ).to_csv(root / "reports/plots/reliability.csv", index=False)
         pd.DataFrame(
             {
-                "origin": bj["origin_dates"],
+                "origin": sorted({o.date().isoformat() for o in pred["origin"]}),
                 "brier": 0.15,
                 "log_score": 0.45,
                 "climatology_brier": 0.2,

@@ -57,18 +57,15 @@ def test_coefficients_and_contributions(run: Run) -> None:
     assert len(ax.texts) == contrib.size
 
 
-def test_reliability_table_by_hand() -> None:
-    tab = plots.reliability_table([0, 1, 1, 0], [0.05, 0.15, 0.95, 0.99], bins=10)
-    assert tab["count"].tolist() == [1, 1, 2]
-    assert tab["observed_rate"].tolist() == [0.0, 1.0, 0.5]
-    assert tab["forecast_mean"].tolist() == pytest.approx([0.05, 0.15, 0.97])
-
-
-def test_reliability_from_predictions_and_skill(run: Run) -> None:
-    _fig, ax = plots.plot_reliability(None, run.predictions, columns=["model", "climatology"])
-    assert len(ax.lines) == 3  # diagonal + two curves
-    _fig, ax = plots.plot_skill(run.backtest["skill"])  # one interval is null: drawn as a gap
-    assert len(ax.patches) == 4 * 2
+def test_reliability_panels_and_skill(run: Run) -> None:
+    panels = {"each step": run.predictions, "within H": run.within}
+    _fig, axs = plots.plot_reliability(panels, columns=["model", "climatology", "nope"])
+    assert len(axs) == 2
+    assert all(len(ax.lines) == 3 for ax in axs)  # diagonal + two curves (no "nope" column)
+    assert axs[1].get_title() == "within H"
+    skill = run.backtest["windows"]["test"]["skill"]
+    _fig, ax = plots.plot_skill(skill)  # one interval is null: drawn as a gap
+    assert len(ax.patches) == 5 * 2
 
 
 def test_dollar_in_names_is_not_mathtext() -> None:
