@@ -202,17 +202,6 @@ def summarise_backtest(
     return _clean(out)
 
 
-def reliability_table(
-    rows: pd.DataFrame, bins: int = 10, forecaster: str = "model"
-) -> pd.DataFrame:
-    """One forecaster's reliability curve (``reports/plots/reliability*.csv``), empty bins out."""
-    if rows.empty:
-        return pd.DataFrame(columns=["bin", "forecast_mean", "observed_rate", "count"])
-    curve = scoring.reliability_curve(rows[forecaster].to_numpy(), rows["y"].to_numpy(), bins)
-    df = pd.DataFrame({k: curve[k] for k in ("bin", "forecast_mean", "observed_rate", "count")})
-    return df[df["count"] > 0].reset_index(drop=True)
-
-
 def scores_by_origin(
     predictions: pd.DataFrame, windows: Mapping[str, Sequence[pd.Timestamp]]
 ) -> pd.DataFrame:

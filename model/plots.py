@@ -285,10 +285,10 @@ def plot_reliability(
     columns : sequence of str
         Forecasters drawn in every panel (those a panel's rows lack are skipped).
     bins : int
-        Equal-width bins (:func:`model.evaluation.reliability_table`); marker area follows the
+        Equal-width bins (:func:`model.scoring.reliability_table`); marker area follows the
         bin's count.
     """
-    from model.evaluation import reliability_table
+    from model.scoring import reliability_table
 
     fig = Figure(figsize=(3.5 * max(len(panels), 1), 3.5), layout="constrained")
     axs = np.atleast_1d(fig.subplots(1, max(len(panels), 1), squeeze=False)[0])

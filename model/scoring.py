@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 ArrayLike = npt.ArrayLike
 FloatArray = npt.NDArray[np.float64]
@@ -123,6 +124,18 @@ def reliability_curve(p: ArrayLike, y: ArrayLike, bins: int = 10) -> dict[str, n
         "observed_rate": observed_rate,
         "count": count,
     }
+
+
+def reliability_table(
+    rows: pd.DataFrame, bins: int = 10, forecaster: str = "model"
+) -> pd.DataFrame:
+    """One forecaster's reliability curve as a table (``y`` and the forecaster's column in
+    ``rows``): ``bin, forecast_mean, observed_rate, count``, empty bins left out."""
+    if rows.empty:
+        return pd.DataFrame(columns=["bin", "forecast_mean", "observed_rate", "count"])
+    curve = reliability_curve(rows[forecaster].to_numpy(), rows["y"].to_numpy(), bins)
+    df = pd.DataFrame({k: curve[k] for k in ("bin", "forecast_mean", "observed_rate", "count")})
+    return df[df["count"] > 0].reset_index(drop=True)
 
 
 def expected_calibration_error(p: ArrayLike, y: ArrayLike, bins: int = 10) -> float:

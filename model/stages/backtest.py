@@ -42,12 +42,8 @@ from model.backtest import (
 )
 from model.config import DaskParams, Params
 from model.errors import StageError
-from model.evaluation import (
-    in_window,
-    reliability_table,
-    scores_by_origin,
-    summarise_backtest,
-)
+from model.evaluation import in_window, scores_by_origin, summarise_backtest
+from model.scoring import reliability_table
 
 PANEL = Path("data/processed/panel.nc")
 PREDICTIONS = Path("data/backtest/predictions.parquet")

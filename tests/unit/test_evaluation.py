@@ -8,6 +8,7 @@ import pytest
 
 from model import evaluation as ev
 from model.backtest import BASELINES, FORECASTERS, WITHIN_FORECASTERS
+from model.scoring import reliability_table
 
 
 def fake_rows(n_origins: int = 12, n_regions: int = 5, horizon: int = 2):
@@ -85,10 +86,10 @@ def test_nan_metrics_become_null():
 
 def test_plot_tables():
     pred, _, windows = fake_rows()
-    rel = ev.reliability_table(pred, bins=5)
+    rel = reliability_table(pred, bins=5)
     assert list(rel.columns) == ["bin", "forecast_mean", "observed_rate", "count"]
     assert rel["count"].sum() == len(pred) and (rel["count"] > 0).all()
-    assert ev.reliability_table(pred.iloc[:0]).empty
+    assert reliability_table(pred.iloc[:0]).empty
     scores = ev.scores_by_origin(pred, windows)
     assert list(scores.columns) == [
         "origin", "brier", "log_score", *(f"{b}_brier" for b in BASELINES), "window"
