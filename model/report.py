@@ -68,12 +68,11 @@ def pct(p: float, digits: int = 0) -> str:
 
 
 def pct_interval(mean: float, lo: float, hi: float) -> str:
-    """``12% (7–19%)``: the mean with its interval ("> 99% (97% to > 99%)" at the extremes)."""
-    a, b = pct(lo), pct(hi)
+    """``12% (7–19%)``: the mean with its interval, compact at the extremes: ``86% (60–>99%)``,
+    ``0.3% (<0.1–0.6%)``, ``> 99% (>99%)`` (the table of every region must fit a page)."""
+    a, b = (pct(v).replace(" ", "") for v in (lo, hi))
     if a == b:
         return f"{pct(mean)} ({a})"
-    if a[0] in "<>" or b[0] in "<>":
-        return f"{pct(mean)} ({a} to {b})"
     return f"{pct(mean)} ({a.rstrip('%')}–{b})"
 
 
@@ -387,6 +386,33 @@ def _provenance(run: Run, t0: float) -> dict[str, Any]:
     }
 
 
+def _scenarios(s: pd.DataFrame | None) -> list[dict[str, Any]] | None:
+    """Each scenario's rows; ``inert`` when it moves no forecast at all (it changes only
+    variables the model does not use), which the report then says in words."""
+    if s is None or not len(s):
+        return None
+    return [
+        {
+            "name": str(n),
+            "description": str(g["description"].iloc[0]) if "description" in g else "",
+            "inert": bool((g[["diff_mean", "diff_q05", "diff_q95"]] == 0).all().all()),
+            "rows": [
+                {
+                    "region": str(r.region),
+                    "horizon": int(r.horizon),
+                    "baseline": pct(r.p_baseline_mean),
+                    "scenario": pct(r.p_scenario_mean),
+                    "diff": f"{100 * r.diff_mean:+.1f} pts ({100 * r.diff_q05:+.1f} to "
+                    f"{100 * r.diff_q95:+.1f})",
+                    "p_gt": pct(r.p_scenario_gt_baseline),
+                }
+                for r in g.itertuples()
+            ],
+        }
+        for n, g in s.groupby("scenario", sort=False)
+    ]
+
+
 def _drivers(run: Run, regions: list[str]) -> dict[str, Any]:
     """The drivers page: where each top region's forecast starts, the dependence between
     steps, and the features' effects and contributions when the model has features."""
@@ -444,28 +470,7 @@ def build_context(run: Run, params: ReportParams) -> dict[str, Any]:
             )[0]
         ),
     }
-    scen = None
-    if run.scenarios is not None and len(run.scenarios):
-        s = run.scenarios
-        scen = [
-            {
-                "name": str(n),
-                "description": str(g["description"].iloc[0]) if "description" in g else "",
-                "rows": [
-                    {
-                        "region": str(r.region),
-                        "horizon": int(r.horizon),
-                        "baseline": pct(r.p_baseline_mean),
-                        "scenario": pct(r.p_scenario_mean),
-                        "diff": f"{100 * r.diff_mean:+.1f} pts ({100 * r.diff_q05:+.1f} to "
-                        f"{100 * r.diff_q95:+.1f})",
-                        "p_gt": pct(r.p_scenario_gt_baseline),
-                    }
-                    for r in g.itertuples()
-                ],
-            }
-            for n, g in s.groupby("scenario", sort=False)
-        ]
+    scen = _scenarios(run.scenarios)
     generated = dt.datetime.now(dt.UTC).replace(microsecond=0)
     ctx = {
         "title": params.title,

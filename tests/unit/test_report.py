@@ -90,9 +90,9 @@ def test_percentages_with_intervals() -> None:
     assert pct(float("nan")) == "n/a" and pct_interval(0.004, 0.001, 0.012) == "0.4% (0.1–1%)"
     # never "100% (100–100%)": above 99% and below 0.1% are said as such
     assert pct(0.9996) == "> 99%" and pct(0.991) == "> 99%" and pct(0.99) == "99%"
-    assert pct_interval(0.9995, 0.999, 0.9999) == "> 99% (> 99%)"
-    assert pct_interval(0.995, 0.97, 0.9999) == "> 99% (97% to > 99%)"
-    assert pct_interval(0.0004, 0.00001, 0.003) == "< 0.1% (< 0.1% to 0.3%)"
+    assert pct_interval(0.9995, 0.999, 0.9999) == "> 99% (>99%)"
+    assert pct_interval(0.995, 0.97, 0.9999) == "> 99% (97–>99%)"
+    assert pct_interval(0.0004, 0.00001, 0.003) == "< 0.1% (<0.1–0.3%)"
 
 
 def test_html_is_self_contained(failed: tuple[dict, str]) -> None:
