@@ -25,6 +25,8 @@ ORDER = [
     "bench_actors",
     "bench_samplers",
     "bench_backtest",
+    "bench_coverage",
+    "bench_model_selection",
     "bench_scaling",
     "bench_gradient",
     "bench_pipeline",

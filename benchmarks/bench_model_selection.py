@@ -1,0 +1,185 @@
+"""The dev-window table behind the shipped model: each variant's backtest on two wars' dev windows.
+
+Every modelling choice is made on dev windows only (DESIGN §5); a choice that helps only one war
+is suspect. This runs ``clashcast backtest`` with ``backtest.end`` before ``backtest.test_start``
+(a dev-only run: no test origin is scored) for each variant below, on two dev windows of the
+shipped UCDP GED file:
+
+- **anti-IS war**: params.yaml as shipped (panel 2008–2018), dev origins 2015-01-05 … 2016-12-26;
+- **insurgency**: the same params on a panel of 2004–2012, dev origins 2008-01-07 … 2011-12-26.
+
+Each run is in a temporary project (a copy of ``data/raw``, ingest and panel run there), so the
+checkout is not touched. Prints one Markdown table per window: Brier and log-score skill of the
+model against climatology and the EWMA rate (with the bootstrap interval of the first), weekly
+ECE, and the same for "any clash within H". Asserts nothing.
+
+Usage: ``python benchmarks/bench_model_selection.py [--variants shipped,region_effects,...]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+OLD_FEATURES = [
+    "clash_decay_hl1",
+    "clash_decay_hl4",
+    "clash_decay_hl13",
+    "clash_decay_hl52",
+    "since_clash",
+    "nbr_clash_decay_hl4",
+    "event_decay_hl4",
+    "prox_us_coalition__armed_group_near",
+    "prox_us_coalition__armed_group_n_within",
+]
+#: name -> (what it is, params overrides: sections of params.yaml)
+VARIANTS = {
+    "shipped": ("level offset, block effect, no learned intercepts", {}),
+    "level_prior_4": (
+        "level pooled by 4 pseudo-weeks toward the long run (not 2)",
+        {"panel": {"level_prior": 4}},
+    ),
+    "level_prior_8": ("… by 8 pseudo-weeks", {"panel": {"level_prior": 8}}),
+    "level_hl4": (
+        "level of the last weeks with half-life 4 (not 8)",
+        {"model": {"offset": "clash_level_hl4"}},
+    ),
+    "level_hl13": ("… half-life 13", {"model": {"offset": "clash_level_hl13"}}),
+    "region_effects": (
+        "+ learned intercept and region effects",
+        {"model": {"region_effects": True}},
+    ),
+    "no_dependence": ("weeks independent (no block effect)", {"model": {"dependence": False}}),
+    "share_offset": (
+        "offset: one-level EWMA log-odds (clash_share_hl13)",
+        {"model": {"offset": "clash_share_hl13"}},
+    ),
+    "features": (
+        "+ neighbours, other violence, proximity",
+        {
+            "model": {
+                "features": [
+                    "nbr_clash_decay_hl4",
+                    "event_decay_hl4",
+                    "prox_us_coalition__armed_group_near",
+                ]
+            }
+        },
+    ),
+    "before": (
+        "no offset; region effects + the features of the model before (block design)",
+        {"model": {"offset": None, "region_effects": True, "features": OLD_FEATURES}},
+    ),
+}
+WINDOWS = {
+    "anti-IS war (dev 2015-2016)": {
+        "ingest": {"window": {"start": "2008-01-01", "end": "2018-12-31"}},
+        "backtest": {"start": "2015-01-05", "end": "2016-12-26"},
+    },
+    "insurgency (dev 2008-2011)": {
+        "ingest": {"window": {"start": "2004-01-01", "end": "2012-12-31"}},
+        "backtest": {"start": "2008-01-07", "end": "2011-12-26"},
+    },
+}
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(base.get(k, {}), v) if isinstance(v, dict) else v
+    return out
+
+
+def _clashcast(project: Path, stage: str) -> None:
+    cmd = [sys.executable, "-m", "model.cli", "--params", str(project / "params.yaml")]
+    proc = subprocess.run(
+        [*cmd, "--root", str(project), stage], capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"{stage} failed: {proc.stderr[-1500:]}")
+
+
+def prepare(base: Path, window: dict) -> tuple[Path, dict]:
+    """A project with the window's panel built once; returns it and its params."""
+    shutil.copytree(ROOT / "data" / "raw", base / "data" / "raw")
+    params = _merge(yaml.safe_load((ROOT / "params.yaml").read_text()), window)
+    (base / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    for stage in ("ingest", "panel"):
+        _clashcast(base, stage)
+    return base, params
+
+
+def run_variant(project: Path, params: dict, overrides: dict) -> tuple[dict, float]:
+    """The variant's dev-only backtest (its panel rebuilt when it changes panel params)."""
+    variant = _merge(params, overrides)
+    (project / "params.yaml").write_text(yaml.safe_dump(variant, sort_keys=False))
+    t0 = time.perf_counter()
+    if "panel" in overrides:
+        _clashcast(project, "panel")
+    _clashcast(project, "backtest")
+    if "panel" in overrides:
+        (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        _clashcast(project, "panel")
+    took = time.perf_counter() - t0
+    metrics = json.loads((project / "reports/metrics/backtest.json").read_text())
+    return metrics["windows"]["dev"], took
+
+
+def _pct(v: float | None) -> str:
+    return "–" if v is None else f"{100 * v:+.1f}%"
+
+
+def row(name: str, w: dict, took: float) -> str:
+    sk, wh = w["skill"], w["within_h"]
+    clim = sk["climatology"]["brier"]
+    return (
+        f"| {name} | {_pct(clim['mean'])} [{_pct(clim['ci_low'])}, {_pct(clim['ci_high'])}] "
+        f"| {_pct(sk['climatology']['log_score']['mean'])} | {_pct(sk['ewma']['brier']['mean'])} "
+        f"| {_pct(sk['ewma']['log_score']['mean'])} | {w['model']['ece']:.3f} "
+        f"| {_pct(wh['skill']['climatology']['brier']['mean'])} "
+        f"| {_pct(wh['skill']['ewma']['brier']['mean'])} | {wh['model']['ece']:.3f} "
+        f"| {took:.0f} |"
+    )
+
+
+HEADER = (
+    "| variant | Brier skill vs clim. [90%] | log vs clim. | Brier vs EWMA | log vs EWMA "
+    "| ECE | within-H Brier vs clim. | within-H vs EWMA | within-H ECE | s |\n"
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--variants", default=",".join(VARIANTS))
+    args = ap.parse_args()
+    names = args.variants.split(",")
+    for label, window in WINDOWS.items():
+        with tempfile.TemporaryDirectory() as tmp:
+            project, params = prepare(Path(tmp), window)
+            lines = [f"**{label}**\n", HEADER]
+            for name in names:
+                what, overrides = VARIANTS[name]
+                w, took = run_variant(project, params, overrides)
+                lines.append(row(f"`{name}`: {what}", w, took))
+            first = w
+            print("\n".join(lines))
+            print(
+                f"\n{first['origins']} origins {first['first_origin']} … {first['last_origin']}, "
+                f"prevalence {first['prevalence']:.3f} weekly, "
+                f"{first['within_h']['prevalence']:.3f} within H\n"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
