@@ -31,8 +31,8 @@ import pandas as pd
 import xarray as xr
 
 from model.baselines import (
-    BASELINES,
-    WITHIN_BASELINES,
+    FORECASTERS,
+    WITHIN_FORECASTERS,
     all_baselines,
     known_at,
     within_baselines,
@@ -41,10 +41,6 @@ from model.config import PriorSpec
 
 _log = logging.getLogger(__name__)
 
-FORECASTERS = ("model", *BASELINES)
-#: "Within H" forecasters: the model, the product of its weekly forecasts as if the steps were
-#: independent (not a forecaster we print; it shows what the dependence buys) and baselines.
-WITHIN_FORECASTERS = ("model", "independent", *WITHIN_BASELINES)
 WITHIN_COLUMNS = (
     "origin",
     "fit_cutoff",

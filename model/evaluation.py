@@ -16,8 +16,7 @@ import numpy as np
 import pandas as pd
 
 from model import scoring
-from model.backtest import BASELINES, FORECASTERS, WITHIN_FORECASTERS
-from model.baselines import WITHIN_BASELINES
+from model.baselines import BASELINES, FORECASTERS, WITHIN_BASELINES, WITHIN_FORECASTERS
 
 SCORES = ("brier", "log_score")
 

@@ -37,6 +37,7 @@ from model.artefacts import (
     p_any_draws,
     previous_origin,
 )
+from model.baselines import FORECASTERS, WITHIN_FORECASTERS
 from model.config import ReportParams
 from model.forecast import offset_name
 from model.provenance import git_commit, package_versions
@@ -179,8 +180,6 @@ def _diagnostics(d: dict[str, Any]) -> dict[str, Any]:
 
 
 SCORE_COLUMNS = ("brier", "log_score", "auc_roc", "auc_pr", "ece")
-FORECASTERS = ("model", "climatology", "ewma", "markov", "logistic", "global_rate")
-WITHIN_FORECASTERS = ("model", "independent", "climatology", "ewma")
 
 
 def _num(v: Any) -> bool:

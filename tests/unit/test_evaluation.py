@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from model import evaluation as ev
-from model.backtest import BASELINES, FORECASTERS, WITHIN_FORECASTERS
+from model.baselines import BASELINES, FORECASTERS, WITHIN_FORECASTERS
 from model.scoring import reliability_table
 
 
