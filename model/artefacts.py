@@ -26,30 +26,42 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from model import paths
 from model.config import Params, RegionsSpec, read_params
 from model.errors import StageError
+from model.io import read_dataset
 from model.provenance import file_sha256
 
 log = logging.getLogger(__name__)
 
-#: artefact key -> (path relative to the root, the stage that writes it, required?)
-ARTEFACTS: dict[str, tuple[str, str, bool]] = {
-    "panel": ("data/processed/panel.nc", "panel", True),
-    "idata": ("data/fitted/idata.nc", "fit", True),
-    "diagnostics": ("reports/metrics/diagnostics.json", "fit", True),
-    "forecast": ("reports/forecast.csv", "forecast", True),
-    "forecast_nc": ("data/forecast/forecast.nc", "forecast", False),
-    "scenarios": ("reports/scenarios.csv", "forecast", False),
-    "backtest": ("reports/metrics/backtest.json", "backtest", False),
-    "predictions": ("data/backtest/predictions.parquet", "backtest", False),
-    "within": ("data/backtest/within.parquet", "backtest", False),
-    "reliability": ("reports/plots/reliability.csv", "backtest", False),
-    "backtest_scores": ("reports/plots/backtest_scores.csv", "backtest", False),
-    "ingest": ("reports/metrics/ingest.json", "ingest", False),
-    "panel_metrics": ("reports/metrics/panel.json", "panel", False),
-    "events": ("data/interim/events.parquet", "ingest", False),
-    "provenance_md": ("data/raw/PROVENANCE.md", "(shipped with the data)", False),
+#: What a run loads, by key of :data:`model.paths.ARTEFACTS` (``provenance_md`` is shipped with
+#: the data), and whether the report can be written without it.
+LOADED: dict[str, bool] = {
+    "panel": True,
+    "idata": True,
+    "diagnostics": True,
+    "forecast": True,
+    "forecast_nc": False,
+    "scenarios": False,
+    "backtest": False,
+    "predictions": False,
+    "within": False,
+    "reliability": False,
+    "backtest_scores": False,
+    "ingest": False,
+    "panel_metrics": False,
+    "events": False,
+    "provenance_md": False,
 }
+
+
+def _where(key: str) -> tuple[Path, str]:
+    """The path of a loaded artefact and the stage that makes it."""
+    if key == "provenance_md":
+        return paths.PROVENANCE_MD, "(shipped with the data)"
+    artefact = paths.ARTEFACTS[key]
+    return artefact.path, artefact.stage
+
 
 FORECAST_COLUMNS = (
     "origin",
@@ -143,15 +155,11 @@ class Run:
 
 
 def _read(key: str, path: Path) -> Any:
-    if key in ("panel",):
-        with xr.open_dataset(path) as ds:
-            return ds.load()
+    if key in ("panel", "forecast_nc"):
+        return read_dataset(path)
     if key == "idata":
-        with xr.open_datatree(path) as tree:
+        with xr.open_datatree(path, engine="h5netcdf") as tree:
             return tree.load()
-    if key == "forecast_nc":
-        with xr.open_dataset(path) as ds:
-            return ds.load()
     if path.suffix == ".json":
         return json.loads(path.read_text(encoding="utf-8"))
     if path.suffix == ".csv":
@@ -221,7 +229,7 @@ def load_run(
     params : Params, optional
         Validated params; read from ``root/params.yaml`` when not given.
     skip : collection of str
-        Optional artefacts (keys of :data:`ARTEFACTS`) not to read at all, e.g. the events for
+        Optional artefacts (keys of :data:`LOADED`) not to read at all, e.g. the events for
         the report, which does not show them; they are neither loaded nor listed as missing.
 
     Raises
@@ -235,9 +243,10 @@ def load_run(
     loaded: dict[str, Any] = {}
     missing: dict[str, str] = {}
     hashes: dict[str, str] = {}
-    for key, (rel, stage, required) in ARTEFACTS.items():
+    for key, required in LOADED.items():
         if key in skip and not required:
             continue
+        rel, stage = _where(key)
         path = root / rel
         if not path.exists():
             msg = f"{rel} not found (made by the {stage} stage)"
@@ -249,11 +258,9 @@ def load_run(
             loaded[key] = _read(key, path)
         except (OSError, ValueError, KeyError) as e:
             raise StageError(f"{rel}: could not be read: {e}") from e
-        hashes[rel] = file_sha256(path)
+        hashes[rel.as_posix()] = file_sha256(path)
     regions = [str(r) for r in loaded["panel"]["region"].values]
-    loaded["forecast"] = _check_forecast(
-        loaded["forecast"], root / ARTEFACTS["forecast"][0], regions
-    )
+    loaded["forecast"] = _check_forecast(loaded["forecast"], root / paths.FORECAST_CSV, regions)
     if "forecast_nc" in loaded:
         ds = loaded.pop("forecast_nc")
         loaded["forecast_draws"] = forecast_draws_from(ds)

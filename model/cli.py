@@ -31,7 +31,7 @@ def _run_stage(stage: str, args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from model.stages.ingest import validate_file
+    from model.ingest import validate_file
 
     return validate_file(Path(args.file), args.format, Path(args.params), limit=args.limit)
 

@@ -1,8 +1,10 @@
-"""Atomic writes: an output appears whole or not at all.
+"""Reading and writing artefacts; every write atomic: an output appears whole or not at all.
 
 Every artefact is written to a temporary file beside its target and moved into place with
 ``os.replace`` (atomic on POSIX), so a stage killed mid-write leaves the previous output or
-none, never a truncated file that a later stage would read.
+none, never a truncated file that a later stage would read. Netcdf files are read with the
+h5netcdf engine they are written with (:func:`read_dataset`); :func:`load_panel` is the one
+reader of the panel.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+from model import paths
 
 
 def _umask() -> int:
@@ -121,3 +125,22 @@ def atomic_dir(target: Path | str) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def read_dataset(path: Path | str) -> Any:
+    """A netCDF file written by :func:`write_netcdf`, loaded into memory (``xarray.Dataset``)."""
+    import xarray as xr
+
+    with xr.open_dataset(path, engine="h5netcdf") as ds:
+        return ds.load()
+
+
+def load_panel(root: Path | str) -> Any:
+    """The panel of the run under ``root`` (:data:`model.paths.PANEL`), loaded into memory.
+
+    Raises
+    ------
+    model.errors.StageError
+        When there is no panel yet (the message names the stage that makes it).
+    """
+    return read_dataset(paths.require(Path(root), paths.PANEL, "panel"))

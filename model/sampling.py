@@ -1,12 +1,9 @@
-"""Sampling and the fitted-posterior file: fit with NUTS, save and load with provenance.
+"""Sampling: fit with NUTS.
 
 :func:`fit` drives PyMC's own NUTS, nutpie or numpyro through ``pm.sample`` (all offline) and
 returns an ``xarray.DataTree`` with the posterior, sample stats, observed and constant data and
-the pointwise log-likelihood per training block (for PSIS-LOO).
-
-:func:`save_idata` stamps provenance attributes on the file; :func:`load_idata` refuses a file
-whose attributes differ from what the caller expects (e.g. the posterior was fitted to another
-panel or other params), naming every difference.
+the pointwise log-likelihood per training block (for PSIS-LOO). The posterior file (save, load,
+provenance) is :mod:`model.posterior`.
 """
 
 from __future__ import annotations
@@ -14,23 +11,16 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
 import pymc as pm
 import xarray as xr
 
-from model import io
 from model.clash_model import stored_var_names
 from model.numerics import reproducible_numerics
 
 Sampler = Literal["nutpie", "pymc", "numpyro"]
 _log = logging.getLogger(__name__)
-
-
-class ProvenanceMismatch(ValueError):
-    """A stored posterior does not belong to the current inputs or params."""
 
 
 def fit(
@@ -122,70 +112,3 @@ def per_block_log_likelihood(group: xr.DataTree) -> xr.DataTree:
     ds = group.to_dataset()
     summed = {k: v.sum("horizon") if "horizon" in v.dims else v for k, v in ds.data_vars.items()}
     return xr.DataTree(xr.Dataset(summed, attrs=ds.attrs), name="log_likelihood")
-
-
-def _compact(idata: xr.DataTree) -> xr.DataTree:
-    """Store the big per-row groups compactly (float32 log-likelihood, int8 outcomes)."""
-    out = idata.copy()
-    for group in ("log_likelihood",):
-        if group in out.children:
-            ds = out[group].to_dataset()
-            out[group] = xr.DataTree(ds.astype(np.float32), name=group)
-    for group in ("prior_predictive", "posterior_predictive", "observed_data"):
-        if group in out.children:
-            ds = out[group].to_dataset()
-            ints = {k: v.astype(np.int8) for k, v in ds.data_vars.items() if v.dtype.kind in "iub"}
-            out[group] = xr.DataTree(ds.assign(ints), name=group)
-    return out
-
-
-def save_idata(idata: xr.DataTree, path: Path | str, attrs: Mapping[str, str]) -> Path:
-    """Write ``idata`` to netCDF atomically with provenance ``attrs`` on the root.
-
-    Parameters
-    ----------
-    idata : xarray.DataTree
-    path : path-like
-    attrs : mapping of str to str
-        Usually :func:`model.provenance.stamp` output plus the design's identity.
-    """
-    out = _compact(idata)
-    out.attrs = {**out.attrs, **{str(k): str(v) for k, v in attrs.items()}}
-    return io.write_netcdf(path, out)
-
-
-def load_idata(path: Path | str, expect: Mapping[str, str] | None = None) -> xr.DataTree:
-    """Read a posterior written by :func:`save_idata`, refusing a provenance mismatch.
-
-    Parameters
-    ----------
-    path : path-like
-    expect : mapping of str to str, optional
-        Attributes the file must carry with exactly these values.
-
-    Raises
-    ------
-    FileNotFoundError
-        No such file.
-    ProvenanceMismatch
-        An expected attribute is missing or differs; the message names each one.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no fitted posterior (run `clashcast fit`)")
-    idata = xr.open_datatree(path, engine="h5netcdf").load()
-    idata.close()
-    if expect:
-        problems = []
-        for k, v in expect.items():
-            got = idata.attrs.get(k)
-            if got is None:
-                problems.append(f"{k}: missing (expected {v!r})")
-            elif str(got) != str(v):
-                problems.append(f"{k}: file has {got!r}, expected {v!r}")
-        if problems:
-            raise ProvenanceMismatch(
-                f"{path} was fitted to other inputs or params; refit (`clashcast fit`). "
-                + "; ".join(problems)
-            )
-    return idata

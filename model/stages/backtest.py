@@ -43,16 +43,17 @@ from model.backtest import (
 from model.config import DaskParams, Params
 from model.errors import StageError
 from model.evaluation import in_window, scores_by_origin, summarise_backtest
+from model.paths import (
+    BACKTEST_METRICS,
+    BACKTEST_SCORES,
+    BACKTEST_TIMING,
+    PANEL,
+    PREDICTIONS,
+    RELIABILITY,
+    RELIABILITY_WITHIN,
+    WITHIN,
+)
 from model.scoring import reliability_table
-
-PANEL = Path("data/processed/panel.nc")
-PREDICTIONS = Path("data/backtest/predictions.parquet")
-WITHIN = Path("data/backtest/within.parquet")
-METRICS = Path("reports/metrics/backtest.json")
-TIMING = Path("reports/metrics/backtest_timing.json")
-RELIABILITY = Path("reports/plots/reliability.csv")
-RELIABILITY_WITHIN = Path("reports/plots/reliability_within.csv")
-SCORES = Path("reports/plots/backtest_scores.csv")
 
 _log = logging.getLogger(__name__)
 
@@ -113,14 +114,6 @@ def fold_config(params: Params) -> FoldConfig:
     )
 
 
-def load_panel(root: Path) -> xr.Dataset:
-    path = root / PANEL
-    if not path.exists():
-        raise StageError(f"{PANEL}: no panel (run `clashcast panel` first)")
-    with xr.open_dataset(path) as ds:  # whichever netCDF engine is installed
-        return ds.load()
-
-
 def plan_origins(params: Params, panel: xr.Dataset) -> dict[str, list]:
     """The dev and test windows' origins from params (defaults filled in and logged)."""
     bt, mp = params.backtest, params.model
@@ -178,7 +171,7 @@ def write_outputs(
     test = windows.get("test", windows["dev"])  # dev only in a model-selection run
     io.write_parquet(root / PREDICTIONS, result.predictions)
     io.write_parquet(root / WITHIN, result.within)
-    io.write_json(root / METRICS, metrics)
+    io.write_json(root / BACKTEST_METRICS, metrics)
     io.write_csv(
         root / RELIABILITY,
         reliability_table(in_window(result.predictions, test), bt.calibration_bins),
@@ -187,8 +180,8 @@ def write_outputs(
         root / RELIABILITY_WITHIN,
         reliability_table(in_window(result.within, test), bt.calibration_bins),
     )
-    io.write_csv(root / SCORES, scores_by_origin(result.predictions, windows))
-    io.write_json(root / TIMING, timing)
+    io.write_csv(root / BACKTEST_SCORES, scores_by_origin(result.predictions, windows))
+    io.write_json(root / BACKTEST_TIMING, timing)
     return metrics
 
 
@@ -196,7 +189,7 @@ def run(params: Params, root: Path) -> None:
     """Run the backtest stage (see the module docstring)."""
     root = Path(root)
     bt = params.backtest
-    panel = load_panel(root)
+    panel = io.load_panel(root)
     windows = plan_origins(params, panel)
     origins = [o for os_ in windows.values() for o in os_]
     folds = make_folds(origins, bt.refit_every, params.fit.seed)

@@ -29,36 +29,11 @@ from model.clash_model import build_clash_model, make_design
 from model.config import Params
 from model.errors import GateFailed, StageError
 from model.numerics import reproducible_numerics
-from model.provenance import file_sha256, params_hash, stamp
-from model.sampling import fit, save_idata
+from model.paths import DIAGNOSTIC_FIGURES, DIAGNOSTICS, IDATA, PANEL
+from model.posterior import posterior_attrs, save_idata
+from model.sampling import fit
 
-PANEL = Path("data/processed/panel.nc")
-IDATA = Path("data/fitted/idata.nc")
-METRICS = Path("reports/metrics/diagnostics.json")
-FIGURES = Path("reports/figures/diagnostics")
 _log = logging.getLogger("clashcast.fit")
-
-
-def read_panel(root: Path) -> xr.Dataset:
-    """Open the panel or stop with a clear message."""
-    path = root / PANEL
-    if not path.exists():
-        raise StageError(f"{PANEL}: no panel (run `clashcast panel` first)")
-    with xr.open_dataset(path, engine="h5netcdf") as ds:
-        return ds.load()
-
-
-def provenance(params: Params, root: Path) -> dict[str, str]:
-    """Attributes the posterior carries; :func:`expected_provenance` is the part checked back."""
-    return stamp({"model": params.model, "fit": params.fit}) | expected_provenance(params, root)
-
-
-def expected_provenance(params: Params, root: Path) -> dict[str, str]:
-    """What a posterior must match to be used: the model params and the panel's bytes."""
-    return {
-        "params_hash_model": params_hash(params.model),
-        f"input_sha256:{PANEL.as_posix()}": file_sha256(root / PANEL),
-    }
 
 
 def _prior_check(pm_model: pm.Model, draws: int, seed: int, observed_rate: float):
@@ -84,7 +59,7 @@ def _save_figures(root: Path, idata: xr.DataTree, rates: np.ndarray, observed_ra
         ("forest_effects", diag.plot_forest_effects),
     ):
         figures[name] = plot(idata)
-    with io.atomic_dir(root / FIGURES) as folder:
+    with io.atomic_dir(root / DIAGNOSTIC_FIGURES) as folder:
         for name, fig in figures.items():
             fig.savefig(folder / f"{name}.png", dpi=110, format="png")
             plt.close(fig)
@@ -111,7 +86,7 @@ def _fit_variant(
 def run(params: Params, root: Path) -> None:
     """Run the fit stage (see the module docstring)."""
     mp, fp, dp = params.model, params.fit, params.diagnostics
-    panel = read_panel(root)
+    panel = io.load_panel(root)
     try:
         design = make_design(panel, mp.features, mp.horizon, burn_in=mp.burn_in, offset=mp.offset)
     except ValueError as e:
@@ -178,9 +153,9 @@ def run(params: Params, root: Path) -> None:
         },
     }
     _save_figures(root, idata, rates, design.clash_rate)
-    io.write_json(root / METRICS, metrics)
+    io.write_json(root / DIAGNOSTICS, metrics)
     if failed and dp.fail_on_gate:
-        raise GateFailed("diagnostics gate failed: " + "; ".join(failed) + f" (see {METRICS})")
-    attrs = provenance(params, root) | {"gate": metrics["gate"], "horizon": str(mp.horizon)}
+        raise GateFailed("diagnostics gate failed: " + "; ".join(failed) + f" (see {DIAGNOSTICS})")
+    attrs = posterior_attrs(params, root) | {"gate": metrics["gate"], "horizon": str(mp.horizon)}
     save_idata(idata, root / IDATA, attrs)
     _log.info("gate %s; %s", metrics["gate"], ", ".join(failed) or "all checks passed")

@@ -19,22 +19,19 @@ from model import io
 from model.config import Params
 from model.errors import StageError
 from model.forecast import forecast_draws, summarise, within_draws
+from model.paths import FORECAST_CSV, FORECAST_NC, IDATA, PANEL, SCENARIOS_CSV
+from model.posterior import ProvenanceMismatch, expected_attrs, load_idata
 from model.provenance import stamp
-from model.sampling import ProvenanceMismatch, load_idata
 from model.scenarios import run_scenarios
-from model.stages.fit import IDATA, PANEL, expected_provenance, read_panel
 
-FORECAST_NC = Path("data/forecast/forecast.nc")
-FORECAST_CSV = Path("reports/forecast.csv")
-SCENARIOS_CSV = Path("reports/scenarios.csv")
 _log = logging.getLogger("clashcast.forecast")
 
 
 def run(params: Params, root: Path) -> None:
     """Run the forecast stage (see the module docstring)."""
-    panel = read_panel(root)
+    panel = io.load_panel(root)
     try:
-        idata = load_idata(root / IDATA, expect=expected_provenance(params, root))
+        idata = load_idata(root / IDATA, expect=expected_attrs(params, root))
     except (FileNotFoundError, ProvenanceMismatch) as e:
         raise StageError(str(e)) from None
     origin = params.forecast.origin

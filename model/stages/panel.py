@@ -17,12 +17,8 @@ from model.config import Params
 from model.errors import StageError
 from model.io import write_json, write_netcdf
 from model.panel import blank_start_positions, build_panel, panel_summary
+from model.paths import EVENTS, PANEL, PANEL_METRICS, POSITIONS
 from model.provenance import stamp
-
-EVENTS = Path("data/interim/events.parquet")
-POSITIONS = Path("data/interim/positions.parquet")
-PANEL = Path("data/processed/panel.nc")
-METRICS = Path("reports/metrics/panel.json")
 
 log = logging.getLogger("clashcast.panel")
 
@@ -102,7 +98,7 @@ def run(params: Params, root: Path) -> None:
     summary["seconds"] = round(time.perf_counter() - t0, 3)
 
     write_netcdf(root / PANEL, ds)
-    write_json(root / METRICS, summary)
+    write_json(root / PANEL_METRICS, summary)
     log.info(
         "panel: %d regions × %d periods, clash rate %.3f",
         summary["regions"],

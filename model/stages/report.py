@@ -14,11 +14,10 @@ from pathlib import Path
 from model.artefacts import load_run
 from model.config import Params
 from model.io import write_bytes, write_text
+from model.paths import REPORT_HTML, REPORT_PDF
 
 log = logging.getLogger("clashcast.report")
 
-HTML_OUT = Path("reports/forecast.html")
-PDF_OUT = Path("reports/forecast.pdf")
 # Artefacts the report does not show (the notebooks do); not reading them keeps the stage's
 # DVC dependencies honest.
 REPORT_SKIPS = ("events", "panel_metrics", "backtest_scores")
@@ -37,13 +36,13 @@ def run(params: Params, root: Path) -> None:
     context = build_context(result, params.report)
     html = render_html(context)
     pdf = render_pdf(context)
-    write_text(root / HTML_OUT, html)
-    write_bytes(root / PDF_OUT, pdf)
+    write_text(root / REPORT_HTML, html)
+    write_bytes(root / REPORT_PDF, pdf)
     log.info(
         "report: %s (%.1f MB), %s (%.1f MB) in %.1f s",
-        HTML_OUT,
+        REPORT_HTML,
         len(html.encode()) / 1e6,
-        PDF_OUT,
+        REPORT_PDF,
         len(pdf) / 1e6,
         time.perf_counter() - t0,
     )

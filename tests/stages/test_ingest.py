@@ -15,6 +15,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from model import ingest as ingest_lib
+from model import paths
 from model.cli import main
 from model.config import parse_params, read_params
 from model.errors import StageError
@@ -24,7 +26,7 @@ from model.stages import ingest as stage
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests/data"
-OUTPUTS = [stage.EVENTS_PATH, stage.POSITIONS_PATH, stage.REJECTED_PATH, stage.METRICS_PATH]
+OUTPUTS = [paths.EVENTS, paths.POSITIONS, paths.REJECTED, paths.INGEST_METRICS]
 SOURCES = [
     {"name": "acled_x", "path": "data/raw/acled/acled_formula_payload.csv", "format": "acled"},
     {
@@ -69,12 +71,12 @@ def make_project(tmp: Path, sources: list[dict] = SOURCES) -> Path:
 def test_stage_writes_every_output_and_accounts_for_every_row(tmp_path: Path):
     params = read_params(make_project(tmp_path))
     stage.run(params, tmp_path)
-    events = pd.read_parquet(tmp_path / stage.EVENTS_PATH)
+    events = pd.read_parquet(tmp_path / paths.EVENTS)
     validate(events, EVENTS)
     assert events.attrs["params_hash_ingest"]  # provenance travels with the table
-    positions = pd.read_parquet(tmp_path / stage.POSITIONS_PATH)
+    positions = pd.read_parquet(tmp_path / paths.POSITIONS)
     validate(positions, POSITIONS)
-    m = yaml.safe_load((tmp_path / stage.METRICS_PATH).read_text())
+    m = yaml.safe_load((tmp_path / paths.INGEST_METRICS).read_text())
     assert set(m["sources"]) == {"acled_x", "air", "own", "ged"}
     for s in m["sources"].values():
         assert s["rows_read"] == s["rows_kept"] + s["rows_rejected"]
@@ -106,7 +108,7 @@ def test_ingest_json_has_side_coverage_and_warns_of_a_big_unmatched_actor(tmp_pa
     raw["panel"]["clash"]["sides"] = ["militia", "government"]
     with caplog.at_level("WARNING", logger="clashcast.ingest"):
         stage.run(parse_params(raw), tmp_path)
-    m = json.loads((tmp_path / stage.METRICS_PATH).read_text())
+    m = json.loads((tmp_path / paths.INGEST_METRICS).read_text())
     # kept: c1 (US vs IS) and c2 (KH, placed by its region name); c3 has an unknown category,
     # c4 no location
     assert m["sides"] == {
@@ -127,14 +129,14 @@ def test_ingest_json_has_side_coverage_and_warns_of_a_big_unmatched_actor(tmp_pa
 
 def test_rejected_csv_neutralises_formulas_but_events_keep_the_text(tmp_path: Path):
     stage.run(read_params(make_project(tmp_path)), tmp_path)
-    with open(tmp_path / stage.REJECTED_PATH, encoding="utf-8", newline="") as fh:
+    with open(tmp_path / paths.REJECTED, encoding="utf-8", newline="") as fh:
         rows = list(csv.reader(fh))
     assert rows[0] == ["source", "file", "line", "field", "value", "reason"]
     cells = [c for r in rows[1:] for c in r]
     assert not [c for c in cells if c[:1] in ("=", "+", "-", "@")]
     assert any(c.startswith("'=HYPERLINK(") for c in cells)
     assert "'-2" in cells  # negative fatalities: the value, made inert
-    events = pd.read_parquet(tmp_path / stage.EVENTS_PATH)
+    events = pd.read_parquet(tmp_path / paths.EVENTS)
     assert events["actor2"].str.startswith("=HYPERLINK(").any()
 
 
@@ -144,7 +146,7 @@ def test_a_failing_source_leaves_previous_outputs_untouched(tmp_path: Path):
         {"name": "broken", "path": "data/raw/acled/acled_renamed_columns.csv", "format": "acled"},
     ]
     params = read_params(make_project(tmp_path, bad))
-    old = tmp_path / stage.EVENTS_PATH
+    old = tmp_path / paths.EVENTS
     old.parent.mkdir(parents=True)
     old.write_bytes(b"previous run")
     with pytest.raises(StageError, match=r"acled_renamed_columns\.csv:1: field='event_date'"):
@@ -166,7 +168,7 @@ def test_cli_ingest_exit_codes(tmp_path: Path, capsys):
 def test_validate_file_prints_file_line_field_value_reason(tmp_path: Path, capsys):
     p = make_project(tmp_path)
     f = DATA / "acled_bad_dates.csv"
-    assert stage.validate_file(f, "acled", p, root=tmp_path) == 1
+    assert ingest_lib.validate_file(f, "acled", p, root=tmp_path) == 1
     out = capsys.readouterr().out.splitlines()
     assert f"{f.as_posix()}:3: event_date=2017-02-30: date impossible" in out
     assert f"{f.as_posix()}:4: event_date=last Tuesday: date not parseable" in out
@@ -174,11 +176,11 @@ def test_validate_file_prints_file_line_field_value_reason(tmp_path: Path, capsy
         "7 rows read, 3 kept, 4 rejected "
         "(date impossible 2, date not parseable 1, missing value 1); encoding utf-8"
     )
-    assert stage.validate_file(f, "acled", p, limit=2, root=tmp_path) == 1
+    assert ingest_lib.validate_file(f, "acled", p, limit=2, root=tmp_path) == 1
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 4 and out[2] == "... and 2 more"
-    assert stage.validate_file(DATA / "acled_clean.csv", "acled", p, root=tmp_path) == 0
-    assert stage.validate_file(DATA / "acled_header_only.csv", "acled", p, root=tmp_path) == 1
+    assert ingest_lib.validate_file(DATA / "acled_clean.csv", "acled", p, root=tmp_path) == 0
+    assert ingest_lib.validate_file(DATA / "acled_header_only.csv", "acled", p, root=tmp_path) == 1
     assert "header only" in capsys.readouterr().out
 
 
@@ -201,7 +203,7 @@ def test_cli_validate(tmp_path: Path, capsys, monkeypatch):
 def test_shipped_ged_with_default_params_accounts_for_all_7473_rows():
     params = read_params(ROOT / "params.yaml")
     t0 = time.perf_counter()
-    events, positions, rejected, m = stage.ingest(params.ingest, ROOT)
+    events, positions, rejected, m = ingest_lib.ingest(params.ingest, ROOT)
     assert time.perf_counter() - t0 < 30
     s = m["sources"]["ucdp_ged_iraq"]
     assert s["rows_read"] == 7473
@@ -220,7 +222,7 @@ def test_example_acled_config_on_the_synthetic_sample():
     read_params(ROOT / "params/examples/acled_us_iran.yaml")  # valid as shipped
     raw["ingest"]["sources"][0]["path"] = str(DATA / "acled_us_iran_sample.csv")
     params = parse_params(raw)
-    events, _, rejected, m = stage.ingest(params.ingest, ROOT)
+    events, _, rejected, m = ingest_lib.ingest(params.ingest, ROOT)
     assert rejected.empty and m["sources"]["acled"]["rows_kept"] == 31
     ev = events.set_index("event_id")
     # sides: the US and US-backed SDF on one side; militias, Iran and Syrian forces on the other
@@ -253,7 +255,7 @@ def test_no_positions_file_still_writes_an_empty_positions_table(tmp_path: Path)
     raw = yaml.safe_load(p.read_text(encoding="utf-8"))
     raw["ingest"]["positions"] = None
     stage.run(parse_params(raw), tmp_path)
-    positions = pd.read_parquet(tmp_path / stage.POSITIONS_PATH)
+    positions = pd.read_parquet(tmp_path / paths.POSITIONS)
     assert positions.empty
     validate(positions, POSITIONS)
 

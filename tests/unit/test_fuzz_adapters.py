@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 
 from model.config import SourceSpec, read_params
 from model.errors import StageError
+from model.ingest import read_source
 from model.regions import load_regions
 from model.schema import EVENTS, validate
 from model.sources.common import SourceContext
-from model.stages.ingest import read_source
 
 HEADERS = {
     "canonical": [

@@ -13,7 +13,8 @@ import xarray as xr
 
 from model.clash_model import build_clash_model, centred_regions, make_design
 from model.config import PriorSpec
-from model.sampling import ProvenanceMismatch, fit, load_idata, save_idata
+from model.posterior import ProvenanceMismatch, config_json, load_idata, save_idata
+from model.sampling import fit
 from model.simulate import Truth, fake_posterior, simulate_panel, truth_on_design_scale
 
 PRIORS = {
@@ -169,6 +170,24 @@ def test_provenance_mismatch_is_refused_naming_what_differs(tmp_path):
     with pytest.raises(FileNotFoundError, match="clashcast fit"):
         load_idata(tmp_path / "none.nc")
     assert json.loads(json.dumps(dict(load_idata(path).attrs)))["params_hash_model"] == "abc"
+
+
+def test_a_different_model_config_is_refused_key_by_key(tmp_path):
+    """The posterior records the model section it was fitted with (as pymc-marketing stamps
+    its model config) and the refusal names the keys that changed."""
+    panel = simulate_panel(1, 3, 20, FEATURES, seed=1)
+    idata = fake_posterior(make_design(panel, FEATURES, horizon=2))
+    path = tmp_path / "idata.nc"
+    fitted = {"horizon": 4, "offset": "clash_level_hl8", "features": []}
+    save_idata(idata, path, {"model_config": config_json(fitted)})
+    assert json.loads(load_idata(path).attrs["model_config"]) == fitted
+    now = fitted | {"offset": "clash_share_hl13", "horizon": 2}
+    with pytest.raises(ProvenanceMismatch) as err:
+        load_idata(path, expect={"model_config": config_json(now)})
+    message = str(err.value)
+    assert "model_config.horizon: file has 4, expected 2" in message
+    assert "model_config.offset: file has 'clash_level_hl8', expected 'clash_share_hl13'" in message
+    assert "features" not in message
 
 
 # A fit in a fresh process: prints a hash of the posterior's bytes.
