@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from model import feature_names as fn
 from model import paths
 from model.config import Params, RegionsSpec, read_params
 from model.errors import StageError
@@ -401,9 +402,6 @@ def contributions(
     return out, how
 
 
-_LEVEL = re.compile(r"^clash_level_hl([0-9.]+)$")
-
-
 def level_breakdown(run: Run, regions: list[str]) -> pd.DataFrame | None:
     """Where each region's forecast starts: its offset as a probability, and what makes it.
 
@@ -420,10 +418,10 @@ def level_breakdown(run: Run, regions: list[str]) -> pd.DataFrame | None:
     at = run.panel.sel(period=slice(None, run.origin))
     value = at[name].isel(period=-1).to_series()
     out = pd.DataFrame({"level": 1.0 / (1.0 + np.exp(-value))})
-    m = _LEVEL.match(name)
-    if m:
+    f = fn.parse(name)
+    if f.family == "level":
         y = at["clash_any"].transpose("region", "period").values > 0
-        h, long = float(m.group(1)), float(run.panel.attrs.get("level_long_half_life", 52.0))
+        h, long = f.half_life, float(run.panel.attrs.get("level_long_half_life", 52.0))
         recent = decayed_sum(y, h)[:, -1] / decayed_sum(np.ones_like(y, float), h)[:, -1]
         out.insert(0, "recent", recent)
         out.insert(1, "long_run", decayed_share(y, long)[:, -1])

@@ -10,7 +10,6 @@ their own section; library functions take explicit arguments and never read this
 from __future__ import annotations
 
 import datetime as dt
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -24,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from model.feature_names import memory_of
 from model.sources.sides import entry_text, parse_entry
 
 DEFAULT_PARAMS = Path("params.yaml")
@@ -257,21 +257,6 @@ class ModelParams(_Section):
     def inputs(self) -> list[str]:
         """The panel variables the model reads: features and the offset."""
         return [*self.features, *([self.offset] if self.offset else [])]
-
-
-_HALF_LIFE = re.compile(r"_hl([0-9]+(?:\.[0-9]+)?)$")
-
-
-def memory_of(name: str, level_long_half_life: float = 0.0) -> float:
-    """The longest half-life a decayed feature remembers (``clash_share_hl13`` → 13), else 0.
-
-    ``clash_level_hl{h}`` also remembers the long-run level it is shrunk toward.
-    """
-    m = _HALF_LIFE.search(name)
-    if not m:
-        return 0.0
-    h = float(m.group(1))
-    return max(h, level_long_half_life) if name.startswith("clash_level_") else h
 
 
 class FitParams(_Section):

@@ -16,6 +16,7 @@ import arviz as az
 import numpy as np
 import xarray as xr
 
+from model import feature_names as fn
 from model.blocks import OFFSET_DIM, offset_scale
 from model.config import DiagnosticsParams, ModelParams
 
@@ -28,9 +29,6 @@ HYPER = (
     "sigma_beta_horizon",
     "sigma_beta_country",
 )
-#: Features excluded by the ``no_proximity`` LOO variant.
-PROXIMITY_PREFIX = "prox_"
-
 
 #: LOO variants: each changes one thing of the fitted model.
 VARIANTS = ("no_features", "no_proximity", "no_spatial", "no_dependence", "region_effects")
@@ -53,9 +51,9 @@ def variant_settings(variant: str, model: ModelParams) -> dict[str, Any]:
     if variant == "no_features":
         out["features"] = []
     elif variant == "no_proximity":
-        out["features"] = [f for f in model.features if not f.startswith(PROXIMITY_PREFIX)]
+        out["features"] = [f for f in model.features if fn.parse(f).family != "proximity"]
     elif variant == "no_spatial":
-        out["features"] = [f for f in model.features if not f.startswith("nbr_")]
+        out["features"] = [f for f in model.features if fn.parse(f).kind != "nbr_clash"]
     elif variant == "no_dependence":
         out["dependence"] = False
     elif variant == "region_effects":

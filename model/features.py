@@ -8,12 +8,16 @@ data frames (no files, no params loading), so each piece is testable on a handfu
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import shapely
 
 from model.regions import haversine_km
+
+#: ``since_clash`` counts periods since the last clash up to this cap (a year), per frequency.
+SINCE_CAP = {"W-MON": 52, "MS": 12}
 
 # --------------------------------------------------------------------------- temporal
 
@@ -295,18 +299,9 @@ def proximity(
     n_within = np.zeros((n_r, n_t), dtype=np.int64)
     if b_events.empty:
         return km, n_within
-
-    b = b_events.sort_values("period_idx", kind="stable")
-    b_lat, b_lon = b["latitude"].to_numpy(float), b["longitude"].to_numpy(float)
-    b_t = b["period_idx"].to_numpy(np.int64)
-    pos = {r: i for i, r in enumerate(regions)}
-    b_reg = b["region"].map(pos).fillna(-1).to_numpy(np.int64)
-    considered = point_region_km(b_lat, b_lon, regions, geometry) <= near_km
-    considered[b_reg >= 0, b_reg[b_reg >= 0]] = True
-
-    a = a_events.sort_values("period_idx", kind="stable")
-    a_lat, a_lon = a["latitude"].to_numpy(float), a["longitude"].to_numpy(float)
-    a_t = a["period_idx"].to_numpy(np.int64)
+    b = _EventPoints.of(b_events)
+    considered = _considered(b, regions, geometry, near_km)
+    a = _EventPoints.of(a_events)
     p_lat = a_positions["latitude"].to_numpy(float)
     p_lon = a_positions["longitude"].to_numpy(float)
     p_active = active_positions(
@@ -315,26 +310,60 @@ def proximity(
         period_start,
         period_end,
     )
-
     # One pass over periods; within a period everything is vectorised over events × locations.
-    t_idx = np.arange(n_t)
-    b_lo = np.searchsorted(b_t, t_idx - window + 1, side="left")
-    b_hi = np.searchsorted(b_t, t_idx, side="right")
-    a_lo = np.searchsorted(a_t, t_idx - window + 1, side="left")
-    a_hi = np.searchsorted(a_t, t_idx, side="right")
-    for t in t_idx:
-        bs = slice(b_lo[t], b_hi[t])
-        if bs.start == bs.stop:
+    b_lo, b_hi = b.window_bounds(n_t, window)
+    a_lo, a_hi = a.window_bounds(n_t, window)
+    for t in range(n_t):
+        bs, act = slice(b_lo[t], b_hi[t]), p_active[:, t]
+        loc_lat = np.concatenate([p_lat[act], a.lat[a_lo[t] : a_hi[t]]])
+        loc_lon = np.concatenate([p_lon[act], a.lon[a_lo[t] : a_hi[t]]])
+        if bs.start == bs.stop or loc_lat.size == 0:
             continue
-        act = p_active[:, t]
-        loc_lat = np.concatenate([p_lat[act], a_lat[a_lo[t] : a_hi[t]]])
-        loc_lon = np.concatenate([p_lon[act], a_lon[a_lo[t] : a_hi[t]]])
-        if loc_lat.size == 0:
-            continue
-        d = haversine_km(b_lat[bs, None], b_lon[bs, None], loc_lat[None, :], loc_lon[None, :])
+        d = haversine_km(b.lat[bs, None], b.lon[bs, None], loc_lat[None, :], loc_lon[None, :])
         nearest = d.min(axis=1)
         cons = considered[bs]
         dist = np.where(cons, nearest[:, None], np.inf).min(axis=0)
         km[:, t] = np.where(np.isfinite(dist), dist, np.nan)
         n_within[:, t] = (cons & (nearest <= radius_km)[:, None]).sum(axis=0)
     return km, n_within
+
+
+@dataclass(frozen=True)
+class _EventPoints:
+    """Events' coordinates and periods, sorted by period (stable)."""
+
+    frame: pd.DataFrame
+    lat: np.ndarray
+    lon: np.ndarray
+    t: np.ndarray
+
+    @classmethod
+    def of(cls, events: pd.DataFrame) -> _EventPoints:
+        e = events.sort_values("period_idx", kind="stable")
+        return cls(
+            e,
+            e["latitude"].to_numpy(float),
+            e["longitude"].to_numpy(float),
+            e["period_idx"].to_numpy(np.int64),
+        )
+
+    def window_bounds(self, n_t: int, window: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per period ``t``, the slice of events in periods ``t − window + 1 … t``."""
+        t_idx = np.arange(n_t)
+        lo = np.searchsorted(self.t, t_idx - window + 1, side="left")
+        hi = np.searchsorted(self.t, t_idx, side="right")
+        return lo, hi
+
+
+def _considered(
+    b: _EventPoints,
+    regions: Sequence[str],
+    geometry: Mapping[str, object],
+    near_km: float,
+) -> np.ndarray:
+    """(events, regions): whether a region counts a B event (in it or within ``near_km``)."""
+    pos = {r: i for i, r in enumerate(regions)}
+    b_reg = b.frame["region"].map(pos).fillna(-1).to_numpy(np.int64)
+    considered = point_region_km(b.lat, b.lon, regions, geometry) <= near_km
+    considered[b_reg >= 0, b_reg[b_reg >= 0]] = True
+    return considered

@@ -23,8 +23,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from model import feature_names as fn
 from model.config import PanelParams, Window
 from model.features import (
+    SINCE_CAP,
     decayed_share_logit,
     decayed_sum,
     derive_proximity,
@@ -34,7 +36,6 @@ from model.features import (
     proximity,
 )
 
-SINCE_CAP = {"W-MON": 52, "MS": 12}
 COUNT_COLUMNS = ("event_id", "date", "region", "side1", "side2", "category", "fatalities")
 
 
@@ -84,17 +85,7 @@ def make_periods(start: object, end: object, freq: str) -> Periods:
 
 def feature_names(panel: PanelParams) -> list[str]:
     """Names of the feature variables, in the order they are written."""
-    names = [f"clash_decay_hl{h:g}" for h in panel.half_lives]
-    names += [f"event_decay_hl{h:g}" for h in panel.half_lives]
-    names += [f"clash_share_hl{h:g}" for h in panel.half_lives]
-    names += [f"clash_level_hl{h:g}" for h in panel.half_lives]
-    names.append("since_clash")
-    names += [f"nbr_clash_decay_hl{h:g}" for h in panel.half_lives]
-    names += [f"country_clash_decay_hl{h:g}" for h in panel.half_lives]
-    for p in panel.proximity:
-        stem = f"prox_{p.a}__{p.b}"
-        names += [f"{stem}_km", f"{stem}_near", f"{stem}_absent", f"{stem}_n_within"]
-    return names
+    return fn.feature_names(panel.half_lives, [(p.a, p.b) for p in panel.proximity])
 
 
 def _grid_sum(
@@ -163,9 +154,23 @@ def build_panel(
     names = regions["region"].astype(str).tolist()
     if len(set(names)) != len(names):
         raise ValueError("region names repeat in the regions table")
-    n_r, n_t = len(names), len(periods)
-    pos = pd.Series(np.arange(n_r), index=names)
+    ev, n_outside = _events_in_panel(events, periods, names)
+    data, clash, events_n = _counts(ev, (len(names), len(periods)), panel, categories)
+    countries = regions["country"].astype(str).to_numpy()
+    feats = _history_features(clash, events_n, names, neighbours, countries, panel)
+    feats |= _proximity_features(ev, positions, names, geometry, periods, panel)
+    fnames = feature_names(panel)
+    assert list(feats) == fnames, (list(feats), fnames)
+    for k in fnames:
+        data[k] = (("region", "period"), feats[k].astype(np.float64))
+    return _assemble(data, regions, periods, panel, window, n_outside)
 
+
+def _events_in_panel(
+    events: pd.DataFrame, periods: Periods, names: list[str]
+) -> tuple[pd.DataFrame, int]:
+    """The events inside the panel's periods with ``region_idx`` and ``period_idx``; the number
+    outside. Raises on an event without region or category, or in an unknown region."""
     ev = events.copy()
     ev["date"] = pd.to_datetime(ev["date"])
     day = ev["date"].dt.normalize()
@@ -178,12 +183,19 @@ def build_panel(
     unknown = sorted(set(ev["region"].astype(str)) - set(names))
     if unknown:
         raise ValueError(f"events name regions not in the regions table: {unknown[:10]}")
-    r_idx = pos.loc[ev["region"].astype(str)].to_numpy(np.int64)
-    t_idx = periods.index_of(ev["date"])
-    ev["period_idx"] = t_idx
-    shape = (n_r, n_t)
-    ones = np.ones(len(ev))
+    pos = pd.Series(np.arange(len(names)), index=names)
+    ev["region_idx"] = pos.loc[ev["region"].astype(str)].to_numpy(np.int64)
+    ev["period_idx"] = periods.index_of(ev["date"])
+    return ev, n_outside
 
+
+def _counts(
+    ev: pd.DataFrame, shape: tuple[int, int], panel: PanelParams, categories: Iterable[str]
+) -> tuple[dict[str, tuple[tuple[str, str], np.ndarray]], np.ndarray, np.ndarray]:
+    """Counts per category, events, fatalities and the clash outcome; the clash and event grids."""
+    r_idx = ev["region_idx"].to_numpy(np.int64)
+    t_idx = ev["period_idx"].to_numpy(np.int64)
+    ones = np.ones(len(ev))
     data: dict[str, tuple[tuple[str, str], np.ndarray]] = {}
     cats = sorted(set(categories) | set(ev["category"].astype(str)))
     ev_cat = ev["category"].astype(str).to_numpy()
@@ -198,36 +210,61 @@ def build_panel(
     data["fatalities"] = (("region", "period"), _grid_sum(r_idx, t_idx, fat, shape))
     data["clash"] = (("region", "period"), clash)
     data["clash_any"] = (("region", "period"), (clash > 0).astype(np.int8))
+    return data, clash, events_n
 
+
+def _history_features(
+    clash: np.ndarray,
+    events_n: np.ndarray,
+    names: list[str],
+    neighbours: Mapping[str, Sequence[str]],
+    countries: np.ndarray,
+    panel: PanelParams,
+) -> dict[str, np.ndarray]:
+    """The features of the clash and event history: decays, shares, levels, time since the last
+    clash, and the neighbours' and the country's decayed clashes."""
+    hls = panel.half_lives
     feats: dict[str, np.ndarray] = {}
-    for h in panel.half_lives:
-        feats[f"clash_decay_hl{h:g}"] = np.log1p(decayed_sum(clash, h))
-    for h in panel.half_lives:
-        feats[f"event_decay_hl{h:g}"] = np.log1p(decayed_sum(events_n, h))
-    for h in panel.half_lives:
-        feats[f"clash_share_hl{h:g}"] = decayed_share_logit(clash > 0, h)
-    for h in panel.half_lives:
-        feats[f"clash_level_hl{h:g}"] = level_logit(
+    for h in hls:
+        feats[fn.decay("clash", h)] = np.log1p(decayed_sum(clash, h))
+    for h in hls:
+        feats[fn.decay("event", h)] = np.log1p(decayed_sum(events_n, h))
+    for h in hls:
+        feats[fn.share(h)] = decayed_share_logit(clash > 0, h)
+    for h in hls:
+        feats[fn.level(h)] = level_logit(
             clash > 0, h, panel.level_long_half_life, panel.level_prior
         )
     since = periods_since(clash > 0, SINCE_CAP[panel.freq])
-    feats["since_clash"] = np.log1p(since.astype(np.float64))
-    for h in panel.half_lives:
+    feats[fn.SINCE_CLASH] = np.log1p(since.astype(np.float64))
+    for h in hls:
         nbr = neighbour_mean(decayed_sum(clash, h), names, neighbours)
-        feats[f"nbr_clash_decay_hl{h:g}"] = np.log1p(nbr)
+        feats[fn.decay("nbr_clash", h)] = np.log1p(nbr)
     # The national regime (a war winding down, a new front opening): the mean decayed clash
     # count over the country's regions, the same for each of them.
-    country_codes = pd.factorize(regions["country"].astype(str).to_numpy())[0]
-    for h in panel.half_lives:
+    country_codes = pd.factorize(countries)[0]
+    for h in hls:
         dec = decayed_sum(clash, h)
         sums = np.zeros((country_codes.max() + 1, dec.shape[1]))
         np.add.at(sums, country_codes, dec)
         means = sums / np.bincount(country_codes)[:, None]
-        feats[f"country_clash_decay_hl{h:g}"] = np.log1p(means[country_codes])
+        feats[fn.decay("country_clash", h)] = np.log1p(means[country_codes])
+    return feats
 
+
+def _proximity_features(
+    ev: pd.DataFrame,
+    positions: pd.DataFrame | None,
+    names: list[str],
+    geometry: Mapping[str, object],
+    periods: Periods,
+    panel: PanelParams,
+) -> dict[str, np.ndarray]:
+    """The four variables of each proximity pair (``km``, ``near``, ``absent``, ``n_within``)."""
     pos_df = positions if positions is not None else _empty_positions()
+    feats: dict[str, np.ndarray] = {}
     for p in panel.proximity:
-        stem = f"prox_{p.a}__{p.b}"
+        stem = fn.pair_stem(p.a, p.b)
         a_pos = pos_df.loc[(pos_df["side"].astype(str) == p.a) & p.use_positions]
         a_pos = a_pos.loc[a_pos["latitude"].notna() & a_pos["longitude"].notna()]
         km, n_in = proximity(
@@ -243,17 +280,24 @@ def build_panel(
             near_km=p.near_km,
         )
         near, absent = derive_proximity(km, panel.proximity_scale_km)
-        feats[f"{stem}_km"] = km
-        feats[f"{stem}_near"] = near
-        feats[f"{stem}_absent"] = absent
-        feats[f"{stem}_n_within"] = np.log1p(n_in.astype(np.float64))
+        feats[fn.proximity(stem, "km")] = km
+        feats[fn.proximity(stem, "near")] = near
+        feats[fn.proximity(stem, "absent")] = absent
+        feats[fn.proximity(stem, "n_within")] = np.log1p(n_in.astype(np.float64))
+    return feats
 
-    fnames = feature_names(panel)
-    assert list(feats) == fnames, (list(feats), fnames)
-    for k in fnames:
-        data[k] = (("region", "period"), feats[k].astype(np.float64))
 
-    ds = xr.Dataset(
+def _assemble(
+    data: dict[str, tuple[tuple[str, str], np.ndarray]],
+    regions: pd.DataFrame,
+    periods: Periods,
+    panel: PanelParams,
+    window: Window,
+    n_outside: int,
+) -> xr.Dataset:
+    """The panel dataset: variables, coordinates and the attributes that record its making."""
+    names = regions["region"].astype(str).tolist()
+    return xr.Dataset(
         data,
         coords={
             "region": ("region", np.asarray(names, dtype=object)),
@@ -268,7 +312,7 @@ def build_panel(
             "window_end": str(window.end),
             "clash_sides": json.dumps(list(panel.clash.sides)),
             "clash_categories": json.dumps(list(panel.clash.categories)),
-            "feature_names": json.dumps(fnames),
+            "feature_names": json.dumps(feature_names(panel)),
             "half_lives": json.dumps(list(panel.half_lives)),
             "level_long_half_life": float(panel.level_long_half_life),
             "level_prior": float(panel.level_prior),
@@ -278,7 +322,6 @@ def build_panel(
             "events_outside_panel": n_outside,
         },
     )
-    return ds
 
 
 def _empty_positions() -> pd.DataFrame:
@@ -315,9 +358,9 @@ def panel_summary(ds: xr.Dataset) -> dict[str, object]:
     missing: dict[str, float] = {}
     for f in fnames:
         miss = np.isnan(ds[f].to_numpy())
-        if f.startswith("prox_"):
-            stem = f.rsplit("_", 2 if f.endswith("_n_within") else 1)[0]
-            miss = miss | (ds[f"{stem}_absent"].to_numpy() == 1)
+        pair = fn.parse(f).pair
+        if pair is not None:
+            miss = miss | (ds[fn.proximity(pair, "absent")].to_numpy() == 1)
         missing[f] = float(miss.mean()) if n_cells else 0.0
     return {
         "regions": int(ds.sizes["region"]),

@@ -21,20 +21,16 @@ and a scenario without an effective change gives exactly zero.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
+from model import feature_names as fn
 from model.config import Scenario, ScenarioChange
-from model.features import decayed_share_logit, derive_proximity, level_logit
+from model.features import SINCE_CAP, decayed_share_logit, derive_proximity, level_logit
 from model.forecast import SAMPLE, forecast_draws, resolve_origin
-from model.panel import SINCE_CAP
-
-_DECAY = re.compile(r"^(clash|event)_decay_hl([0-9.]+)$")
-_SHARE = re.compile(r"^clash_(share|level)_hl([0-9.]+)$")
 
 
 def _new_value(old: np.ndarray, change: ScenarioChange) -> np.ndarray:
@@ -50,11 +46,11 @@ def _apply_km(panel: xr.Dataset, change: ScenarioChange, sel: dict, scale_km: fl
         raise ValueError(f"scenario makes {change.feature} negative")
     panel[change.feature].loc[sel] = km
     near, absent = derive_proximity(km, scale_km)
-    stem = change.feature.removesuffix("_km")
-    if f"{stem}_near" in panel:
-        panel[f"{stem}_near"].loc[sel] = near
-    if f"{stem}_absent" in panel:
-        panel[f"{stem}_absent"].loc[sel] = np.asarray(absent, dtype=np.float64)
+    pair = fn.parse(change.feature).pair
+    if fn.proximity(pair, "near") in panel:
+        panel[fn.proximity(pair, "near")].loc[sel] = near
+    if fn.proximity(pair, "absent") in panel:
+        panel[fn.proximity(pair, "absent")].loc[sel] = np.asarray(absent, dtype=np.float64)
 
 
 def _apply_clash(panel: xr.Dataset, change: ScenarioChange, sel: dict) -> None:
@@ -64,12 +60,12 @@ def _apply_clash(panel: xr.Dataset, change: ScenarioChange, sel: dict) -> None:
     panel["clash"].loc[sel] = new.astype(panel["clash"].dtype)
     panel["clash_any"].loc[sel] = (new > 0).astype(panel["clash_any"].dtype)
     for name in list(panel.data_vars):
-        m = _DECAY.match(str(name))
-        if m:
+        f = fn.parse(str(name))
+        if f.family == "decay" and f.kind in ("clash", "event"):
             current = np.expm1(panel[name].loc[sel].values.astype(np.float64))
             panel[name].loc[sel] = np.log1p(np.maximum(current + delta, 0.0))
     _recompute_shares(panel, sel["period"])
-    if "since_clash" in panel:
+    if fn.SINCE_CLASH in panel:
         cap = SINCE_CAP.get(str(panel.attrs.get("freq", "W-MON")), 52)
         t = sel["period"]
         history = panel["clash"].sel(region=sel["region"], period=slice(None, t))
@@ -79,7 +75,7 @@ def _apply_clash(panel: xr.Dataset, change: ScenarioChange, sel: dict) -> None:
             n = history.sizes["period"]
             gap = cap if occurred.size == 0 else min(n - 1 - occurred[-1], cap)
             values.append(np.log1p(gap))
-        panel["since_clash"].loc[sel] = np.array(values, dtype=np.float64)
+        panel[fn.SINCE_CLASH].loc[sel] = np.array(values, dtype=np.float64)
 
 
 def _recompute_shares(panel: xr.Dataset, t: pd.Timestamp) -> None:
@@ -92,11 +88,11 @@ def _recompute_shares(panel: xr.Dataset, t: pd.Timestamp) -> None:
     occurred = history.values > 0
     where = {"period": t, "region": history["region"].values}
     for name in list(panel.data_vars):
-        m = _SHARE.match(str(name))
-        if not m:
+        f = fn.parse(str(name))
+        if f.family not in fn.SHARE_KINDS:
             continue
-        h = float(m.group(2))
-        if m.group(1) == "share":
+        h = f.half_life
+        if f.family == "share":
             value = decayed_share_logit(occurred, h)
         else:
             long = float(panel.attrs.get("level_long_half_life", 52.0))
@@ -132,7 +128,7 @@ def apply_scenario(
             raise ValueError(
                 f"scenario {scenario.name!r}: panel has no variable {change.feature!r}"
             )
-        if change.feature.endswith("_km"):
+        if fn.parse(change.feature).part == "km":
             _apply_km(out, change, sel, scale_km)
         elif change.feature == "clash":
             _apply_clash(out, change, sel)

@@ -25,7 +25,6 @@ the rest), so that they have no clashes in practice: the "quiet governorate" cas
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -33,21 +32,24 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from model import feature_names as fn
 from model.blocks import OFFSET_DIM
 from model.clash_model import Design
 
-#: Nominal (centre, scale) used to standardise features inside the generative process.
+#: Nominal (centre, scale) used to standardise features inside the generative process, by the
+#: decayed count, ``since`` or the proximity part the name says (:mod:`model.feature_names`).
 NOMINAL_SCALE: dict[str, tuple[float, float]] = {
-    "clash_decay": (0.4, 0.6),
-    "event_decay": (0.6, 0.7),
-    "nbr_clash_decay": (0.4, 0.5),
-    "since_clash": (2.5, 1.3),
-    "_near": (0.3, 0.35),
-    "_n_within": (0.3, 0.5),
-    "_absent": (0.3, 0.45),
+    "clash": (0.4, 0.6),
+    "event": (0.6, 0.7),
+    "nbr_clash": (0.4, 0.5),
+    "since": (2.5, 1.3),
+    "near": (0.3, 0.35),
+    "n_within": (0.3, 0.5),
+    "absent": (0.3, 0.45),
 }
 ZERO_REGION_EFFECT = -6.0
-_HL = re.compile(r"^(nbr_clash|clash|event)_decay_hl([0-9.]+)$")
+#: The decayed counts the simulation computes from its own history.
+SIMULATED_DECAYS = ("clash", "event", "nbr_clash")
 
 
 @dataclass
@@ -63,10 +65,8 @@ class Truth:
 
 
 def _nominal(name: str) -> tuple[float, float]:
-    for key, val in NOMINAL_SCALE.items():
-        if name.startswith(key) or name.endswith(key):
-            return val
-    return (0.0, 1.0)
+    f = fn.parse(name)
+    return NOMINAL_SCALE.get(f.kind or f.part or f.family, (0.0, 1.0))
 
 
 def simulate_panel(
@@ -103,6 +103,43 @@ def simulate_panel(
     """
     truth = truth or Truth()
     rng = np.random.default_rng(seed)
+    features = list(features)
+    effects = _draw_effects(truth, n_countries, regions_per_country, zero_regions, rng)
+    state = _History.start(features, effects.country_of, n_periods, rng)
+    beta = np.array([float(truth.beta.get(f, 0.0)) for f in features])
+    centre = np.array([_nominal(f)[0] for f in features])
+    scale = np.array([_nominal(f)[1] for f in features])
+    x_prev = None
+    for t in range(n_periods):
+        if x_prev is not None:
+            eta = effects.alpha + ((x_prev - centre) / scale) @ beta
+            state.draw_clashes(t, eta, rng)
+        state.step(t, truth, rng)
+        x_prev = np.stack([state.out[f][:, t] for f in features], axis=-1) if features else None
+        if x_prev is None:
+            x_prev = np.zeros((effects.alpha.size, 0))
+    return _simulated_dataset(state, effects, truth, beta, start)
+
+
+@dataclass
+class _Effects:
+    """The drawn intercepts: country of each region, country and region effects, their sum."""
+
+    country_of: np.ndarray
+    country_eff: np.ndarray
+    region_eff: np.ndarray
+    alpha: np.ndarray
+    n_countries: int
+    zero_regions: tuple[int, ...]
+
+
+def _draw_effects(
+    truth: Truth,
+    n_countries: int,
+    regions_per_country: int,
+    zero_regions: Sequence[int],
+    rng: np.random.Generator,
+) -> _Effects:
     n_reg = n_countries * regions_per_country
     country_of = np.repeat(np.arange(n_countries), regions_per_country)
     country_eff = (
@@ -111,92 +148,147 @@ def simulate_panel(
     region_eff = truth.sigma_region * rng.standard_normal(n_reg)
     region_eff[list(zero_regions)] = ZERO_REGION_EFFECT
     alpha = truth.intercept + country_eff[country_of] + region_eff
-    features = list(features)
-    beta = np.array([float(truth.beta.get(f, 0.0)) for f in features])
-    centre = np.array([_nominal(f)[0] for f in features])
-    scale = np.array([_nominal(f)[1] for f in features])
+    zeros = tuple(int(i) for i in zero_regions)
+    return _Effects(country_of, country_eff, region_eff, alpha, n_countries, zeros)
 
-    prox_pairs = sorted(
-        {
-            m.group(1)
-            for f in features
-            if (m := re.match(r"^prox_(.+?)_(near|absent|n_within|km)$", f))
+
+@dataclass
+class _History:
+    """The simulated history: outcomes, events and features so far, and the state behind them.
+
+    The random draws happen in a fixed order (the proximity distances and the exogenous series
+    at the start; each period its outcomes, events, distances and exogenous innovations), so a
+    seed gives the same panel whatever else changes here.
+    """
+
+    features: list[str]
+    country_of: np.ndarray
+    pairs: list[str]
+    km: dict[str, np.ndarray]
+    half_lives: dict[str, float]
+    decay_state: dict[str, np.ndarray]
+    exo: dict[str, np.ndarray]
+    since: np.ndarray
+    out: dict[str, np.ndarray]
+    prox_vars: dict[str, np.ndarray]
+    clash: np.ndarray
+    events: np.ndarray
+
+    @classmethod
+    def start(
+        cls,
+        features: list[str],
+        country_of: np.ndarray,
+        n_periods: int,
+        rng: np.random.Generator,
+    ) -> _History:
+        n_reg = country_of.size
+        pairs = sorted({p for f in features if (p := fn.parse(f).pair) is not None})
+        km = {p: np.full(n_reg, 60.0) + rng.gamma(2.0, 30.0, n_reg) for p in pairs}
+        parsed = {f: fn.parse(f) for f in features}
+        hls = {
+            f: float(p.half_life)
+            for f, p in parsed.items()
+            if p.family == "decay" and p.kind in SIMULATED_DECAYS and p.half_life is not None
         }
-    )
-    km = {p: np.full(n_reg, 60.0) + rng.gamma(2.0, 30.0, n_reg) for p in prox_pairs}
-    hls = {f: float(m.group(2)) for f in features if (m := _HL.match(f))}
-    decay_state = {f: np.zeros(n_reg) for f in hls}
-    exo = {f: rng.standard_normal(n_reg) for f in features}
-    since = np.full(n_reg, 52.0)
-    same_country = (country_of[:, None] == country_of[None, :]) & ~np.eye(n_reg, dtype=bool)
-    n_nbr = np.maximum(same_country.sum(axis=1), 1)
+        exo = {f: rng.standard_normal(n_reg) for f in features}
+        grid = (n_reg, n_periods)
+        prox_vars = {
+            fn.proximity(p, part): np.zeros(grid) for p in pairs for part in fn.PROXIMITY_PARTS
+        }
+        return cls(
+            features=features,
+            country_of=country_of,
+            pairs=pairs,
+            km=km,
+            half_lives=hls,
+            decay_state={f: np.zeros(n_reg) for f in hls},
+            exo=exo,
+            since=np.full(n_reg, 52.0),
+            out={f: np.zeros(grid) for f in features},
+            prox_vars=prox_vars,
+            clash=np.zeros(grid, dtype=np.int64),
+            events=np.zeros(grid, dtype=np.int64),
+        )
 
-    out = {f: np.zeros((n_reg, n_periods)) for f in features}
-    prox_vars: dict[str, np.ndarray] = {}
-    for p in prox_pairs:
-        for suffix in ("km", "near", "absent", "n_within"):
-            prox_vars[f"prox_{p}_{suffix}"] = np.zeros((n_reg, n_periods))
-    clash = np.zeros((n_reg, n_periods), dtype=np.int64)
-    events = np.zeros((n_reg, n_periods), dtype=np.int64)
-    x_prev = None
-    rho = truth.ar
-    for t in range(n_periods):
-        if x_prev is not None:
-            eta = alpha + ((x_prev - centre) / scale) @ beta
-            y = rng.random(n_reg) < 1.0 / (1.0 + np.exp(-eta))
-            clash[:, t] = np.where(y, 1 + rng.poisson(1.0, n_reg), 0)
-        events[:, t] = clash[:, t] + rng.poisson(0.5, n_reg)
-        since = np.where(clash[:, t] > 0, 0.0, np.minimum(since + 1, 52.0))
-        for p in prox_pairs:
-            km[p] = np.maximum(0.5, rho * km[p] + (1 - rho) * 80.0 + rng.normal(0, 12.0, n_reg))
-            absent = (rng.random(n_reg) < 0.2).astype(float)
-            prox_vars[f"prox_{p}_km"][:, t] = np.where(absent > 0, np.nan, km[p])
-            prox_vars[f"prox_{p}_near"][:, t] = np.where(
-                absent > 0, 0.0, np.exp(-km[p] / truth.proximity_scale_km)
-            )
-            prox_vars[f"prox_{p}_absent"][:, t] = absent
-            prox_vars[f"prox_{p}_n_within"][:, t] = np.log1p(
-                np.where(absent > 0, 0, rng.poisson(3.0 * np.exp(-km[p] / 40.0)))
-            )
-        for f, h in hls.items():
-            kind = f.split("_decay")[0]
-            src = events[:, t] if kind == "event" else clash[:, t]
-            decay_state[f] = decay_state[f] * 0.5 ** (1.0 / h) + src
-            if kind == "nbr_clash":
-                continue
-            out[f][:, t] = np.log1p(decay_state[f])
-        for f in features:
-            if f in hls:
-                if f.startswith("nbr_"):
-                    out[f][:, t] = np.log1p(same_country @ decay_state[f] / n_nbr)
-            elif f == "since_clash":
-                out[f][:, t] = np.log1p(since)
-            elif f in prox_vars:
-                out[f][:, t] = prox_vars[f][:, t]
+    def draw_clashes(self, t: int, eta: np.ndarray, rng: np.random.Generator) -> None:
+        """Period ``t``'s outcomes from the linear predictor of the features at ``t − 1``."""
+        n_reg = eta.size
+        y = rng.random(n_reg) < 1.0 / (1.0 + np.exp(-eta))
+        self.clash[:, t] = np.where(y, 1 + rng.poisson(1.0, n_reg), 0)
+
+    def step(self, t: int, truth: Truth, rng: np.random.Generator) -> None:
+        """Events, distances and every feature at period ``t``, after its outcomes."""
+        n_reg = self.country_of.size
+        self.events[:, t] = self.clash[:, t] + rng.poisson(0.5, n_reg)
+        self.since = np.where(self.clash[:, t] > 0, 0.0, np.minimum(self.since + 1, 52.0))
+        for p in self.pairs:
+            self._step_proximity(t, p, truth, rng)
+        for f, h in self.half_lives.items():
+            kind = fn.parse(f).kind
+            src = self.events[:, t] if kind == "event" else self.clash[:, t]
+            self.decay_state[f] = self.decay_state[f] * 0.5 ** (1.0 / h) + src
+            if kind != "nbr_clash":
+                self.out[f][:, t] = np.log1p(self.decay_state[f])
+        same_country = (self.country_of[:, None] == self.country_of[None, :]) & ~np.eye(
+            n_reg, dtype=bool
+        )
+        n_nbr = np.maximum(same_country.sum(axis=1), 1)
+        for f in self.features:
+            if f in self.half_lives:
+                if fn.parse(f).kind == "nbr_clash":
+                    self.out[f][:, t] = np.log1p(same_country @ self.decay_state[f] / n_nbr)
+            elif f == fn.SINCE_CLASH:
+                self.out[f][:, t] = np.log1p(self.since)
+            elif f in self.prox_vars:
+                self.out[f][:, t] = self.prox_vars[f][:, t]
             else:
-                exo[f] = rho * exo[f] + np.sqrt(1 - rho**2) * rng.standard_normal(n_reg)
-                out[f][:, t] = exo[f]
-        x_prev = np.stack([out[f][:, t] for f in features], axis=-1) if features else None
-        if x_prev is None:
-            x_prev = np.zeros((n_reg, 0))
+                rho = truth.ar
+                self.exo[f] = rho * self.exo[f] + np.sqrt(1 - rho**2) * rng.standard_normal(n_reg)
+                self.out[f][:, t] = self.exo[f]
 
+    def _step_proximity(self, t: int, p: str, truth: Truth, rng: np.random.Generator) -> None:
+        """An AR(1) distance in km for pair ``p``, absent 20% of the time, and its parts."""
+        n_reg, rho = self.country_of.size, truth.ar
+        self.km[p] = np.maximum(
+            0.5, rho * self.km[p] + (1 - rho) * 80.0 + rng.normal(0, 12.0, n_reg)
+        )
+        absent = (rng.random(n_reg) < 0.2).astype(float)
+        km = self.km[p]
+        self.prox_vars[fn.proximity(p, "km")][:, t] = np.where(absent > 0, np.nan, km)
+        self.prox_vars[fn.proximity(p, "near")][:, t] = np.where(
+            absent > 0, 0.0, np.exp(-km / truth.proximity_scale_km)
+        )
+        self.prox_vars[fn.proximity(p, "absent")][:, t] = absent
+        self.prox_vars[fn.proximity(p, "n_within")][:, t] = np.log1p(
+            np.where(absent > 0, 0, rng.poisson(3.0 * np.exp(-km / 40.0)))
+        )
+
+
+def _simulated_dataset(
+    history: _History, effects: _Effects, truth: Truth, beta: np.ndarray, start: str
+) -> xr.Dataset:
+    """The panel.nc layout of a simulated history, the truth in its attributes."""
+    n_countries, n_periods = effects.n_countries, history.clash.shape[1]
     periods = pd.date_range(start, periods=n_periods, freq="W-MON")
-    regions = [f"R{c:02d}_{i:02d}" for c in range(n_countries) for i in range(regions_per_country)]
-    countries = [f"C{c:02d}" for c in country_of]
-    data = {f: (("region", "period"), out[f]) for f in features}
-    data |= {k: (("region", "period"), v) for k, v in prox_vars.items()}
+    per_country = effects.country_of.size // n_countries
+    regions = [f"R{c:02d}_{i:02d}" for c in range(n_countries) for i in range(per_country)]
+    countries = [f"C{c:02d}" for c in effects.country_of]
+    clash = history.clash
+    data = {f: (("region", "period"), history.out[f]) for f in history.features}
+    data |= {k: (("region", "period"), v) for k, v in history.prox_vars.items()}
     data |= {
         "clash": (("region", "period"), clash),
         "clash_any": (("region", "period"), (clash > 0).astype(np.int8)),
-        "events": (("region", "period"), events),
+        "events": (("region", "period"), history.events),
         "fatalities": (("region", "period"), clash * 2),
     }
-    feature_names = sorted(set(features) | set(prox_vars))
+    feature_names = sorted(set(history.features) | set(history.prox_vars))
     truth_record = asdict(truth) | {
-        "beta": {f: float(b) for f, b in zip(features, beta, strict=True)},
-        "country_effect": country_eff.tolist() if n_countries > 1 else [],
-        "region_effect": region_eff.tolist(),
-        "zero_regions": [int(i) for i in zero_regions],
+        "beta": {f: float(b) for f, b in zip(history.features, beta, strict=True)},
+        "country_effect": effects.country_eff.tolist() if n_countries > 1 else [],
+        "region_effect": effects.region_eff.tolist(),
+        "zero_regions": list(effects.zero_regions),
     }
     return xr.Dataset(
         data,

@@ -1,0 +1,130 @@
+"""The grammar of the panel's feature names: the one module that writes them and reads them.
+
+=================================  ===========================================================
+``{kind}_decay_hl{h}``             log1p of a decayed sum of counts, half-life ``h`` periods;
+                                   ``kind`` is ``clash``, ``event``, ``nbr_clash`` (mean over
+                                   the neighbours) or ``country_clash`` (mean over the country)
+``clash_share_hl{h}``              log-odds of the decayed share of periods with a clash
+``clash_level_hl{h}``              the same shrunk toward the region's long-run share
+``since_clash``                    log1p of the periods since the last clash
+``prox_{a}__{b}_{part}``           proximity of side ``a`` to side ``b``'s events; ``part`` is
+                                   ``km``, ``near``, ``absent`` or ``n_within``
+=================================  ===========================================================
+
+Half-lives are written with ``:g`` (``hl1``, ``hl13``, ``hl2.5``). The panel builds its
+variables, the scenarios recompute them, the diagnostics group them and the params validator
+checks their warm-up through the functions here, so a change of spelling is made once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+DECAY_KINDS = ("clash", "event", "nbr_clash", "country_clash")
+SHARE_KINDS = ("share", "level")
+PROXIMITY_PARTS = ("km", "near", "absent", "n_within")
+SINCE_CLASH = "since_clash"
+
+_NUMBER = r"([0-9]+(?:\.[0-9]+)?)"
+_DECAY = re.compile(rf"^({'|'.join(DECAY_KINDS)})_decay_hl{_NUMBER}$")
+_SHARE = re.compile(rf"^clash_({'|'.join(SHARE_KINDS)})_hl{_NUMBER}$")
+_PROXIMITY = re.compile(rf"^prox_(.+?)_({'|'.join(PROXIMITY_PARTS)})$")
+
+
+@dataclass(frozen=True)
+class FeatureName:
+    """A parsed feature name.
+
+    Attributes
+    ----------
+    family : str
+        ``decay``, ``share``, ``level``, ``since``, ``proximity`` or ``other`` (a name outside
+        the grammar, e.g. an exogenous series of a simulated panel).
+    kind : str or None
+        The decayed count (one of :data:`DECAY_KINDS`) of a ``decay`` feature.
+    half_life : float or None
+        Of ``decay``, ``share`` and ``level`` features.
+    pair : str or None
+        ``{a}__{b}`` of a proximity feature (:func:`proximity` rebuilds its other parts).
+    part : str or None
+        One of :data:`PROXIMITY_PARTS` for a proximity feature.
+    """
+
+    family: str
+    kind: str | None = None
+    half_life: float | None = None
+    pair: str | None = None
+    part: str | None = None
+
+
+def _hl(half_life: float) -> str:
+    return f"hl{half_life:g}"
+
+
+def decay(kind: str, half_life: float) -> str:
+    """``{kind}_decay_hl{h}``."""
+    if kind not in DECAY_KINDS:
+        raise ValueError(f"unknown decayed count {kind!r} (one of {DECAY_KINDS})")
+    return f"{kind}_decay_{_hl(half_life)}"
+
+
+def share(half_life: float) -> str:
+    """``clash_share_hl{h}``."""
+    return f"clash_share_{_hl(half_life)}"
+
+
+def level(half_life: float) -> str:
+    """``clash_level_hl{h}``."""
+    return f"clash_level_{_hl(half_life)}"
+
+
+def pair_stem(a: str, b: str) -> str:
+    """``{a}__{b}``: the pair part of a proximity feature's name."""
+    return f"{a}__{b}"
+
+
+def proximity(pair: str, part: str) -> str:
+    """``prox_{pair}_{part}`` (``pair`` from :func:`pair_stem` or :attr:`FeatureName.pair`)."""
+    if part not in PROXIMITY_PARTS:
+        raise ValueError(f"unknown proximity part {part!r} (one of {PROXIMITY_PARTS})")
+    return f"prox_{pair}_{part}"
+
+
+def parse(name: str) -> FeatureName:
+    """What a feature name says (``other`` for a name outside the grammar)."""
+    if name == SINCE_CLASH:
+        return FeatureName("since")
+    if m := _DECAY.match(name):
+        return FeatureName("decay", kind=m.group(1), half_life=float(m.group(2)))
+    if m := _SHARE.match(name):
+        return FeatureName(m.group(1), half_life=float(m.group(2)))
+    if m := _PROXIMITY.match(name):
+        return FeatureName("proximity", pair=m.group(1), part=m.group(2))
+    return FeatureName("other")
+
+
+def memory_of(name: str, level_long_half_life: float = 0.0) -> float:
+    """The longest half-life a feature remembers (``clash_share_hl13`` → 13), else 0.
+
+    ``clash_level_hl{h}`` also remembers the long-run level it is shrunk toward.
+    """
+    f = parse(name)
+    if f.half_life is None:
+        return 0.0
+    return max(f.half_life, level_long_half_life) if f.family == "level" else f.half_life
+
+
+def feature_names(half_lives: Sequence[float], pairs: Iterable[tuple[str, str]]) -> list[str]:
+    """Every feature of a panel with these half-lives and proximity pairs, in panel order."""
+    names = [decay("clash", h) for h in half_lives]
+    names += [decay("event", h) for h in half_lives]
+    names += [share(h) for h in half_lives]
+    names += [level(h) for h in half_lives]
+    names.append(SINCE_CLASH)
+    names += [decay("nbr_clash", h) for h in half_lives]
+    names += [decay("country_clash", h) for h in half_lives]
+    for a, b in pairs:
+        names += [proximity(pair_stem(a, b), part) for part in PROXIMITY_PARTS]
+    return names
