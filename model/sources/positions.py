@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from model.config import IngestParams
 from model.regions import Regions
 from model.schema import POSITION_COLUMNS, POSITIONS, REJECTED_COLUMNS, validate
 from model.sources.common import MISSING, Problems, parse_coord, parse_dates
-from model.sources.reading import column, read_table
+from model.sources.reading import RawTable, column, read_table
 
 REQUIRED = ["side", "name", "latitude", "longitude"]
 UNKNOWN_SIDE = "unknown side"
@@ -41,6 +42,48 @@ def read_positions(
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Validated positions, quarantined rows (``rejected.csv`` columns) and metrics."""
     table = read_table(path, file, REQUIRED, params.max_field_bytes)
+    problems, coords, dates = _checked(table, params)
+    rej = problems.frame()
+    keep = ~table.data["_line"].isin(set(rej["line"])).to_numpy()
+    lat, lon = coords["latitude"][keep], coords["longitude"][keep]
+    region, country = _placed(lat, lon, column(table, "country").to_numpy()[keep], regions)
+    out = pd.DataFrame(
+        {
+            "side": column(table, "side").to_numpy()[keep],
+            "name": column(table, "name").to_numpy()[keep],
+            "kind": column(table, "kind").to_numpy()[keep],
+            "latitude": lat.astype("float64"),
+            "longitude": lon.astype("float64"),
+            "start_date": dates["start_date"].to_numpy()[keep],
+            "end_date": dates["end_date"].to_numpy()[keep],
+            "region": pd.array(list(region), dtype="string"),
+            "country": pd.array(country, dtype="string"),
+        }
+    )
+    for c in ("side", "name", "kind"):
+        out[c] = out[c].astype("string")
+    for c in ("start_date", "end_date"):
+        out[c] = out[c].astype("datetime64[ns]")
+    out = validate(out[POSITION_COLUMNS], POSITIONS)
+    rej = rej.sort_values("line", kind="stable").reset_index(drop=True)
+    rej.insert(0, "file", file)
+    rej.insert(0, "source", "positions")
+    rej = rej[REJECTED_COLUMNS]
+    stats = {
+        "path": file,
+        "rows_read": int(table.rows_read),
+        "rows_kept": len(out),
+        "rows_rejected": int(rej["line"].nunique()),
+        "outside_regions": int(out["region"].isna().sum()),
+        "encoding": table.encoding,
+    }
+    return out, rej, stats
+
+
+def _checked(
+    table: RawTable, params: IngestParams
+) -> tuple[Problems, dict[str, np.ndarray], dict[str, pd.Series]]:
+    """Every row's problems, and the parsed coordinates and dates (blank dates: open-ended)."""
     staged = table.data
     problems = Problems()
     for line, field, value, reason in table.problems:
@@ -72,12 +115,14 @@ def read_positions(
             problems.mask(staged, reason == r, fld, raw, r)
     backwards = (dates["end_date"] < dates["start_date"]).to_numpy()
     problems.mask(staged, backwards, "end_date", column(table, "end_date"), END_BEFORE_START)
+    return problems, coords, dates
 
-    rej = problems.frame()
-    keep = ~staged["_line"].isin(set(rej["line"])).to_numpy()
-    lat, lon = coords["latitude"][keep], coords["longitude"][keep]
+
+def _placed(
+    lat: np.ndarray, lon: np.ndarray, country_col: np.ndarray, regions: Regions
+) -> tuple[np.ndarray, list[str | None]]:
+    """The region (None outside every one) and country of each kept position."""
     region, how = regions.place(lat, lon)
-    country_col = column(table, "country").to_numpy()[keep]
     for i in range(len(region)):
         # A point snapped across a border into another country than the row says
         # (Tower 22 in Jordan, a few km from Syria) stays outside every region.
@@ -87,34 +132,4 @@ def read_positions(
         regions.country_of(r) if r is not None else (c or None)
         for r, c in zip(region, country_col, strict=True)
     ]
-    out = pd.DataFrame(
-        {
-            "side": side.to_numpy()[keep],
-            "name": name.to_numpy()[keep],
-            "kind": column(table, "kind").to_numpy()[keep],
-            "latitude": lat.astype("float64"),
-            "longitude": lon.astype("float64"),
-            "start_date": dates["start_date"].to_numpy()[keep],
-            "end_date": dates["end_date"].to_numpy()[keep],
-            "region": pd.array(list(region), dtype="string"),
-            "country": pd.array(country, dtype="string"),
-        }
-    )
-    for c in ("side", "name", "kind"):
-        out[c] = out[c].astype("string")
-    for c in ("start_date", "end_date"):
-        out[c] = out[c].astype("datetime64[ns]")
-    out = validate(out[POSITION_COLUMNS], POSITIONS)
-    rej = rej.sort_values("line", kind="stable").reset_index(drop=True)
-    rej.insert(0, "file", file)
-    rej.insert(0, "source", "positions")
-    rej = rej[REJECTED_COLUMNS]
-    stats = {
-        "path": file,
-        "rows_read": int(table.rows_read),
-        "rows_kept": len(out),
-        "rows_rejected": int(rej["line"].nunique()),
-        "outside_regions": int(out["region"].isna().sum()),
-        "encoding": table.encoding,
-    }
-    return out, rej, stats
+    return region, country

@@ -164,6 +164,36 @@ def read_table(
         The file is missing or unreadable, empty, has only a header, repeats or lacks
         required columns, or is not CSV at all.
     """
+    text, encoding, notes = _read_text(path, file)
+    delimiter = sniff_delimiter(text)
+    if delimiter != ",":
+        notes.append(f"fields separated by {delimiter!r}, not ','")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    records = _Records(file, required, max_field_bytes, notes)
+    start = 1
+    try:
+        for record in reader:
+            line, start = start, reader.line_num + 1
+            if record:  # a blank line holds no row
+                records.add(record, line)
+    except csv.Error as e:
+        raise StageError(f"{file}:{reader.line_num}: not readable as CSV: {e}") from None
+    if records.header is None:  # pragma: no cover - text.strip() was non-empty
+        raise StageError(f"{file}:1: empty file (no header line)")
+    if records.rows_read == 0:
+        raise StageError(f"{file}:2: header only, no data rows")
+    header = records.header
+    data = (
+        pd.DataFrame(records.rows, columns=header, dtype=object)
+        if records.rows
+        else pd.DataFrame(columns=header, dtype=object)
+    )
+    data["_line"] = pd.array(records.lines, dtype="int64")
+    return RawTable(file, header, data, encoding, records.rows_read, records.problems, notes)
+
+
+def _read_text(path: Path, file: str) -> tuple[str, str, list[str]]:
+    """The file's text, its encoding and a note when it is not UTF-8; raises when unreadable."""
     try:
         raw = Path(path).read_bytes()
     except FileNotFoundError:
@@ -176,68 +206,67 @@ def read_table(
         notes.append(f"not valid UTF-8: decoded as {encoding}; check accented names")
     if not text.strip():
         raise StageError(f"{file}:1: empty file (no header line)")
-    delimiter = sniff_delimiter(text)
-    if delimiter != ",":
-        notes.append(f"fields separated by {delimiter!r}, not ','")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    return text, encoding, notes
+
+
+@dataclass
+class _Records:
+    """The records of a CSV as they are read: the header first, then rows or their problems."""
+
+    file: str
+    required: list[str]
+    max_field_bytes: int
+    notes: list[str]
     header: list[str] | None = None
-    rows: list[list[str]] = []
-    lines: list[int] = []
-    problems: list[tuple[int, str, str, str]] = []
-    rows_read = 0
-    start = 1
-    try:
-        for record in reader:
-            line, start = start, reader.line_num + 1
-            if not record:
-                continue  # a blank line holds no row
-            if header is None:
-                header = [h.replace("\ufeff", "").strip().lower() for h in record]
-                dupes = sorted({h for h in header if h and header.count(h) > 1})
-                if dupes:
-                    raise StageError(f"{file}:{line}: field={dupes[0]}: column repeats in header")
-                missing = [c for c in required if c not in header]
-                if missing:
-                    raise StageError(_missing_columns_message(file, missing, header, required))
-                continue
-            if not rows_read and not rows and not problems and _is_hxl(record):
-                notes.append(f"skipped HXL tag row at line {line}")
-                continue
-            rows_read += 1
-            if len(record) != len(header):
-                problems.append(
-                    (line, "", f"{len(record)} fields, header has {len(header)}", WIDTH)
-                )
-                continue
-            big = next(
-                (
-                    (h, c)
-                    for h, c in zip(header, record, strict=True)
-                    if len(c) * 4 > max_field_bytes and len(c.encode("utf-8")) > max_field_bytes
-                ),
-                None,
-            )
-            if big is not None:
-                problems.append((line, big[0], preview(big[1], 80), TOO_LARGE))
-                continue
-            if not any(c.strip() for c in record):
-                problems.append((line, "", "", EMPTY_ROW))
-                continue
-            rows.append(record)
-            lines.append(line)
-    except csv.Error as e:
-        raise StageError(f"{file}:{reader.line_num}: not readable as CSV: {e}") from None
-    if header is None:  # pragma: no cover - text.strip() was non-empty, so a record exists
-        raise StageError(f"{file}:1: empty file (no header line)")
-    if rows_read == 0:
-        raise StageError(f"{file}:2: header only, no data rows")
-    data = (
-        pd.DataFrame(rows, columns=header, dtype=object)
-        if rows
-        else pd.DataFrame(columns=header, dtype=object)
-    )
-    data["_line"] = pd.array(lines, dtype="int64")
-    return RawTable(file, header, data, encoding, rows_read, problems, notes)
+    rows: list[list[str]] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)
+    problems: list[tuple[int, str, str, str]] = field(default_factory=list)
+    rows_read: int = 0
+
+    def add(self, record: list[str], line: int) -> None:
+        if self.header is None:
+            self.header = self._checked_header(record, line)
+            return
+        if not self.rows_read and not self.rows and not self.problems and _is_hxl(record):
+            self.notes.append(f"skipped HXL tag row at line {line}")
+            return
+        self.rows_read += 1
+        problem = self._problem(record, line)
+        if problem is not None:
+            self.problems.append(problem)
+            return
+        self.rows.append(record)
+        self.lines.append(line)
+
+    def _checked_header(self, record: list[str], line: int) -> list[str]:
+        header = [h.replace("\ufeff", "").strip().lower() for h in record]
+        dupes = sorted({h for h in header if h and header.count(h) > 1})
+        if dupes:
+            raise StageError(f"{self.file}:{line}: field={dupes[0]}: column repeats in header")
+        missing = [c for c in self.required if c not in header]
+        if missing:
+            raise StageError(_missing_columns_message(self.file, missing, header, self.required))
+        return header
+
+    def _problem(self, record: list[str], line: int) -> tuple[int, str, str, str] | None:
+        """Why a row is quarantined while reading (wrong width, a huge field, empty), if it is."""
+        header = self.header or []
+        if len(record) != len(header):
+            return (line, "", f"{len(record)} fields, header has {len(header)}", WIDTH)
+        limit = self.max_field_bytes
+        big = next(
+            (
+                (h, c)
+                for h, c in zip(header, record, strict=True)
+                if len(c) * 4 > limit and len(c.encode("utf-8")) > limit
+            ),
+            None,
+        )
+        if big is not None:
+            return (line, big[0], preview(big[1], 80), TOO_LARGE)
+        if not any(c.strip() for c in record):
+            return (line, "", "", EMPTY_ROW)
+        return None
 
 
 def column(table: RawTable, name: str, default: str = "") -> pd.Series:
