@@ -32,6 +32,7 @@ from model.config import Params, RegionsSpec, read_params
 from model.errors import StageError
 from model.io import read_dataset
 from model.provenance import file_sha256
+from model.standardise import fit_scaling, standardised
 
 log = logging.getLogger(__name__)
 
@@ -392,10 +393,10 @@ def contributions(
         sd = scales[1].to_series().reindex(features)
         how = "the model's own standardisation (constant data of the posterior)"
     else:
-        flat = run.panel[features].to_dataframe()[features]
-        mean, sd = flat.mean(), flat.std()
+        flat = run.panel[features].to_dataframe()[features].to_numpy(float)
+        mean, sd = (pd.Series(v, index=features) for v in fit_scaling(flat, ignore_nan=True))
         how = "the panel's means and SDs (the posterior carries no scales)"
-    z = ((x - mean) / sd.replace(0, 1)).fillna(0.0)
+    z = standardised(x, mean, sd, missing_as_mean=True)
     b = beta.mean(("chain", "draw")).to_series().reindex(features)
     out = (z.loc[regions] * b).astype(float)
     out.index = [str(r) for r in out.index]

@@ -31,6 +31,7 @@ import pandas as pd
 import xarray as xr
 
 from model.features import decayed_share
+from model.standardise import fit_scaling, standardised
 
 BASELINES = ("climatology", "ewma", "markov", "logistic", "global_rate")
 WITHIN_BASELINES = ("climatology", "ewma")
@@ -274,12 +275,9 @@ def logistic(
             )
         x_train = x[:, t_idx, :].reshape(-1, x.shape[-1])
         y_train = y[:, t_idx + s].ravel()
-        mean = np.nanmean(x_train, axis=0)
-        scale = np.nanstd(x_train, axis=0)
-        scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
-        mean = np.where(np.isfinite(mean), mean, 0.0)
-        z_train = np.clip(np.nan_to_num((x_train - mean) / scale, nan=0.0), -Z_CLIP, Z_CLIP)
-        z_origin = np.clip(np.nan_to_num((x[:, -1, :] - mean) / scale, nan=0.0), -Z_CLIP, Z_CLIP)
+        mean, scale = fit_scaling(x_train, ignore_nan=True, min_scale=0.0)
+        z_train = standardised(x_train, mean, scale, missing_as_mean=True, clip=Z_CLIP)
+        z_origin = standardised(x[:, -1, :], mean, scale, missing_as_mean=True, clip=Z_CLIP)
         if y_train.min() == y_train.max():
             out[:, s - 1] = (y_train.sum() + 0.5) / (y_train.size + 1.0)
             continue

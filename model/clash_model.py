@@ -57,6 +57,7 @@ import xarray as xr
 from model.blocks import OFFSET_DIM, block_origins, offset_scale, quadrature
 from model.config import PriorSpec
 from model.numerics import strict_float_math
+from model.standardise import standardise
 
 Parameterisation = Literal["auto", "non_centred", "centred"]
 
@@ -127,14 +128,6 @@ class Design:
             "horizon": list(range(1, self.horizon + 1)),
             "obs_id": np.arange(self.n_blocks),
         }
-
-
-def standardise(x_raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(z, mean, scale)``: columns centred and scaled by their SD (scale 1 when constant)."""
-    mean = x_raw.mean(axis=0)
-    scale = x_raw.std(axis=0)
-    scale = np.where(scale > 1e-12, scale, 1.0)
-    return (x_raw - mean) / scale, mean, scale
 
 
 def _panel_values(panel: xr.Dataset, names: Sequence[str], r_i, t_i) -> np.ndarray:

@@ -23,6 +23,7 @@ import xarray as xr
 from scipy.special import expit, ndtri
 
 from model.blocks import OFFSET_DIM, offset_scale
+from model.standardise import standardised
 
 SAMPLE = "draw"
 
@@ -149,7 +150,7 @@ def linear_predictor(
         eta = eta + xr.DataArray(scale, dims=SAMPLE) * offset
     eta = eta.expand_dims(horizon=horizons_of(idata), axis=-1)
     if list(x_raw["feature"].values):
-        z = (x_raw - const["x_mean"]) / const["x_scale"]
+        z = standardised(x_raw, const["x_mean"], const["x_scale"])
         eta = eta + xr.dot(z, post["beta"], dim="feature")
         if "beta_country" in post:
             rc_idx = const["region_country_idx"].values
