@@ -165,10 +165,10 @@ def murphy_decomposition(p: ArrayLike, y: ArrayLike, bins: int = 10) -> dict[str
     p, y = _check(p, y)
     n = p.size
     k = bin_index(p, bins)
-    count = np.bincount(k, minlength=bins).astype(float)
-    safe = np.maximum(count, 1.0)
-    f_k = np.bincount(k, weights=p, minlength=bins) / safe
-    o_k = np.bincount(k, weights=y, minlength=bins) / safe
+    curve = reliability_curve(p, y, bins)
+    count = curve["count"].astype(float)
+    f_k = np.nan_to_num(curve["forecast_mean"])  # empty bins: 0, weighted by a count of 0
+    o_k = np.nan_to_num(curve["observed_rate"])
     o = y.mean()
     dev_p = p - f_k[k]
     dev_y = y - o_k[k]
