@@ -32,12 +32,14 @@ import xarray as xr
 
 from model.baselines import (
     FORECASTERS,
+    RATES,
     WITHIN_FORECASTERS,
+    Rates,
     all_baselines,
     known_at,
     within_baselines,
 )
-from model.config import PriorSpec
+from model.config import FitParams, ModelParams
 
 _log = logging.getLogger(__name__)
 
@@ -73,26 +75,15 @@ class Fold:
 
 @dataclass(frozen=True)
 class FoldConfig:
-    """What a fold needs besides the panel: plain, picklable settings."""
+    """What a fold needs besides the panel: plain, picklable settings.
 
-    features: tuple[str, ...]
-    horizon: int
-    burn_in: int
-    priors: Mapping[str, PriorSpec]
-    offset: str | None = None
-    dependence: bool = True
-    region_effects: bool = True
-    country_varying: tuple[str, ...] = ()
-    parameterisation: str = "auto"
-    sampler: str = "nutpie"
-    draws: int = 500
-    tune: int = 500
-    chains: int = 2
-    target_accept: float = 0.9
-    low_rank_mass_matrix: bool = True
-    climatology_window: int = 52
-    ewma_half_life: float = 13.0
-    prior_strength: float = 2.0
+    ``model`` is the ``model`` section of params; ``fit`` the ``fit`` section with the
+    backtest's sampling budget (draws, tune, chains) on one core without a progress bar.
+    """
+
+    model: ModelParams
+    fit: FitParams
+    rates: Rates = RATES
 
 
 @dataclass
@@ -228,45 +219,18 @@ def outcomes_after(panel: xr.Dataset, origin: pd.Timestamp, horizon: int) -> xr.
 
 def fold_design(panel: xr.Dataset, fold: Fold, config: FoldConfig) -> Any:
     """The training design of a fold: blocks whose outcomes are known at the fold's cutoff."""
-    from model.clash_model import make_design
+    from model.clash_model import design_from_params
 
-    return make_design(
-        known_at(panel, fold.cutoff),
-        list(config.features),
-        config.horizon,
-        cutoff=fold.cutoff,
-        burn_in=config.burn_in,
-        offset=config.offset,
-    )
+    return design_from_params(known_at(panel, fold.cutoff), config.model, cutoff=fold.cutoff)
 
 
 def fit_fold_model(panel: xr.Dataset, fold: Fold, config: FoldConfig) -> xr.DataTree:
     """Fit the model on the data known at the fold's cutoff (one core, no progress bar)."""
-    from model.clash_model import build_clash_model
-    from model.sampling import fit
+    from model.clash_model import model_from_params
+    from model.sampling import fit_with_params
 
-    design = fold_design(panel, fold, config)
-    pm_model = build_clash_model(
-        design,
-        config.priors,
-        country_varying=config.country_varying,
-        parameterisation=config.parameterisation,
-        dependence=config.dependence,
-        region_effects=config.region_effects,
-    )
-    return fit(
-        pm_model,
-        sampler=config.sampler,
-        draws=config.draws,
-        tune=config.tune,
-        chains=config.chains,
-        cores=1,
-        target_accept=config.target_accept,
-        low_rank_mass_matrix=config.low_rank_mass_matrix,
-        seed=fold.seed,
-        progressbar=False,
-        log_likelihood=False,
-    )
+    pm_model = model_from_params(fold_design(panel, fold, config), config.model)
+    return fit_with_params(pm_model, config.fit, seed=fold.seed, log_likelihood=False)
 
 
 def _frame(columns: Mapping[str, xr.DataArray], dims: tuple[str, ...]) -> pd.DataFrame:
@@ -283,27 +247,23 @@ def origin_rows(
     known = known_at(panel, origin)
     p = forecast_draws(idata, known, origin)
     within = within_probability(p).isel(horizon=-1, drop=True)
-    rates = {
-        "window": config.climatology_window,
-        "half_life": config.ewma_half_life,
-        "prior_strength": config.prior_strength,
-    }
+    mp = config.model
     base = all_baselines(
         known,
         origin,
-        horizon=config.horizon,
-        features=[*config.features, *([config.offset] if config.offset else [])],
-        burn_in=config.burn_in,
-        **rates,
+        horizon=mp.horizon,
+        features=mp.inputs(),
+        burn_in=mp.burn_in,
+        rates=config.rates,
     )
-    y = outcomes_after(panel, origin, config.horizon)
+    y = outcomes_after(panel, origin, mp.horizon)
     weekly = {"model": p.mean("draw").drop_vars(["country", "period_start"]), **base, "y": y}
     steps = _frame(weekly, ("region", "horizon"))
     z = y.max("horizon").drop_vars("target_period", errors="ignore")
     any_columns = {
         "model": within.mean("draw").drop_vars("country"),
         "independent": independent_within(p).isel(horizon=-1, drop=True).drop_vars("country"),
-        **within_baselines(known, origin, horizon=config.horizon, **rates),
+        **within_baselines(known, origin, horizon=mp.horizon, rates=config.rates),
         "y": z,
     }
     any_rows = _frame(any_columns, ("region",))

@@ -26,6 +26,8 @@ ended at or before the origin.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -44,7 +46,23 @@ WITHIN_FORECASTERS = ("model", "independent", *WITHIN_BASELINES)
 Z_CLIP = 5.0
 
 
-def known_at(panel: xr.Dataset, origin: np.datetime64 | pd.Timestamp | str) -> xr.Dataset:
+Origin = np.datetime64 | pd.Timestamp | str
+
+
+@dataclass(frozen=True)
+class Rates:
+    """How the rate baselines remember: climatology's trailing ``window`` of periods, the EWMA's
+    ``half_life`` and the pseudo-periods of the pooled rate each region is shrunk toward."""
+
+    window: int = 52
+    half_life: float = 13.0
+    prior_strength: float = 2.0
+
+
+RATES = Rates()
+
+
+def known_at(panel: xr.Dataset, origin: Origin) -> xr.Dataset:
     """The panel cut to periods up to and including ``origin`` (which must be a period)."""
     origin = pd.Timestamp(origin)
     periods = pd.DatetimeIndex(panel["period"].values)
@@ -68,20 +86,16 @@ def _outcomes(known: xr.Dataset) -> np.ndarray:
 
 
 def climatology(
-    panel: xr.Dataset,
-    origin: np.datetime64 | pd.Timestamp | str,
-    horizon: int,
-    window: int = 52,
-    prior_strength: float = 2.0,
+    panel: xr.Dataset, origin: Origin, horizon: int, rates: Rates = RATES
 ) -> xr.DataArray:
     """Each region's trailing-``window`` clash rate, smoothed toward the pooled rate.
 
     ``p_r = (k_r + a * pooled) / (n_r + a)`` with ``k_r`` clash periods among the ``n_r``
     periods in the window ending at the origin, ``pooled = sum k / sum n`` and
-    ``a = prior_strength``. The same value serves every step.
+    ``a = rates.prior_strength``. The same value serves every step.
     """
-    y = _outcomes(known_at(panel, origin))[:, -window:]
-    p = _shrunk_rate(y, prior_strength)
+    y = _outcomes(known_at(panel, origin))[:, -rates.window :]
+    p = _shrunk_rate(y, rates.prior_strength)
     return _out(np.repeat(p[:, None], horizon, axis=1), panel, horizon, "climatology")
 
 
@@ -93,20 +107,14 @@ def _shrunk_rate(y: np.ndarray, prior_strength: float) -> np.ndarray:
     return (k + prior_strength * pooled) / (n + prior_strength)
 
 
-def ewma(
-    panel: xr.Dataset,
-    origin: np.datetime64 | pd.Timestamp | str,
-    horizon: int,
-    half_life: float = 13.0,
-    prior_strength: float = 2.0,
-) -> xr.DataArray:
+def ewma(panel: xr.Dataset, origin: Origin, horizon: int, rates: Rates = RATES) -> xr.DataArray:
     """Each region's exponentially weighted clash rate at the origin, shrunk to the pooled rate.
 
     :func:`model.features.decayed_share` of ``clash_any`` up to the origin: periods ``u``
     weigh ``0.5 ** ((origin − u) / half_life)``. The same value serves every step.
     """
     y = _outcomes(known_at(panel, origin))
-    p = decayed_share(y, half_life, prior_strength)[:, -1]
+    p = decayed_share(y, rates.half_life, rates.prior_strength)[:, -1]
     return _out(np.repeat(p[:, None], horizon, axis=1), panel, horizon, "ewma")
 
 
@@ -123,6 +131,14 @@ def window_events(y: np.ndarray, horizon: int) -> np.ndarray:
     return (cs[:, horizon:] - cs[:, :-horizon] > 0).astype(float)
 
 
+def _window_events_known(panel: xr.Dataset, origin: Origin, horizon: int, what: str) -> np.ndarray:
+    """The H-period window events that ended at or before the origin; raises when none did."""
+    z = window_events(_outcomes(known_at(panel, origin)), horizon)
+    if z.shape[1] == 0:
+        raise ValueError(f"within-H {what}: fewer than {horizon} periods before {origin}")
+    return z
+
+
 def _within_out(values: np.ndarray, panel: xr.Dataset, name: str) -> xr.DataArray:
     return xr.DataArray(
         values, dims=("region",), coords={"region": panel["region"].values}, name=name
@@ -130,44 +146,31 @@ def _within_out(values: np.ndarray, panel: xr.Dataset, name: str) -> xr.DataArra
 
 
 def within_climatology(
-    panel: xr.Dataset,
-    origin: np.datetime64 | pd.Timestamp | str,
-    horizon: int,
-    window: int = 52,
-    prior_strength: float = 2.0,
+    panel: xr.Dataset, origin: Origin, horizon: int, rates: Rates = RATES
 ) -> xr.DataArray:
     """P(any clash within H) as each region's share of H-period windows with a clash.
 
     Over the trailing ``window`` windows that ended at or before the origin, shrunk toward the
     pooled share like :func:`climatology`. Dims ``(region,)``.
     """
-    z = window_events(_outcomes(known_at(panel, origin)), horizon)[:, -window:]
-    if z.shape[1] == 0:
-        raise ValueError(f"within-H climatology: fewer than {horizon} periods before {origin}")
-    return _within_out(_shrunk_rate(z, prior_strength), panel, "climatology")
+    z = _window_events_known(panel, origin, horizon, "climatology")[:, -rates.window :]
+    return _within_out(_shrunk_rate(z, rates.prior_strength), panel, "climatology")
 
 
 def within_ewma(
-    panel: xr.Dataset,
-    origin: np.datetime64 | pd.Timestamp | str,
-    horizon: int,
-    half_life: float = 13.0,
-    prior_strength: float = 2.0,
+    panel: xr.Dataset, origin: Origin, horizon: int, rates: Rates = RATES
 ) -> xr.DataArray:
     """P(any clash within H) as the exponentially weighted share of H-period windows with one.
 
     :func:`model.features.decayed_share` of the window events that ended at or before the
     origin. Dims ``(region,)``.
     """
-    z = window_events(_outcomes(known_at(panel, origin)), horizon)
-    if z.shape[1] == 0:
-        raise ValueError(f"within-H EWMA: fewer than {horizon} periods before {origin}")
-    return _within_out(decayed_share(z, half_life, prior_strength)[:, -1], panel, "ewma")
+    z = _window_events_known(panel, origin, horizon, "EWMA")
+    share = decayed_share(z, rates.half_life, rates.prior_strength)[:, -1]
+    return _within_out(share, panel, "ewma")
 
 
-def markov(
-    panel: xr.Dataset, origin: np.datetime64 | pd.Timestamp | str, horizon: int
-) -> xr.DataArray:
+def markov(panel: xr.Dataset, origin: Origin, horizon: int) -> xr.DataArray:
     """Pooled ``P(clash at t+s | clash_any at t)`` per step ``s``, applied to the origin's state.
 
     Transition counts are Jeffreys-smoothed, ``(n_11 + 1/2) / (n_1 + 1)``, so a state never
@@ -185,9 +188,7 @@ def markov(
     return _out(out, panel, horizon, "markov")
 
 
-def global_rate(
-    panel: xr.Dataset, origin: np.datetime64 | pd.Timestamp | str, horizon: int
-) -> xr.DataArray:
+def global_rate(panel: xr.Dataset, origin: Origin, horizon: int) -> xr.DataArray:
     """The pooled clash rate over all regions and periods up to the origin (Jeffreys-smoothed)."""
     y = _outcomes(known_at(panel, origin))
     p = (y.sum() + 0.5) / (y.size + 1.0)
@@ -240,7 +241,7 @@ def feature_cube(panel: xr.Dataset, features: list[str]) -> np.ndarray:
 
 def logistic(
     panel: xr.Dataset,
-    origin: np.datetime64 | pd.Timestamp | str,
+    origin: Origin,
     horizon: int,
     features: list[str],
     burn_in: int = 0,
@@ -288,19 +289,17 @@ def logistic(
 
 def all_baselines(
     panel: xr.Dataset,
-    origin: np.datetime64 | pd.Timestamp | str,
+    origin: Origin,
     *,
     horizon: int,
     features: list[str],
     burn_in: int = 0,
-    window: int = 52,
-    half_life: float = 13.0,
-    prior_strength: float = 2.0,
+    rates: Rates = RATES,
 ) -> dict[str, xr.DataArray]:
     """Every baseline's forecasts from one origin, keyed by the names in :data:`BASELINES`."""
     return {
-        "climatology": climatology(panel, origin, horizon, window, prior_strength),
-        "ewma": ewma(panel, origin, horizon, half_life, prior_strength),
+        "climatology": climatology(panel, origin, horizon, rates),
+        "ewma": ewma(panel, origin, horizon, rates),
         "markov": markov(panel, origin, horizon),
         "logistic": logistic(panel, origin, horizon, features, burn_in),
         "global_rate": global_rate(panel, origin, horizon),
@@ -308,16 +307,10 @@ def all_baselines(
 
 
 def within_baselines(
-    panel: xr.Dataset,
-    origin: np.datetime64 | pd.Timestamp | str,
-    *,
-    horizon: int,
-    window: int = 52,
-    half_life: float = 13.0,
-    prior_strength: float = 2.0,
+    panel: xr.Dataset, origin: Origin, *, horizon: int, rates: Rates = RATES
 ) -> dict[str, xr.DataArray]:
     """The "within H" baselines from one origin, keyed by :data:`WITHIN_BASELINES`."""
     return {
-        "climatology": within_climatology(panel, origin, horizon, window, prior_strength),
-        "ewma": within_ewma(panel, origin, horizon, half_life, prior_strength),
+        "climatology": within_climatology(panel, origin, horizon, rates),
+        "ewma": within_ewma(panel, origin, horizon, rates),
     }

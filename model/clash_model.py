@@ -55,7 +55,7 @@ import pytensor.tensor as pt
 import xarray as xr
 
 from model.blocks import OFFSET_DIM, block_origins, offset_scale, quadrature
-from model.config import PriorSpec
+from model.config import ModelParams, PriorSpec
 from model.numerics import strict_float_math
 from model.standardise import standardise
 
@@ -211,6 +211,8 @@ def make_design(
     off = _panel_values(panel, [offset], r_i, t_i)[:, 0] if offset else np.zeros(r_i.size)
     return Design(
         X=X,
+        x_mean=x_mean,
+        x_scale=x_scale,
         offset=off,
         y=y,
         region_idx=r_i.astype(np.int64),
@@ -220,8 +222,6 @@ def make_design(
         countries=countries,
         region_country_idx=region_country_idx,
         features=features,
-        x_mean=x_mean,
-        x_scale=x_scale,
         horizon=int(horizon),
         periods=periods,
         cutoff=periods[cut],
@@ -501,6 +501,27 @@ def _likelihood(design: Design, eta, sigma_block, dependence: bool) -> None:
         )
     else:
         pm.Bernoulli("clash_any", logit_p=eta, observed=design.y, dims=("obs_id", "horizon"))
+
+
+def design_from_params(panel: xr.Dataset, mp: ModelParams, cutoff: object | None = None) -> Design:
+    """:func:`make_design` with the ``model`` section of params (features, horizon, burn-in,
+    offset), on outcomes up to ``cutoff``."""
+    return make_design(
+        panel, mp.features, mp.horizon, cutoff=cutoff, burn_in=mp.burn_in, offset=mp.offset
+    )
+
+
+def model_from_params(design: Design, mp: ModelParams) -> pm.Model:
+    """:func:`build_clash_model` of ``design`` with the priors and structure of ``model``
+    params; country-varying slopes of features the design lacks are left out."""
+    return build_clash_model(
+        design,
+        mp.priors,
+        country_varying=[f for f in mp.country_varying if f in design.features],
+        parameterisation=mp.parameterisation,
+        dependence=mp.dependence,
+        region_effects=mp.region_effects,
+    )
 
 
 def stored_var_names(pm_model: pm.Model) -> list[str]:

@@ -17,6 +17,7 @@ import pymc as pm
 import xarray as xr
 
 from model.clash_model import stored_var_names
+from model.config import FitParams
 from model.numerics import reproducible_numerics
 
 Sampler = Literal["nutpie", "pymc", "numpyro"]
@@ -101,6 +102,26 @@ def fit(
     idata.attrs["sampler"] = sampler
     _log.info("sampled %s in %.1f s", sampler, seconds)
     return idata
+
+
+#: The keywords of :func:`fit` that the ``fit`` section of params sets.
+FIT_SETTINGS = (
+    "sampler",
+    "draws",
+    "tune",
+    "chains",
+    "cores",
+    "target_accept",
+    "seed",
+    "progressbar",
+    "low_rank_mass_matrix",
+)
+
+
+def fit_with_params(pm_model: pm.Model, fp: FitParams, **overrides: Any) -> xr.DataTree:
+    """:func:`fit` with the settings of the ``fit`` section of params; ``overrides`` (any keyword
+    of :func:`fit`) win."""
+    return fit(pm_model, **({k: getattr(fp, k) for k in FIT_SETTINGS} | overrides))
 
 
 def per_block_log_likelihood(group: xr.DataTree) -> xr.DataTree:

@@ -40,6 +40,7 @@ from model.backtest import (
     run_backtest,
     split_windows,
 )
+from model.baselines import Rates
 from model.config import DaskParams, Params
 from model.errors import StageError
 from model.evaluation import in_window, scores_by_origin, summarise_backtest
@@ -92,25 +93,11 @@ def dask_client(spec: DaskParams, environ: Mapping[str, str] | None = None) -> I
 def fold_config(params: Params) -> FoldConfig:
     """The fold settings: the model section, the fit's sampler, the backtest's sampling budget."""
     bt = params.backtest
+    budget = {"draws": bt.draws, "tune": bt.tune, "chains": bt.chains}
     return FoldConfig(
-        features=tuple(params.model.features),
-        horizon=params.model.horizon,
-        burn_in=params.model.burn_in,
-        priors=dict(params.model.priors),
-        offset=params.model.offset,
-        dependence=params.model.dependence,
-        region_effects=params.model.region_effects,
-        country_varying=tuple(params.model.country_varying),
-        parameterisation=params.model.parameterisation,
-        sampler=params.fit.sampler,
-        draws=bt.draws,
-        tune=bt.tune,
-        chains=bt.chains,
-        target_accept=params.fit.target_accept,
-        low_rank_mass_matrix=params.fit.low_rank_mass_matrix,
-        climatology_window=bt.climatology_window,
-        ewma_half_life=bt.ewma_half_life,
-        prior_strength=bt.prior_strength,
+        model=params.model,
+        fit=params.fit.model_copy(update=budget | {"cores": 1, "progressbar": False}),
+        rates=Rates(bt.climatology_window, bt.ewma_half_life, bt.prior_strength),
     )
 
 

@@ -25,13 +25,13 @@ import xarray as xr
 
 from model import diagnostics as diag
 from model import io
-from model.clash_model import build_clash_model, make_design
-from model.config import Params
+from model.clash_model import design_from_params, model_from_params
+from model.config import FitParams, ModelParams, Params
 from model.errors import GateFailed, StageError
 from model.numerics import reproducible_numerics
 from model.paths import DIAGNOSTIC_FIGURES, DIAGNOSTICS, IDATA, PANEL
 from model.posterior import posterior_attrs, save_idata
-from model.sampling import fit
+from model.sampling import fit_with_params
 
 _log = logging.getLogger("clashcast.fit")
 
@@ -65,22 +65,16 @@ def _save_figures(root: Path, idata: xr.DataTree, rates: np.ndarray, observed_ra
             plt.close(fig)
 
 
-def _fit_variant(
-    panel: xr.Dataset, mp: Any, settings: dict[str, Any], sample_kw: dict, fp: Any
-) -> xr.DataTree:
+def _fit_variant(panel: xr.Dataset, mp: ModelParams, settings: dict, fp: FitParams) -> xr.DataTree:
     """A LOO variant, fitted with half the draws and tune of the main fit."""
-    design = make_design(
-        panel, settings["features"], mp.horizon, burn_in=mp.burn_in, offset=mp.offset
-    )
-    pm_model = build_clash_model(
-        design,
-        mp.priors,
-        country_varying=[f for f in mp.country_varying if f in settings["features"]],
-        parameterisation=mp.parameterisation,
-        dependence=settings["dependence"],
-        region_effects=settings["region_effects"],
-    )
-    return fit(pm_model, draws=max(fp.draws // 2, 200), tune=max(fp.tune // 2, 200), **sample_kw)
+    variant = mp.model_copy(update=settings)
+    pm_model = model_from_params(design_from_params(panel, variant), variant)
+    return fit_with_params(pm_model, fp, draws=variant_draws(fp), tune=max(fp.tune // 2, 200))
+
+
+def variant_draws(fp: FitParams) -> int:
+    """Draws of a LOO variant: half the main fit's, at least 200."""
+    return max(fp.draws // 2, 200)
 
 
 def run(params: Params, root: Path) -> None:
@@ -88,17 +82,10 @@ def run(params: Params, root: Path) -> None:
     mp, fp, dp = params.model, params.fit, params.diagnostics
     panel = io.load_panel(root)
     try:
-        design = make_design(panel, mp.features, mp.horizon, burn_in=mp.burn_in, offset=mp.offset)
+        design = design_from_params(panel, mp)
     except ValueError as e:
         raise StageError(f"{PANEL}: {e}") from None
-    pm_model = build_clash_model(
-        design,
-        mp.priors,
-        country_varying=mp.country_varying,
-        parameterisation=mp.parameterisation,
-        dependence=mp.dependence,
-        region_effects=mp.region_effects,
-    )
+    pm_model = model_from_params(design, mp)
     _log.info(
         "design: %d blocks of %d steps, %d regions, %d countries, clash rate %.3f",
         design.n_blocks,
@@ -111,16 +98,7 @@ def run(params: Params, root: Path) -> None:
     prior, rates, prior_summary = _prior_check(
         pm_model, fp.prior_samples, fp.seed, design.clash_rate
     )
-    sample_kw = dict(
-        sampler=fp.sampler,
-        chains=fp.chains,
-        cores=fp.cores,
-        target_accept=fp.target_accept,
-        seed=fp.seed,
-        progressbar=fp.progressbar,
-        low_rank_mass_matrix=fp.low_rank_mass_matrix,
-    )
-    idata = fit(pm_model, draws=fp.draws, tune=fp.tune, **sample_kw)
+    idata = fit_with_params(pm_model, fp)
     idata["prior"] = xr.DataTree(prior["prior"].to_dataset(), name="prior")
 
     summary = diag.sampling_summary(idata)
@@ -131,9 +109,9 @@ def run(params: Params, root: Path) -> None:
             settings = diag.variant_settings(variant, mp)
         except ValueError as e:
             raise StageError(f"diagnostics.loo_variants: {e}") from None
-        fits[variant] = _fit_variant(panel, mp, settings, sample_kw, fp)
+        fits[variant] = _fit_variant(panel, mp, settings, fp)
     loo, ks = diag.loo_section(fits, dp.pareto_k_bad)
-    loo["variant_draws"] = max(fp.draws // 2, 200)
+    loo["variant_draws"] = variant_draws(fp)
 
     metrics = {
         **summary,

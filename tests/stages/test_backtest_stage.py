@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from conftest import ROOT
 
+from model import paths
 from model.config import BacktestParams, DaskParams, read_params
 from model.errors import StageError
 from model.simulate import Truth, simulate_panel
@@ -58,8 +59,8 @@ def test_backtest_stage_on_two_worker_processes_keeps_finished_folds(
             ),
         }
     )  # fmt: skip
-    (tmp_path / stage.PANEL).parent.mkdir(parents=True)
-    panel.to_netcdf(tmp_path / stage.PANEL)
+    (tmp_path / paths.PANEL).parent.mkdir(parents=True)
+    panel.to_netcdf(tmp_path / paths.PANEL)
     monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", cluster.scheduler_address)
 
     with pytest.raises(StageError) as err:
@@ -69,7 +70,7 @@ def test_backtest_stage_on_two_worker_processes_keeps_finished_folds(
     assert f"{periods[32].date()}, {periods[33].date()}" in msg
     assert "no training block" in msg
 
-    pred = pd.read_parquet(tmp_path / stage.PREDICTIONS)
+    pred = pd.read_parquet(tmp_path / paths.PREDICTIONS)
     assert sorted(pred["origin"].unique()) == list(periods[34:38])
     assert len(pred) == 4 * 4 * 2  # origins x regions x steps
     assert list(pred.columns) == [
@@ -77,14 +78,14 @@ def test_backtest_stage_on_two_worker_processes_keeps_finished_folds(
         "model", "climatology", "ewma", "markov", "logistic", "global_rate",
     ]  # fmt: skip
     assert pred["model"].between(0, 1).all()
-    within = pd.read_parquet(tmp_path / stage.WITHIN)
+    within = pd.read_parquet(tmp_path / paths.WITHIN)
     assert len(within) == 4 * 4  # origins x regions
     assert list(within.columns) == [
         "origin", "fit_cutoff", "region", "country", "window_end", "y",
         "model", "independent", "climatology", "ewma",
     ]  # fmt: skip
 
-    metrics = json.loads((tmp_path / stage.METRICS).read_text())
+    metrics = json.loads((tmp_path / paths.BACKTEST_METRICS).read_text())
     assert metrics["failed_origins"] == [str(periods[32].date()), str(periods[33].date())]
     assert [f["fit_cutoff"] for f in metrics["folds"]] == [
         str(periods[34].date()),
@@ -101,13 +102,13 @@ def test_backtest_stage_on_two_worker_processes_keeps_finished_folds(
     assert set(test["within_h"]["skill"]) == {"climatology", "ewma"}
     assert "wall_seconds" not in json.dumps(metrics)
 
-    timing = json.loads((tmp_path / stage.TIMING).read_text())
+    timing = json.loads((tmp_path / paths.BACKTEST_TIMING).read_text())
     assert timing["workers"] == 2 and timing["folds"] == 3
-    for path in (stage.RELIABILITY, stage.RELIABILITY_WITHIN):
+    for path in (paths.RELIABILITY, paths.RELIABILITY_WITHIN):
         rel = pd.read_csv(tmp_path / path)
         assert list(rel.columns) == ["bin", "forecast_mean", "observed_rate", "count"]
     assert rel["count"].sum() == 3 * 4  # the test window's within-H forecasts
-    scores = pd.read_csv(tmp_path / stage.SCORES)
+    scores = pd.read_csv(tmp_path / paths.BACKTEST_SCORES)
     assert list(scores["origin"]) == [str(p.date()) for p in periods[34:38]]
     assert list(scores["window"]) == ["dev", "test", "test", "test"]
 

@@ -90,10 +90,12 @@ def test_no_look_ahead_real_fit_poisoned_future_changes_nothing():
     periods = panel["period"].values
     fold = bt.make_folds([periods[22], periods[24]], refit_every=2, seed=5)[0]
     panel["level"] = panel["clash_decay_hl4"] - 2.0
-    config = bt.FoldConfig(
-        features=FEATURES, horizon=2, burn_in=4, priors=dict(params.model.priors),
-        offset="level", draws=40, tune=40, chains=1,
+    model = params.model.model_copy(
+        update={"features": list(FEATURES), "horizon": 2, "burn_in": 4, "offset": "level",
+                "region_effects": True, "country_varying": [], "parameterisation": "auto"}
     )  # fmt: skip
+    budget = {"draws": 40, "tune": 40, "chains": 1, "cores": 1, "progressbar": False}
+    config = bt.FoldConfig(model=model, fit=params.fit.model_copy(update=budget))
     poisoned = poison_after(panel, fold.cutoff)
     assert not poisoned["clash_any"].equals(panel["clash_any"])
 

@@ -6,6 +6,7 @@ import pytest
 import xarray as xr
 
 from model import baselines
+from model.baselines import Rates
 
 
 def tiny_panel(clash_any: list[list[int]], feature: list[list[float]] | None = None) -> xr.Dataset:
@@ -26,10 +27,10 @@ P = PANEL["period"].values
 def test_climatology_smooths_toward_pooled_rate():
     # origin = 4th period: R0 saw 2 clashes in 4, R1 none; pooled 2/8 = 1/4; a = 2
     # R0: (2 + 2*0.25)/(4 + 2) = 2.5/6 ; R1: (0 + 0.5)/6
-    got = baselines.climatology(PANEL, P[3], horizon=2, window=52, prior_strength=2.0)
+    got = baselines.climatology(PANEL, P[3], 2, Rates(window=52, prior_strength=2.0))
     np.testing.assert_allclose(got.values, [[2.5 / 6] * 2, [0.5 / 6] * 2])
     # window 2: R0 [1, 0] -> k=1, R1 k=0, pooled 1/4: (1+0.5)/4, (0+0.5)/4
-    got = baselines.climatology(PANEL, P[3], horizon=1, window=2, prior_strength=2.0)
+    got = baselines.climatology(PANEL, P[3], 1, Rates(window=2, prior_strength=2.0))
     np.testing.assert_allclose(got.values[:, 0], [0.375, 0.125])
 
 
@@ -37,14 +38,14 @@ def test_ewma_weighs_recent_periods_more():
     # origin = 4th period, half-life 1: weights 1/8, 1/4, 1/2, 1 for periods 1..4
     # R0 [1, 0, 1, 0]: k = 1/8 + 1/2 = 5/8, n = 15/8; R1 k = 0
     # pooled (Jeffreys) = (5/8 + .5) / (30/8 + 1) = 9/38; a = 2
-    got = baselines.ewma(PANEL, P[3], horizon=2, half_life=1.0, prior_strength=2.0)
+    got = baselines.ewma(PANEL, P[3], 2, Rates(half_life=1.0, prior_strength=2.0))
     pooled = 9 / 38
     np.testing.assert_allclose(
         got.values,
         [[(5 / 8 + 2 * pooled) / (15 / 8 + 2)] * 2, [(2 * pooled) / (15 / 8 + 2)] * 2],
     )
     # a very long half-life counts every period alike: R0 2 of 4, pooled (2 + .5)/(8 + 1)
-    long = baselines.ewma(PANEL, P[3], horizon=1, half_life=1e9, prior_strength=2.0)
+    long = baselines.ewma(PANEL, P[3], 1, Rates(half_life=1e9, prior_strength=2.0))
     pooled = 2.5 / 9
     np.testing.assert_allclose(long.values[:, 0], [(2 + 2 * pooled) / 6, 2 * pooled / 6])
 
@@ -56,11 +57,11 @@ def test_window_events_and_within_h_baselines():
     np.testing.assert_array_equal(z[1], [0, 0, 0, 0, 0])
     # origin = 5th period: windows that ended by it are the first four: R0 3 of 4, R1 0 of 4;
     # pooled 3/8; a = 2 -> (3 + .75)/6 and .75/6
-    got = baselines.within_climatology(PANEL, P[4], horizon=2, window=52, prior_strength=2.0)
+    got = baselines.within_climatology(PANEL, P[4], 2, Rates(window=52, prior_strength=2.0))
     assert got.dims == ("region",)
     np.testing.assert_allclose(got.values, [3.75 / 6, 0.75 / 6])
     # the EWMA of the same windows, every window alike: pooled (3 + .5)/(8 + 1)
-    ew = baselines.within_ewma(PANEL, P[4], horizon=2, half_life=1e9, prior_strength=2.0)
+    ew = baselines.within_ewma(PANEL, P[4], 2, Rates(half_life=1e9, prior_strength=2.0))
     np.testing.assert_allclose(ew.values, [(3 + 7 / 9) / 6, (7 / 9) / 6])
     with pytest.raises(ValueError, match="fewer than"):
         baselines.within_climatology(PANEL, P[0], horizon=2)
@@ -146,17 +147,15 @@ def test_no_look_ahead_poisoned_future_changes_nothing():
     poisoned = panel.copy(deep=True)
     poisoned["clash_any"][:, origin_idx + 1 :] = 1 - poisoned["clash_any"][:, origin_idx + 1 :]
     poisoned["f"][:, origin_idx + 1 :] = 1e6
-    kw = {
-        "horizon": 4, "features": ["f"], "burn_in": 3, "window": 10, "half_life": 4.0,
-        "prior_strength": 2.0,
-    }  # fmt: skip
+    rates = Rates(window=10, half_life=4.0, prior_strength=2.0)
+    kw = {"horizon": 4, "features": ["f"], "burn_in": 3, "rates": rates}
     origin = panel["period"].values[origin_idx]
     clean = baselines.all_baselines(panel, origin, **kw)
     dirty = baselines.all_baselines(poisoned, origin, **kw)
     assert set(clean) == set(baselines.BASELINES)
     for name in baselines.BASELINES:
         xr.testing.assert_identical(clean[name], dirty[name])
-    within = {k: kw[k] for k in ("horizon", "window", "half_life", "prior_strength")}
+    within = {"horizon": 4, "rates": rates}
     clean_w = baselines.within_baselines(panel, origin, **within)
     dirty_w = baselines.within_baselines(poisoned, origin, **within)
     assert set(clean_w) == set(baselines.WITHIN_BASELINES)
