@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from model.sources.common import SourceContext, SourceResult, category_map, finish
+from model.sources.common import SourceContext, SourceResult, category_map, finish, staged_frame
 from model.sources.reading import column, read_table
 
 #: Every column of an ACLED export, in the order ACLED writes them (the adapter needs REQUIRED and
@@ -66,26 +66,11 @@ def categorise(
 def read(ctx: SourceContext) -> SourceResult:
     """Read an ACLED export into canonical events and quarantined rows."""
     table = read_table(ctx.path, ctx.file, REQUIRED, ctx.params.max_field_bytes)
-    (actor1, assoc1), (actor2, assoc2) = ACTORS
+    (_, assoc1), (_, assoc2) = ACTORS
     category, key = categorise(
         column(table, "event_type"), column(table, "sub_event_type"), category_map(ctx, "acled")
     )
-    staged = pd.DataFrame(
-        {
-            "_line": table.data["_line"],
-            "id": column(table, "event_id_cnty"),
-            "date": column(table, "event_date"),
-            "country": column(table, "country"),
-            "admin1": column(table, "admin1"),
-            "latitude": column(table, "latitude"),
-            "longitude": column(table, "longitude"),
-            "actor1": column(table, actor1),
-            "assoc1": column(table, assoc1),
-            "actor2": column(table, actor2),
-            "assoc2": column(table, assoc2),
-            "category": category,
-            "category_key": key,
-            "fatalities": column(table, "fatalities"),
-        }
-    )
+    same = ["country", "admin1", "latitude", "longitude", "actor1", "actor2", "fatalities"]
+    renamed = {"id": "event_id_cnty", "date": "event_date", "assoc1": assoc1, "assoc2": assoc2}
+    staged = staged_frame(table, same, renamed, {"category": category, "category_key": key})
     return finish(ctx, table, staged, FIELDS, DATE_FORMATS)

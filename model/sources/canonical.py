@@ -8,10 +8,8 @@ already be a coded category (one produced by ``ingest.categories``), or is trans
 
 from __future__ import annotations
 
-import pandas as pd
-
 from model.errors import StageError
-from model.sources.common import SourceContext, SourceResult, finish
+from model.sources.common import SourceContext, SourceResult, finish, staged_frame
 from model.sources.reading import column, read_table
 
 REQUIRED = ["event_id", "date", "actor1", "category", "fatalities"]
@@ -37,20 +35,7 @@ def read(ctx: SourceContext) -> SourceResult:
     else:
         known = ctx.params.all_categories()
         category = raw.where((raw != "") & (raw.isin(known) if known else True), None)
-    staged = pd.DataFrame(
-        {
-            "_line": table.data["_line"],
-            "id": column(table, "event_id"),
-            "date": column(table, "date"),
-            "country": column(table, "country"),
-            "admin1": column(table, "region"),
-            "latitude": column(table, "latitude"),
-            "longitude": column(table, "longitude"),
-            "actor1": column(table, "actor1"),
-            "actor2": column(table, "actor2"),
-            "category": category,
-            "category_key": raw,
-            "fatalities": column(table, "fatalities"),
-        }
-    )
+    same = ["date", "country", "latitude", "longitude", "actor1", "actor2", "fatalities"]
+    computed = {"category": category, "category_key": raw}
+    staged = staged_frame(table, same, {"id": "event_id", "admin1": "region"}, computed)
     return finish(ctx, table, staged, FIELDS, DATE_FORMATS)

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -24,7 +24,7 @@ from model.config import IngestParams, SourceSpec
 from model.errors import StageError
 from model.regions import Regions, normalise_name
 from model.schema import REJECTED_COLUMNS, coerce_events, empty_events
-from model.sources.reading import RawTable, preview
+from model.sources.reading import RawTable, column, preview
 from model.sources.sides import SideMapper
 
 MISSING = "missing value"
@@ -186,6 +186,22 @@ class RowCheck(NamedTuple):
     field: str
     values: object
     reason: str
+
+
+def staged_frame(
+    table: RawTable,
+    same: Sequence[str],
+    renamed: Mapping[str, str],
+    computed: Mapping[str, Any],
+) -> pd.DataFrame:
+    """The rows to check, as text by common column (:func:`finish` reads them by name).
+
+    ``_line``; the columns named alike in the source (``same``); the common columns read from
+    a source column of another name (``renamed``: common → source); and ``computed`` ones.
+    """
+    out = {"_line": table.data["_line"], **{c: column(table, c) for c in same}}
+    out |= {c: column(table, src) for c, src in renamed.items()}
+    return pd.DataFrame(out | dict(computed))
 
 
 def finish(

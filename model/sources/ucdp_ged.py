@@ -22,6 +22,7 @@ from model.sources.common import (
     category_map,
     finish,
     parse_dates,
+    staged_frame,
 )
 from model.sources.reading import RawTable, column, read_table
 
@@ -84,20 +85,12 @@ def read(ctx: SourceContext) -> SourceResult:
     key = column(table, "type_of_violence")
     # GED writes the type as 1, 2, 3; some exports as 1.0.
     key = key.str.replace(r"^(\d+)\.0+$", r"\1", regex=True)
-    staged = pd.DataFrame(
-        {
-            "_line": table.data["_line"],
-            "id": column(table, "id").str.replace(r"^(\d+)\.0+$", r"\1", regex=True),
-            "date": column(table, "date_start"),
-            "country": column(table, "country"),
-            "admin1": column(table, "adm_1"),
-            "latitude": column(table, "latitude"),
-            "longitude": column(table, "longitude"),
-            "actor1": column(table, ACTORS[0][0]),
-            "actor2": column(table, ACTORS[1][0]),
-            "category": key.map(cats),
-            "category_key": key,
-            "fatalities": column(table, "best"),
-        }
-    )
+    renamed = {"date": "date_start", "admin1": "adm_1", "fatalities": "best"}
+    renamed |= {"actor1": ACTORS[0][0], "actor2": ACTORS[1][0]}
+    computed = {
+        "id": column(table, "id").str.replace(r"^(\d+)\.0+$", r"\1", regex=True),
+        "category": key.map(cats),
+        "category_key": key,
+    }
+    staged = staged_frame(table, ["country", "latitude", "longitude"], renamed, computed)
     return finish(ctx, table, staged, FIELDS, DATE_FORMATS, checks=consistency_checks(table))
