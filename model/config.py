@@ -266,22 +266,26 @@ class FitParams(_Section):
     chains: PositiveInt = 4
     cores: PositiveInt = 2
     target_accept: Probability = 0.9
-    seed: NonNegInt = 20170518
-    prior_samples: PositiveInt = 500
+    seed: NonNegInt = Field(20170518, description="seed of the chains and the prior draws")
+    prior_samples: PositiveInt = Field(500, description="draws of the prior predictive check")
     progressbar: bool = True
-    # nutpie: low-rank-modified mass matrix (measured ~4x the min bulk ESS of diagonal here).
-    low_rank_mass_matrix: bool = True
+    low_rank_mass_matrix: bool = Field(
+        True,
+        description="nutpie: a low-rank-modified mass matrix (about 4x the smallest bulk ESS "
+        "of the diagonal one on the shipped model)",
+    )
 
 
 class DiagnosticsParams(_Section):
-    r_hat_max: PositiveFloat = 1.01
-    ess_bulk_min: PositiveFloat = 400
-    ess_tail_min: PositiveFloat = 400
-    divergences_max: NonNegInt = 0
-    bfmi_min: PositiveFloat = 0.3
-    pareto_k_bad: PositiveFloat = 0.7
-    fail_on_gate: bool = True
-    # Simpler variants compared with the full model by PSIS-LOO.
+    """The diagnostics gate (DESIGN §4): a fit passes when every check holds."""
+
+    r_hat_max: PositiveFloat = Field(1.01, description="largest R-hat of any stored variable")
+    ess_bulk_min: PositiveFloat = Field(400, description="smallest bulk effective sample size")
+    ess_tail_min: PositiveFloat = Field(400, description="smallest tail effective sample size")
+    divergences_max: NonNegInt = Field(0, description="divergent transitions allowed")
+    bfmi_min: PositiveFloat = Field(0.3, description="smallest E-BFMI of any chain")
+    pareto_k_bad: PositiveFloat = Field(0.7, description="Pareto k above this counts as bad")
+    fail_on_gate: bool = Field(True, description="a failed gate fails the fit stage")
     # Simpler (or richer) variants compared with the model by PSIS-LOO (model.diagnostics).
     loo_variants: list[
         Literal["no_features", "no_proximity", "no_spatial", "no_dependence", "region_effects"]

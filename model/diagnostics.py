@@ -303,7 +303,7 @@ def plot_prior_predictive(rates: np.ndarray, observed_rate: float) -> tuple[Any,
         ylabel="prior draws",
         title="Prior predictive check",
     )
-    ax.legend()
+    ax.legend(loc="upper right")  # "best" searches the bars, slowly (and warns) on a busy machine
     return fig, ax
 
 

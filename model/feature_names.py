@@ -63,11 +63,15 @@ def _hl(half_life: float) -> str:
     return f"hl{half_life:g}"
 
 
+def _one_of(value: str, allowed: tuple[str, ...], what: str) -> str:
+    if value not in allowed:
+        raise ValueError(f"unknown {what} {value!r} (one of {allowed})")
+    return value
+
+
 def decay(kind: str, half_life: float) -> str:
     """``{kind}_decay_hl{h}``."""
-    if kind not in DECAY_KINDS:
-        raise ValueError(f"unknown decayed count {kind!r} (one of {DECAY_KINDS})")
-    return f"{kind}_decay_{_hl(half_life)}"
+    return f"{_one_of(kind, DECAY_KINDS, 'decayed count')}_decay_{_hl(half_life)}"
 
 
 def share(half_life: float) -> str:
@@ -87,9 +91,7 @@ def pair_stem(a: str, b: str) -> str:
 
 def proximity(pair: str, part: str) -> str:
     """``prox_{pair}_{part}`` (``pair`` from :func:`pair_stem` or :attr:`FeatureName.pair`)."""
-    if part not in PROXIMITY_PARTS:
-        raise ValueError(f"unknown proximity part {part!r} (one of {PROXIMITY_PARTS})")
-    return f"prox_{pair}_{part}"
+    return f"prox_{pair}_{_one_of(part, PROXIMITY_PARTS, 'proximity part')}"
 
 
 def parse(name: str) -> FeatureName:

@@ -24,17 +24,8 @@ import pandas as pd
 import xarray as xr
 
 from model import feature_names as fn
+from model import features as ft
 from model.config import PanelParams, Window
-from model.features import (
-    SINCE_CAP,
-    decayed_share_logit,
-    decayed_sum,
-    derive_proximity,
-    level_logit,
-    neighbour_mean,
-    periods_since,
-    proximity,
-)
 
 COUNT_COLUMNS = ("event_id", "date", "region", "side1", "side2", "category", "fatalities")
 
@@ -226,25 +217,25 @@ def _history_features(
     hls = panel.half_lives
     feats: dict[str, np.ndarray] = {}
     for h in hls:
-        feats[fn.decay("clash", h)] = np.log1p(decayed_sum(clash, h))
+        feats[fn.decay("clash", h)] = np.log1p(ft.decayed_sum(clash, h))
     for h in hls:
-        feats[fn.decay("event", h)] = np.log1p(decayed_sum(events_n, h))
+        feats[fn.decay("event", h)] = np.log1p(ft.decayed_sum(events_n, h))
     for h in hls:
-        feats[fn.share(h)] = decayed_share_logit(clash > 0, h)
+        feats[fn.share(h)] = ft.decayed_share_logit(clash > 0, h)
     for h in hls:
-        feats[fn.level(h)] = level_logit(
+        feats[fn.level(h)] = ft.level_logit(
             clash > 0, h, panel.level_long_half_life, panel.level_prior
         )
-    since = periods_since(clash > 0, SINCE_CAP[panel.freq])
+    since = ft.periods_since(clash > 0, ft.SINCE_CAP[panel.freq])
     feats[fn.SINCE_CLASH] = np.log1p(since.astype(np.float64))
     for h in hls:
-        nbr = neighbour_mean(decayed_sum(clash, h), names, neighbours)
+        nbr = ft.neighbour_mean(ft.decayed_sum(clash, h), names, neighbours)
         feats[fn.decay("nbr_clash", h)] = np.log1p(nbr)
     # The national regime (a war winding down, a new front opening): the mean decayed clash
     # count over the country's regions, the same for each of them.
     country_codes = pd.factorize(countries)[0]
     for h in hls:
-        dec = decayed_sum(clash, h)
+        dec = ft.decayed_sum(clash, h)
         sums = np.zeros((country_codes.max() + 1, dec.shape[1]))
         np.add.at(sums, country_codes, dec)
         means = sums / np.bincount(country_codes)[:, None]
@@ -267,7 +258,7 @@ def _proximity_features(
         stem = fn.pair_stem(p.a, p.b)
         a_pos = pos_df.loc[(pos_df["side"].astype(str) == p.a) & p.use_positions]
         a_pos = a_pos.loc[a_pos["latitude"].notna() & a_pos["longitude"].notna()]
-        km, n_in = proximity(
+        km, n_in = ft.proximity(
             a_pos,
             _side_events(ev, p.a),
             _side_events(ev, p.b),
@@ -279,7 +270,7 @@ def _proximity_features(
             radius_km=p.radius_km,
             near_km=p.near_km,
         )
-        near, absent = derive_proximity(km, panel.proximity_scale_km)
+        near, absent = ft.derive_proximity(km, panel.proximity_scale_km)
         feats[fn.proximity(stem, "km")] = km
         feats[fn.proximity(stem, "near")] = near
         feats[fn.proximity(stem, "absent")] = absent
@@ -318,7 +309,7 @@ def _assemble(
             "level_prior": float(panel.level_prior),
             "proximity_pairs": json.dumps([p.model_dump(mode="json") for p in panel.proximity]),
             "proximity_scale_km": float(panel.proximity_scale_km),
-            "since_clash_cap": int(SINCE_CAP[panel.freq]),
+            "since_clash_cap": int(ft.SINCE_CAP[panel.freq]),
             "events_outside_panel": n_outside,
         },
     )

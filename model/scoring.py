@@ -9,6 +9,8 @@ baseline, 1 for a perfect model, unbounded below.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -334,23 +336,14 @@ def diebold_mariano(
 
 
 def skill_with_uncertainty(
-    loss_model: ArrayLike,
-    loss_baseline: ArrayLike,
-    groups: ArrayLike,
-    *,
-    horizon: int,
-    block: int,
-    n_boot: int = 1000,
-    level: float = 0.9,
-    seed: int = 0,
+    loss_model: ArrayLike, loss_baseline: ArrayLike, groups: ArrayLike, *, horizon: int, **boot: Any
 ) -> dict[str, float]:
     """Skill with its circular block bootstrap interval and the Diebold–Mariano p-value.
 
     ``{mean, ci_low, ci_high, dm_pvalue}``: the skill on all rows, the bootstrap interval of
-    :func:`block_bootstrap_skill` and the two-sided p-value of :func:`diebold_mariano`.
+    :func:`block_bootstrap_skill` (``boot``: its ``block``, ``n_boot``, ``level``, ``seed``)
+    and the two-sided p-value of :func:`diebold_mariano` at ``horizon``.
     """
-    out = block_bootstrap_skill(
-        loss_model, loss_baseline, groups, block=block, n_boot=n_boot, level=level, seed=seed
-    )
+    out = block_bootstrap_skill(loss_model, loss_baseline, groups, **boot)
     out["dm_pvalue"] = diebold_mariano(loss_model, loss_baseline, groups, horizon=horizon)["pvalue"]
     return out

@@ -26,3 +26,14 @@ SYRIA_BOUNDARY = {
     "id_property": "ADM1_PCODE",
 }
 ALIASES = "data/raw/boundaries/region_aliases.csv"
+
+# Priors of the small models the unit tests build (params as data, as in params.yaml).
+PRIORS = {
+    "intercept": {"dist": "Normal", "mu": -2.0, "sigma": 1.5},
+    "sigma_country": {"dist": "HalfNormal", "sigma": 0.5},
+    "sigma_region": {"dist": "HalfNormal", "sigma": 1.0},
+    "beta": {"dist": "Normal", "mu": 0.0, "sigma": 1.0},
+    "sigma_beta_horizon": {"dist": "HalfNormal", "sigma": 0.25},
+    "sigma_beta_country": {"dist": "HalfNormal", "sigma": 0.25},
+    "sigma_block": {"dist": "HalfNormal", "sigma": 1.0},
+}

@@ -9,6 +9,7 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 import pytest
+from conftest import PRIORS as TEST_PRIORS
 
 from model.clash_model import (
     block_logp,
@@ -22,15 +23,7 @@ from model.config import PriorSpec
 from model.simulate import Truth, simulate_panel
 
 FEATURES = ["clash_decay_hl1", "since_clash", "prox_a__b_near"]
-PRIORS = {
-    "intercept": PriorSpec(dist="Normal", mu=-2.0, sigma=1.5),
-    "sigma_country": PriorSpec(dist="HalfNormal", sigma=0.5),
-    "sigma_region": PriorSpec(dist="HalfNormal", sigma=1.0),
-    "beta": PriorSpec(dist="Normal", mu=0.0, sigma=1.0),
-    "sigma_beta_horizon": PriorSpec(dist="HalfNormal", sigma=0.25),
-    "sigma_beta_country": PriorSpec(dist="HalfNormal", sigma=0.25),
-    "sigma_block": PriorSpec(dist="HalfNormal", sigma=1.0),
-}
+PRIORS = {k: PriorSpec(**v) for k, v in TEST_PRIORS.items()}
 
 
 @pytest.fixture(scope="module")

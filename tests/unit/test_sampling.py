@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
+from conftest import PRIORS as TEST_PRIORS
 
 from model.clash_model import build_clash_model, centred_regions, make_design
 from model.config import PriorSpec
@@ -17,18 +18,18 @@ from model.posterior import ProvenanceMismatch, config_json, load_idata, save_id
 from model.sampling import fit
 from model.simulate import Truth, fake_posterior, simulate_panel, truth_on_design_scale
 
-PRIORS = {
-    "intercept": PriorSpec(dist="Normal", mu=-2.0, sigma=1.5),
-    "sigma_country": PriorSpec(dist="HalfNormal", sigma=0.5),
-    "sigma_region": PriorSpec(dist="HalfNormal", sigma=1.0),
-    "beta": PriorSpec(dist="Normal", mu=0.0, sigma=1.0),
-    "sigma_beta_horizon": PriorSpec(dist="HalfNormal", sigma=0.25),
-}
+PRIORS = {k: PriorSpec(**v) for k, v in TEST_PRIORS.items()}
 FEATURES = ["x_exo", "prox_a__b_near"]
 QUIET = 1
 TRUTH = Truth(
     intercept=-2.0, sigma_country=0.4, sigma_region=0.9, beta={"x_exo": 0.8, "prox_a__b_near": -0.5}
 )
+
+
+def quiet_fit(pm_model, **kwargs):
+    """Real NUTS (nutpie), two chains, no progress bar, target_accept 0.95."""
+    settings = {"sampler": "nutpie", "chains": 2, "progressbar": False, "target_accept": 0.95}
+    return fit(pm_model, **(settings | kwargs))
 
 
 @pytest.fixture(scope="module")
@@ -40,20 +41,9 @@ def recovery():
     design = make_design(panel, FEATURES, horizon=1, burn_in=2)
     # one step per block: a block effect would be a per-row overdispersion no data can see
     pm_model = build_clash_model(design, PRIORS, dependence=False)
-    idata = fit(
-        pm_model,
-        sampler="nutpie",
-        draws=400,
-        tune=400,
-        chains=2,
-        cores=2,
-        seed=1,
-        progressbar=False,
-        target_accept=0.95,
-        # With only 400 tuning steps the low-rank adaptation left 4 divergences on this small
-        # three-country model; the diagonal one samples it cleanly.
-        low_rank_mass_matrix=False,
-    )
+    # With only 400 tuning steps the low-rank adaptation left 4 divergences on this small
+    # three-country model; the diagonal one samples it cleanly.
+    idata = quiet_fit(pm_model, draws=400, tune=400, cores=2, seed=1, low_rank_mass_matrix=False)
     return panel, design, idata
 
 
@@ -119,16 +109,7 @@ def test_block_model_recovers_its_dependence_and_offset_meaning():
     )
     design = make_design(panel, ["x1", "x2"], horizon=4, offset=OFFSET)
     pm_model = build_clash_model(design, priors, region_effects=False)
-    idata = fit(
-        pm_model,
-        draws=300,
-        tune=300,
-        chains=2,
-        cores=1,
-        seed=3,
-        progressbar=False,
-        target_accept=0.95,
-    )
+    idata = quiet_fit(pm_model, draws=300, tune=300, cores=1, seed=3)
     assert int(idata["sample_stats"]["diverging"].sum()) == 0
     lo, hi = np.quantile(idata["posterior"]["sigma_block"].values, [0.05, 0.95])
     assert lo <= truth["sigma_block"] <= hi, (lo, truth["sigma_block"], hi)

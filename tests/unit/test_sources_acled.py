@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import IRAQ_BOUNDARY, SYRIA_BOUNDARY
+from conftest import ALIASES, DATA, IRAQ_BOUNDARY, ROOT, SYRIA_BOUNDARY
 
 from model.config import IngestParams
 from model.errors import StageError
@@ -16,12 +16,10 @@ from model.schema import EVENTS, validate
 from model.sources import acled
 from model.sources.common import SourceContext
 
-ROOT = Path(__file__).resolve().parents[2]
-DATA = ROOT / "tests/data"
 IRAQ, SYRIA = IRAQ_BOUNDARY, SYRIA_BOUNDARY
 BASE = {
     "window": {"start": "2014-01-01", "end": "2024-12-31"},
-    "regions": {"boundaries": [IRAQ, SYRIA], "aliases": "data/raw/boundaries/region_aliases.csv"},
+    "regions": {"boundaries": [IRAQ, SYRIA], "aliases": ALIASES},
     "sides": {
         "us": ["re:Military Forces of the United States.*"],
         "militia": ["re:Kataib.*", "re:.*Hezbollah.*"],

@@ -6,11 +6,9 @@ tests/data/ucdp_ged_inconsistent_rows.csv (rows 9001xx: dates and fatality range
 contradict themselves). The other fixtures are synthetic.
 """
 
-from pathlib import Path
-
 import pandas as pd
 import pytest
-from conftest import IRAQ_BOUNDARY, SYRIA_BOUNDARY
+from conftest import ALIASES, DATA, IRAQ_BOUNDARY, ROOT, SYRIA_BOUNDARY
 
 from model.config import IngestParams
 from model.errors import StageError
@@ -20,12 +18,10 @@ from model.sources import canonical, points, ucdp_ged
 from model.sources.common import SourceContext
 from model.sources.positions import read_positions
 
-ROOT = Path(__file__).resolve().parents[2]
-DATA = ROOT / "tests/data"
 IRAQ, SYRIA = IRAQ_BOUNDARY, SYRIA_BOUNDARY
 BASE = {
     "window": {"start": "2006-01-01", "end": "2018-12-31"},
-    "regions": {"boundaries": [IRAQ, SYRIA], "aliases": "data/raw/boundaries/region_aliases.csv"},
+    "regions": {"boundaries": [IRAQ, SYRIA], "aliases": ALIASES},
     "sides": {
         "government": [
             "Government of Iraq",
