@@ -297,6 +297,8 @@ def forecast_fold(
 def run_fold(panel: xr.Dataset, fold: Fold, config: FoldConfig) -> FoldResult:
     """One Dask task: fit at the fold's cutoff, forecast from each of its origins."""
     t0 = time.perf_counter()
+    # A worker's own PyMC lines ("NUTS[nutpie]: ...") would break the stage's progress bar.
+    logging.getLogger("pymc").setLevel(logging.WARNING)
     idata = fit_fold_model(panel, fold, config)
     divergences = 0
     if "sample_stats" in idata.children and "diverging" in idata["sample_stats"]:

@@ -19,6 +19,11 @@ from model.errors import StageError
 
 STAGES = ("ingest", "panel", "fit", "forecast", "backtest", "report")
 FORMATS = ["canonical", "ucdp_ged", "acled", "points"]
+#: Loggers shown at INFO: the package's own (every module logs as ``model.<module>``) and PyMC's
+#: sampler lines; other libraries only when they warn.
+SHOWN_LOGGERS = ("model", "pymc")
+
+_log = logging.getLogger("model.cli")  # not __name__: under `python -m model.cli` it is __main__
 
 
 def _run_stage(stage: str, args: argparse.Namespace) -> int:
@@ -26,7 +31,7 @@ def _run_stage(stage: str, args: argparse.Namespace) -> int:
     module = importlib.import_module(f"model.stages.{stage}")
     t0 = time.perf_counter()
     module.run(params, Path(args.root))
-    logging.getLogger("clashcast").info("%s done in %.1f s", stage, time.perf_counter() - t0)
+    _log.info("%s done in %.1f s", stage, time.perf_counter() - t0)
     return 0
 
 
@@ -82,8 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
         datefmt="%H:%M:%S",
     )
-    # Our own progress, and PyMC's sampler lines; other libraries only when they warn.
-    for name in ("clashcast", "pymc"):
+    for name in SHOWN_LOGGERS:
         logging.getLogger(name).setLevel(logging.DEBUG if args.verbose else logging.INFO)
     try:
         if args.command in COMMANDS:

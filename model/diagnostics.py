@@ -67,6 +67,19 @@ def variant_settings(variant: str, model: ModelParams) -> dict[str, Any]:
     return out
 
 
+def design_summary(design: Any) -> dict[str, Any]:
+    """What the fit was trained on (``diagnostics.json``'s ``design``), from a
+    :class:`model.clash_model.Design`."""
+    return {
+        "blocks": design.n_blocks,
+        "outcomes": design.n_obs,
+        "regions": len(design.regions),
+        "countries": len(design.countries),
+        "clash_rate": design.clash_rate,
+        "cutoff": str(design.cutoff.date()),
+    }
+
+
 def _min_max(result: xr.Dataset | xr.DataTree, how: str) -> float:
     ds = result["posterior"].to_dataset() if isinstance(result, xr.DataTree) else result
     values = [getattr(ds[v], how)().item() for v in ds.data_vars]

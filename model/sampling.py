@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -122,6 +123,15 @@ def fit_with_params(pm_model: pm.Model, fp: FitParams, **overrides: Any) -> xr.D
     """:func:`fit` with the settings of the ``fit`` section of params; ``overrides`` (any keyword
     of :func:`fit`) win."""
     return fit(pm_model, **({k: getattr(fp, k) for k in FIT_SETTINGS} | overrides))
+
+
+def sample_prior_predictive(pm_model: pm.Model, draws: int, seed: int) -> xr.DataTree:
+    """Prior and prior predictive draws of every free variable and the outcome, reproducibly."""
+    names = [v.name for v in pm_model.free_RVs] + ["clash_any"]
+    with reproducible_numerics(), pm_model, warnings.catch_warnings():
+        # The block likelihood draws its outcomes with NumPy, which Numba runs in object mode.
+        warnings.filterwarnings("ignore", "Numba will use object mode", UserWarning)
+        return pm.sample_prior_predictive(draws=draws, var_names=names, random_seed=seed)
 
 
 def per_block_log_likelihood(group: xr.DataTree) -> xr.DataTree:

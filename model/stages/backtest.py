@@ -172,6 +172,10 @@ def write_outputs(
     return metrics
 
 
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:+.1f}%"
+
+
 def run(params: Params, root: Path) -> None:
     """Run the backtest stage (see the module docstring)."""
     root = Path(root)
@@ -180,10 +184,14 @@ def run(params: Params, root: Path) -> None:
     windows = plan_origins(params, panel)
     origins = [o for os_ in windows.values() for o in os_]
     folds = make_folds(origins, bt.refit_every, params.fit.seed)
-    _log.info("backtest: %d origins in %d folds", len(origins), len(folds))
     t0 = time.perf_counter()
     with dask_client(bt.dask) as client:
         workers = len(client.scheduler_info().get("workers", {}))
+        _log.info(
+            "backtest: %d origins in %d folds (a refit every %d, %d chains × %d draws) "
+            "on %d worker(s)",
+            len(origins), len(folds), bt.refit_every, bt.chains, bt.draws, workers,
+        )  # fmt: skip
         result = run_backtest(panel, folds, fold_config(params), client)
     wall = time.perf_counter() - t0
     if not result.folds:
@@ -197,8 +205,14 @@ def run(params: Params, root: Path) -> None:
             r.fold.cutoff.date().isoformat(): round(r.seconds, 3) for r in result.folds
         },
     }
-    write_outputs(result, windows, params, root, timing)
+    metrics = write_outputs(result, windows, params, root, timing)
     _log.info("backtest: %d folds in %.0f s on %d worker(s)", len(folds), wall, workers)
+    for name, w in metrics["windows"].items():
+        skill = w["skill"]["climatology"]["brier"]
+        _log.info(
+            "%s window: Brier skill vs climatology %s (90%%: %s … %s), ECE %s",
+            name, *(_pct(skill[k]) for k in ("mean", "ci_low", "ci_high")), w["model"]["ece"],
+        )  # fmt: skip
     if result.failed:
         lines = [
             f"origins {', '.join(o.date().isoformat() for o in origins)}: {msg}"

@@ -15,35 +15,22 @@ the failed checks; with ``fail_on_gate: false`` everything is written and ``gate
 from __future__ import annotations
 
 import logging
-import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pymc as pm
 import xarray as xr
 
 from model import diagnostics as diag
 from model import io
 from model.clash_model import design_from_params, model_from_params
-from model.config import FitParams, ModelParams, Params
+from model.config import FitParams, Params
 from model.errors import GateFailed, StageError
-from model.numerics import reproducible_numerics
 from model.paths import DIAGNOSTIC_FIGURES, DIAGNOSTICS, IDATA, PANEL
 from model.posterior import posterior_attrs, save_idata
-from model.sampling import fit_with_params
+from model.sampling import fit_with_params, sample_prior_predictive
 
-_log = logging.getLogger("clashcast.fit")
-
-
-def _prior_check(pm_model: pm.Model, draws: int, seed: int, observed_rate: float):
-    names = [v.name for v in pm_model.free_RVs] + ["clash_any"]
-    with reproducible_numerics(), pm_model, warnings.catch_warnings():
-        # The block likelihood draws its outcomes with NumPy, which Numba runs in object mode.
-        warnings.filterwarnings("ignore", "Numba will use object mode", UserWarning)
-        prior = pm.sample_prior_predictive(draws=draws, var_names=names, random_seed=seed)
-    rates = diag.prior_predictive_rates(prior)
-    return prior, rates, diag.prior_predictive_summary(rates, observed_rate)
+_log = logging.getLogger(__name__)
 
 
 def _save_figures(root: Path, idata: xr.DataTree, rates: np.ndarray, observed_rate: float) -> None:
@@ -65,16 +52,29 @@ def _save_figures(root: Path, idata: xr.DataTree, rates: np.ndarray, observed_ra
             plt.close(fig)
 
 
-def _fit_variant(panel: xr.Dataset, mp: ModelParams, settings: dict, fp: FitParams) -> xr.DataTree:
-    """A LOO variant, fitted with half the draws and tune of the main fit."""
-    variant = mp.model_copy(update=settings)
-    pm_model = model_from_params(design_from_params(panel, variant), variant)
-    return fit_with_params(pm_model, fp, draws=variant_draws(fp), tune=max(fp.tune // 2, 200))
-
-
 def variant_draws(fp: FitParams) -> int:
-    """Draws of a LOO variant: half the main fit's, at least 200."""
+    """Draws (and tuning steps) of a LOO variant: half the main fit's, at least 200."""
     return max(fp.draws // 2, 200)
+
+
+def _loo(panel: xr.Dataset, idata: xr.DataTree, params: Params) -> tuple[dict, dict]:
+    """PSIS-LOO of the model and of each variant in params, each variant refitted here."""
+    mp, fp, dp = params.model, params.fit, params.diagnostics
+    fits = {"model": idata}
+    for name in dp.loo_variants:
+        try:
+            variant = mp.model_copy(update=diag.variant_settings(name, mp))
+        except ValueError as e:
+            raise StageError(f"diagnostics.loo_variants: {e}") from None
+        n = variant_draws(fp)
+        _log.info("LOO variant %s: refitting with %d draws per chain", name, n)
+        pm_model = model_from_params(design_from_params(panel, variant), variant)
+        fits[name] = fit_with_params(pm_model, fp, draws=n, tune=max(fp.tune // 2, 200))
+    loo, ks = diag.loo_section(fits, dp.pareto_k_bad)
+    loo["variant_draws"] = variant_draws(fp)
+    _log.info("PSIS-LOO: elpd %.1f (SE %.1f); best %s", loo["model"]["elpd"], loo["model"]["se"],
+              loo["best"])  # fmt: skip
+    return loo, ks
 
 
 def run(params: Params, root: Path) -> None:
@@ -94,41 +94,26 @@ def run(params: Params, root: Path) -> None:
         len(design.countries),
         design.clash_rate,
     )
-
-    prior, rates, prior_summary = _prior_check(
-        pm_model, fp.prior_samples, fp.seed, design.clash_rate
-    )
+    _log.info("prior predictive check: %d draws", fp.prior_samples)
+    prior = sample_prior_predictive(pm_model, fp.prior_samples, fp.seed)
+    rates = diag.prior_predictive_rates(prior)
+    _log.info("sampling %d chains of %d draws (%d tuning) with %s", fp.chains, fp.draws,
+              fp.tune, fp.sampler)  # fmt: skip
     idata = fit_with_params(pm_model, fp)
     idata["prior"] = xr.DataTree(prior["prior"].to_dataset(), name="prior")
-
     summary = diag.sampling_summary(idata)
     failed = diag.gate(summary, dp)
-    fits = {"model": idata}
-    for variant in dp.loo_variants:
-        try:
-            settings = diag.variant_settings(variant, mp)
-        except ValueError as e:
-            raise StageError(f"diagnostics.loo_variants: {e}") from None
-        fits[variant] = _fit_variant(panel, mp, settings, fp)
-    loo, ks = diag.loo_section(fits, dp.pareto_k_bad)
-    loo["variant_draws"] = variant_draws(fp)
-
+    _log.info("gate %s; %s", "fail" if failed else "pass", ", ".join(failed) or "all checks passed")
+    loo, ks = _loo(panel, idata, params)
     metrics = {
         **summary,
         "gate": "fail" if failed else "pass",
         "failed_checks": failed,
         "thresholds": diag.thresholds_dict(dp),
         "pareto_k": diag.pareto_k_counts(ks["model"], dp.pareto_k_bad),
-        "prior_predictive": prior_summary,
+        "prior_predictive": diag.prior_predictive_summary(rates, design.clash_rate),
         "loo": loo,
-        "design": {
-            "blocks": design.n_blocks,
-            "outcomes": design.n_obs,
-            "regions": len(design.regions),
-            "countries": len(design.countries),
-            "clash_rate": design.clash_rate,
-            "cutoff": str(design.cutoff.date()),
-        },
+        "design": diag.design_summary(design),
     }
     _save_figures(root, idata, rates, design.clash_rate)
     io.write_json(root / DIAGNOSTICS, metrics)
@@ -136,4 +121,4 @@ def run(params: Params, root: Path) -> None:
         raise GateFailed("diagnostics gate failed: " + "; ".join(failed) + f" (see {DIAGNOSTICS})")
     attrs = posterior_attrs(params, root) | {"gate": metrics["gate"], "horizon": str(mp.horizon)}
     save_idata(idata, root / IDATA, attrs)
-    _log.info("gate %s; %s", metrics["gate"], ", ".join(failed) or "all checks passed")
+    _log.info("wrote %s (%.1f MB)", IDATA, (root / IDATA).stat().st_size / 1e6)

@@ -19,12 +19,12 @@ from model import io
 from model.config import Params
 from model.errors import StageError
 from model.forecast import forecast_draws, summarise, within_draws
-from model.paths import FORECAST_CSV, FORECAST_NC, IDATA, PANEL, SCENARIOS_CSV
+from model.paths import FORECAST_CSV, FORECAST_NC, IDATA, SCENARIOS_CSV
 from model.posterior import ProvenanceMismatch, expected_attrs, load_idata
 from model.provenance import stamp
 from model.scenarios import run_scenarios
 
-_log = logging.getLogger("clashcast.forecast")
+_log = logging.getLogger(__name__)
 
 
 def run(params: Params, root: Path) -> None:
@@ -59,10 +59,16 @@ def run(params: Params, root: Path) -> None:
     io.write_netcdf(root / FORECAST_NC, ds)
     io.write_csv(root / FORECAST_CSV, table, float_format="%.6g")
     io.write_csv(root / SCENARIOS_CSV, scenarios, float_format="%.6g")
+    top = table.iloc[0]
     _log.info(
-        "forecast from %s for %d regions; %d scenario rows (panel %s)",
+        "forecast from %s: %d regions × %d steps from %d posterior draws, %d scenario(s); "
+        "highest P(any clash within %d): %s %.0f%%",
         p.attrs["origin"],
         p.sizes["region"],
-        len(scenarios),
-        PANEL,
+        p.sizes["horizon"],
+        p.sizes["draw"],
+        len(params.scenarios),
+        p.sizes["horizon"],
+        top["region"],
+        100 * top["p_any_within_horizon"],
     )

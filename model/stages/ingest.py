@@ -20,7 +20,7 @@ from model.provenance import stamp
 from model.schema import empty_positions
 from model.sources.actors import unmatched_warnings
 
-log = logging.getLogger("clashcast.ingest")
+log = logging.getLogger(__name__)
 
 
 def run(params: Params, root: Path) -> None:
@@ -43,6 +43,8 @@ def run(params: Params, root: Path) -> None:
     root = Path(root)
     ip = params.ingest
     t0 = time.perf_counter()
+    also = " and the positions" if ip.positions else ""
+    log.info("reading %d source(s)%s", len(ip.sources), also)
     events, positions, rejected, metrics = ingest(ip, root)
     metrics["seconds"] = round(time.perf_counter() - t0, 3)
     for message in unmatched_warnings(metrics, params.panel.clash.sides):

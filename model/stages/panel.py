@@ -20,7 +20,7 @@ from model.panel import blank_start_positions, build_panel, panel_summary
 from model.paths import EVENTS, PANEL, PANEL_METRICS, POSITIONS
 from model.provenance import stamp
 
-log = logging.getLogger("clashcast.panel")
+log = logging.getLogger(__name__)
 
 
 def _read_parquet(path: Path, what: str) -> pd.DataFrame:
@@ -100,8 +100,11 @@ def run(params: Params, root: Path) -> None:
     write_netcdf(root / PANEL, ds)
     write_json(root / PANEL_METRICS, summary)
     log.info(
-        "panel: %d regions × %d periods, clash rate %.3f",
+        "panel: %d regions × %d periods (%s … %s), %d features, clash rate %.3f",
         summary["regions"],
         summary["periods"],
+        summary["first_period"],
+        summary["last_period"],
+        len(summary["missing_share"]),
         summary["clash_rate"],
     )

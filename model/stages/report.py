@@ -16,7 +16,7 @@ from model.config import Params
 from model.io import write_bytes, write_text
 from model.paths import REPORT_HTML, REPORT_PDF
 
-log = logging.getLogger("clashcast.report")
+log = logging.getLogger(__name__)
 
 # Artefacts the report does not show (the notebooks do); not reading them keeps the stage's
 # DVC dependencies honest.

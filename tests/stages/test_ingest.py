@@ -106,7 +106,7 @@ def test_ingest_json_has_side_coverage_and_warns_of_a_big_unmatched_actor(tmp_pa
     raw = yaml.safe_load(make_project(tmp_path, own).read_text(encoding="utf-8"))
     raw["ingest"]["sides"]["armed_group"].remove("IS")  # IS now matches no side
     raw["panel"]["clash"]["sides"] = ["militia", "government"]
-    with caplog.at_level("WARNING", logger="clashcast.ingest"):
+    with caplog.at_level("WARNING", logger="model.stages.ingest"):
         stage.run(parse_params(raw), tmp_path)
     m = json.loads((tmp_path / paths.INGEST_METRICS).read_text())
     # kept: c1 (US vs IS) and c2 (KH, placed by its region name); c3 has an unknown category,
