@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from model import feature_names as fn
 from model.feature_names import memory_of
 from model.sources.sides import entry_text, parse_entry
 
@@ -172,6 +173,23 @@ class ProximityPair(_Section):
     radius_km: PositiveFloat = 50.0  # count b events within this distance of a
     near_km: PositiveFloat = 100.0  # a region considers locations within this distance of it
     use_positions: bool = True
+    # Precursors (model.features.precursors): closing compares the nearness now with the
+    # nearness trend_window periods before; first contact is b within radius_km of a after
+    # contact_memory periods without.
+    trend_window: PositiveInt = 4
+    contact_memory: PositiveInt = 26
+    # Position kinds (positions.csv `kind`) that get their own exposure count: b events within
+    # radius_km of a's active positions of that kind.
+    exposure_kinds: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9]+$")]] = Field(
+        default_factory=list
+    )
+
+    @field_validator("exposure_kinds")
+    @classmethod
+    def _unique_kinds(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError(f"exposure_kinds repeat: {v}")
+        return v
 
 
 class PanelParams(_Section):
@@ -186,6 +204,22 @@ class PanelParams(_Section):
     level_prior: PositiveFloat = 4.0
     # Distances enter features through exp(-d / scale): 1 at 0 km, 0 when absent.
     proximity_scale_km: PositiveFloat = 50.0
+    # Non-violent contact categories (coded by ingest.categories, e.g. ACLED's strategic
+    # developments: deployment, show of force) counted on their own as contact_{c}_hl{h}.
+    contact_categories: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_]+$")]] = Field(
+        default_factory=list
+    )
+    contact_half_life: PositiveFloat = 4.0
+
+    def feature_names(self) -> list[str]:
+        """The panel's feature variables, in the order the panel writes them."""
+        return fn.feature_names(
+            self.half_lives,
+            [(p.a, p.b) for p in self.proximity],
+            exposure_kinds=[p.exposure_kinds for p in self.proximity],
+            contact_categories=self.contact_categories,
+            contact_half_life=self.contact_half_life,
+        )
 
 
 # --------------------------------------------------------------------------- model / fit
@@ -240,6 +274,27 @@ class ModelParams(_Section):
     # regions whose data pin their effect; the model is the same either way.
     parameterisation: Literal["auto", "non_centred", "centred"] = "auto"
     priors: dict[str, PriorSpec]
+    # The proximity block whose worth is measured (PSIS-LOO in the fit stage, skill in the
+    # backtest): the model with it (features + block) against the model without it (features
+    # - block). The shipped model is one of the two, so the block lies wholly inside
+    # `features` or wholly outside. Empty: no measurement.
+    proximity_block: list[str] = Field(default_factory=list)
+
+    @field_validator("proximity_block")
+    @classmethod
+    def _block_names(cls, v: list[str]) -> list[str]:
+        problems = []
+        for name in v:
+            f = fn.parse(name)
+            if f.family not in fn.PROXIMITY_FAMILIES:
+                problems.append(f"{name!r} is not a proximity or contact feature")
+            elif f.part in ("km", "closing_km"):
+                problems.append(f"{name!r} is a raw distance with gaps (use its _near part)")
+        if len(set(v)) != len(v):
+            problems.append("names repeat")
+        if problems:
+            raise ValueError("proximity_block: " + "; ".join(problems))
+        return v
 
     @model_validator(mode="after")
     def _subset(self) -> ModelParams:
@@ -252,7 +307,27 @@ class ModelParams(_Section):
             raise ValueError(f"offset {self.offset!r} is also a feature")
         if not self.region_effects and self.offset is None:
             raise ValueError("region_effects: false needs an offset to carry each region's level")
+        inside = [f for f in self.proximity_block if f in self.features]
+        if inside and len(inside) != len(self.proximity_block):
+            outside = sorted(set(self.proximity_block) - set(inside))
+            raise ValueError(
+                f"proximity_block must lie wholly inside model.features or wholly outside; "
+                f"{outside} are not features, {sorted(inside)} are"
+            )
         return self
+
+    @property
+    def ships_proximity(self) -> bool:
+        """Whether the shipped model is the one with the proximity block."""
+        return bool(self.proximity_block) and self.proximity_block[0] in self.features
+
+    def proximity_variant(self, with_block: bool) -> ModelParams:
+        """This model with (features + block) or without (features - block) the proximity block;
+        country-varying slopes of features it lacks are dropped."""
+        base = [f for f in self.features if f not in self.proximity_block]
+        features = [*base, *self.proximity_block] if with_block else base
+        cv = [f for f in self.country_varying if f in features]
+        return self.model_copy(update={"features": features, "country_varying": cv})
 
     def inputs(self) -> list[str]:
         """The panel variables the model reads: features and the offset."""
@@ -431,6 +506,11 @@ def cross_problems(raw: dict[str, Any]) -> list[str]:
             problems.append(
                 f"panel.clash.categories names {c!r}, not produced by ingest.categories"
             )
+    for c in _get(raw, "panel", "contact_categories") or []:
+        if cats and c not in cats:
+            problems.append(
+                f"panel.contact_categories names {c!r}, not produced by ingest.categories"
+            )
     for p in _get(raw, "panel", "proximity") or []:
         for key in ("a", "b"):
             s = p.get(key) if isinstance(p, dict) else None
@@ -448,8 +528,10 @@ def cross_problems(raw: dict[str, Any]) -> list[str]:
 
 
 def _warm_up_problems(raw: dict[str, Any]) -> list[str]:
-    """The model's burn-in must cover twice the longest memory of its inputs (DESIGN §5)."""
+    """The model's burn-in must cover twice the longest memory of its inputs (DESIGN §5),
+    the proximity block's included (the fit and the backtest also fit the model with it)."""
     features = list(_get(raw, "model", "features") or [])
+    features += list(_get(raw, "model", "proximity_block") or [])
     offset = _get(raw, "model", "offset")
     burn_in = _get(raw, "model", "burn_in")
     long = _get(raw, "panel", "level_long_half_life") or 52.0

@@ -247,6 +247,36 @@ def active_positions(
     return started & not_ended
 
 
+@dataclass
+class ProximityGrids:
+    """What :func:`proximity` measures for one pair, each (regions, periods).
+
+    ``km``: smallest A–B distance (NaN when either side is absent); ``n_within``: B events
+    within ``radius_km`` of an A location; ``a_present`` / ``b_present``: the side has a
+    location counted for the region (in it or within ``near_km``) in the trailing window;
+    ``exposure[kind]``: B events within ``radius_km`` of A's active positions of that kind.
+    """
+
+    km: np.ndarray
+    n_within: np.ndarray
+    a_present: np.ndarray
+    b_present: np.ndarray
+    exposure: dict[str, np.ndarray]
+
+    @classmethod
+    def empty(cls, n_r: int, n_t: int, kinds: Sequence[str]) -> ProximityGrids:
+        def zeros() -> np.ndarray:
+            return np.zeros((n_r, n_t), dtype=np.int64)
+
+        return cls(
+            np.full((n_r, n_t), np.nan),
+            zeros(),
+            zeros().astype(bool),
+            zeros().astype(bool),
+            {k: zeros() for k in kinds},
+        )
+
+
 def proximity(
     a_positions: pd.DataFrame,
     a_events: pd.DataFrame,
@@ -259,20 +289,23 @@ def proximity(
     window: int,
     radius_km: float,
     near_km: float,
-) -> tuple[np.ndarray, np.ndarray]:
+    exposure_kinds: Sequence[str] = (),
+) -> ProximityGrids:
     """Distance between side A and side B's recent events, per region and period.
 
     At period ``t``, A's locations are ``a_positions`` active at ``t`` and ``a_events`` in
     periods ``t − window + 1 … t``; B's are ``b_events`` in the same trailing window. For region
     ``r`` the B events considered are those placed in ``r`` or within ``near_km`` of its
     polygon. ``km[r, t]`` is the smallest great-circle distance from any of them to any A
-    location (NaN when either side is absent) and ``n_within[r, t]`` the number of them within
-    ``radius_km`` of some A location.
+    location (NaN when either side is absent), ``n_within[r, t]`` the number of them within
+    ``radius_km`` of some A location and ``exposure[kind][r, t]`` the number within
+    ``radius_km`` of an active A position of that ``kind`` (the positions' ``kind`` column).
 
     Parameters
     ----------
     a_positions : pd.DataFrame
-        ``latitude, longitude, start_date, end_date`` (NaT = blank).
+        ``latitude, longitude, start_date, end_date`` (NaT = blank), and ``kind`` when
+        ``exposure_kinds`` is given.
     a_events, b_events : pd.DataFrame
         ``latitude, longitude, region, period_idx`` (index into the periods); rows without
         coordinates must already be dropped.
@@ -285,47 +318,114 @@ def proximity(
     window : int
         Trailing periods of events, the current one included.
     radius_km, near_km : float
-        Count radius around A; how far outside a region B events still count for it.
-
-    Returns
-    -------
-    km : np.ndarray
-        float64 (regions, periods), NaN where absent.
-    n_within : np.ndarray
-        int64 (regions, periods).
+        Count radius around A; how far outside a region events still count for it.
+    exposure_kinds : sequence of str
+        Position kinds with their own exposure count.
     """
     n_r, n_t = len(regions), len(period_start)
-    km = np.full((n_r, n_t), np.nan)
-    n_within = np.zeros((n_r, n_t), dtype=np.int64)
+    grids = ProximityGrids.empty(n_r, n_t, exposure_kinds)
+    a = _EventPoints.of(a_events)
+    pos = _Positions.of(a_positions, period_start, period_end, exposure_kinds)
+    a_cons = _considered(a, regions, geometry, near_km)
+    pos_cons = point_region_km(pos.lat, pos.lon, regions, geometry) <= near_km
+    grids.a_present = (trailing_sum(_region_counts(a, a_cons, n_t), window) > 0) | (
+        pos_cons.T.astype(np.int64) @ pos.active.astype(np.int64) > 0
+    )
     if b_events.empty:
-        return km, n_within
+        return grids
     b = _EventPoints.of(b_events)
     considered = _considered(b, regions, geometry, near_km)
-    a = _EventPoints.of(a_events)
-    p_lat = a_positions["latitude"].to_numpy(float)
-    p_lon = a_positions["longitude"].to_numpy(float)
-    p_active = active_positions(
-        a_positions["start_date"].to_numpy("datetime64[ns]"),
-        a_positions["end_date"].to_numpy("datetime64[ns]"),
-        period_start,
-        period_end,
-    )
+    grids.b_present = trailing_sum(_region_counts(b, considered, n_t), window) > 0
     # One pass over periods; within a period everything is vectorised over events × locations.
     b_lo, b_hi = b.window_bounds(n_t, window)
     a_lo, a_hi = a.window_bounds(n_t, window)
     for t in range(n_t):
-        bs, act = slice(b_lo[t], b_hi[t]), p_active[:, t]
-        loc_lat = np.concatenate([p_lat[act], a.lat[a_lo[t] : a_hi[t]]])
-        loc_lon = np.concatenate([p_lon[act], a.lon[a_lo[t] : a_hi[t]]])
+        bs, act = slice(b_lo[t], b_hi[t]), pos.active[:, t]
+        loc_lat = np.concatenate([pos.lat[act], a.lat[a_lo[t] : a_hi[t]]])
+        loc_lon = np.concatenate([pos.lon[act], a.lon[a_lo[t] : a_hi[t]]])
         if bs.start == bs.stop or loc_lat.size == 0:
             continue
         d = haversine_km(b.lat[bs, None], b.lon[bs, None], loc_lat[None, :], loc_lon[None, :])
         nearest = d.min(axis=1)
         cons = considered[bs]
         dist = np.where(cons, nearest[:, None], np.inf).min(axis=0)
-        km[:, t] = np.where(np.isfinite(dist), dist, np.nan)
-        n_within[:, t] = (cons & (nearest <= radius_km)[:, None]).sum(axis=0)
-    return km, n_within
+        grids.km[:, t] = np.where(np.isfinite(dist), dist, np.nan)
+        grids.n_within[:, t] = (cons & (nearest <= radius_km)[:, None]).sum(axis=0)
+        n_act = int(act.sum())
+        for kind, counts in grids.exposure.items():
+            of_kind = pos.kind[act] == kind
+            if of_kind.any():
+                near_kind = (d[:, :n_act][:, of_kind] <= radius_km).any(axis=1)
+                counts[:, t] = (cons & near_kind[:, None]).sum(axis=0)
+    return grids
+
+
+def trailing_sum(x: np.ndarray, window: int) -> np.ndarray:
+    """Sum over periods ``t − window + 1 … t`` (last axis), fewer at the start."""
+    x = np.asarray(x, dtype=np.int64)
+    c = np.concatenate([np.zeros((*x.shape[:-1], 1), dtype=np.int64), np.cumsum(x, axis=-1)], -1)
+    idx = np.arange(x.shape[-1])
+    return c[..., idx + 1] - c[..., np.maximum(idx + 1 - window, 0)]
+
+
+def first_contact(n_within: np.ndarray, memory: int) -> np.ndarray:
+    """1 where B is within the radius of A at ``t`` after ``memory`` periods without (0/1).
+
+    The periods before the panel count as without: the burn-in keeps them out of training.
+    """
+    contact = np.asarray(n_within) > 0
+    before = trailing_sum(contact, memory + 1) - contact
+    return (contact & (before == 0)).astype(np.float64)
+
+
+def closing(near: np.ndarray, km: np.ndarray, trend_window: int) -> tuple[np.ndarray, np.ndarray]:
+    """Are the sides converging? Nearness now minus ``trend_window`` periods before.
+
+    ``closing = near[t] − near[t − k]`` (in ``[−1, 1]``; a side appearing counts as closing,
+    since an absent pair has nearness 0 by construction, and two absences give 0);
+    ``closing_km = km[t − k] − km[t]`` (km closed, NaN unless both are observed). The first
+    ``k`` periods compare with the first period.
+    """
+    k = int(trend_window)
+    lag = np.maximum(np.arange(near.shape[-1]) - k, 0)
+    return near - near[..., lag], km[..., lag] - km
+
+
+@dataclass(frozen=True)
+class _Positions:
+    """A side's positions: coordinates, kind, and which are active in which period."""
+
+    lat: np.ndarray
+    lon: np.ndarray
+    kind: np.ndarray
+    active: np.ndarray  # (positions, periods)
+
+    @classmethod
+    def of(
+        cls, frame: pd.DataFrame, period_start: np.ndarray, period_end: np.ndarray, kinds
+    ) -> _Positions:
+        if kinds and "kind" not in frame.columns:
+            raise ValueError("positions lack a kind column, needed by exposure_kinds")
+        kind = frame["kind"] if "kind" in frame.columns else pd.Series("", index=frame.index)
+        return cls(
+            frame["latitude"].to_numpy(float),
+            frame["longitude"].to_numpy(float),
+            kind.astype(str).to_numpy(),
+            active_positions(
+                frame["start_date"].to_numpy("datetime64[ns]"),
+                frame["end_date"].to_numpy("datetime64[ns]"),
+                period_start,
+                period_end,
+            ),
+        )
+
+
+def _region_counts(points: _EventPoints, considered: np.ndarray, n_t: int) -> np.ndarray:
+    """(regions, periods): how many of the points each region considers, per period."""
+    grid = np.zeros((considered.shape[1], n_t), dtype=np.int64)
+    rows, cols = np.nonzero(considered)
+    np.add.at(grid, (cols, points.t[rows]), 1)
+    return grid
 
 
 @dataclass(frozen=True)
@@ -361,7 +461,7 @@ def _considered(
     geometry: Mapping[str, object],
     near_km: float,
 ) -> np.ndarray:
-    """(events, regions): whether a region counts a B event (in it or within ``near_km``)."""
+    """(events, regions): whether a region counts an event (in it or within ``near_km``)."""
     pos = {r: i for i, r in enumerate(regions)}
     b_reg = b.frame["region"].map(pos).fillna(-1).to_numpy(np.int64)
     considered = point_region_km(b.lat, b.lon, regions, geometry) <= near_km

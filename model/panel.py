@@ -76,7 +76,7 @@ def make_periods(start: object, end: object, freq: str) -> Periods:
 
 def feature_names(panel: PanelParams) -> list[str]:
     """Names of the feature variables, in the order they are written."""
-    return fn.feature_names(panel.half_lives, [(p.a, p.b) for p in panel.proximity])
+    return panel.feature_names()
 
 
 def _grid_sum(
@@ -150,6 +150,7 @@ def build_panel(
     countries = regions["country"].astype(str).to_numpy()
     feats = _history_features(clash, events_n, names, neighbours, countries, panel)
     feats |= _proximity_features(ev, positions, names, geometry, periods, panel)
+    feats |= _contact_features(data, panel)
     fnames = feature_names(panel)
     assert list(feats) == fnames, (list(feats), fnames)
     for k in fnames:
@@ -251,14 +252,17 @@ def _proximity_features(
     periods: Periods,
     panel: PanelParams,
 ) -> dict[str, np.ndarray]:
-    """The four variables of each proximity pair (``km``, ``near``, ``absent``, ``n_within``)."""
+    """The variables of each proximity pair: distance parts (``km``, ``near``, ``absent``,
+    ``n_within``), then precursors (``copresent``, ``closing``, ``closing_km``,
+    ``first_contact``, ``exposure_{kind}``)."""
     pos_df = positions if positions is not None else _empty_positions()
     feats: dict[str, np.ndarray] = {}
+    shape = (len(names), len(periods))
     for p in panel.proximity:
         stem = fn.pair_stem(p.a, p.b)
         a_pos = pos_df.loc[(pos_df["side"].astype(str) == p.a) & p.use_positions]
         a_pos = a_pos.loc[a_pos["latitude"].notna() & a_pos["longitude"].notna()]
-        km, n_in = ft.proximity(
+        g = ft.proximity(
             a_pos,
             _side_events(ev, p.a),
             _side_events(ev, p.b),
@@ -269,12 +273,47 @@ def _proximity_features(
             window=p.window,
             radius_km=p.radius_km,
             near_km=p.near_km,
+            exposure_kinds=p.exposure_kinds,
         )
-        near, absent = ft.derive_proximity(km, panel.proximity_scale_km)
-        feats[fn.proximity(stem, "km")] = km
+        near, absent = ft.derive_proximity(g.km, panel.proximity_scale_km)
+        feats[fn.proximity(stem, "km")] = g.km
         feats[fn.proximity(stem, "near")] = near
         feats[fn.proximity(stem, "absent")] = absent
-        feats[fn.proximity(stem, "n_within")] = np.log1p(n_in.astype(np.float64))
+        feats[fn.proximity(stem, "n_within")] = np.log1p(g.n_within.astype(np.float64))
+        # Both sides about, and no event between them in the region in the same window.
+        dyad = ft.trailing_sum(_dyad_counts(ev, p.a, p.b, shape), p.window) > 0
+        copresent = g.a_present & g.b_present & ~dyad
+        closing, closing_km = ft.closing(near, g.km, p.trend_window)
+        feats[fn.precursor(stem, "copresent")] = copresent.astype(np.float64)
+        feats[fn.precursor(stem, "closing")] = closing
+        feats[fn.precursor(stem, "closing_km")] = closing_km
+        feats[fn.precursor(stem, "first_contact")] = ft.first_contact(g.n_within, p.contact_memory)
+        for kind in p.exposure_kinds:
+            feats[fn.exposure(stem, kind)] = np.log1p(g.exposure[kind].astype(np.float64))
+    return feats
+
+
+def _dyad_counts(ev: pd.DataFrame, a: str, b: str, shape: tuple[int, int]) -> np.ndarray:
+    """Events between sides ``a`` and ``b`` (either order) per region and period."""
+    s1, s2 = ev["side1"].astype(str), ev["side2"].astype(str)
+    m = (((s1 == a) & (s2 == b)) | ((s1 == b) & (s2 == a))).to_numpy(bool)
+    r_idx, t_idx = ev["region_idx"].to_numpy(np.int64)[m], ev["period_idx"].to_numpy(np.int64)[m]
+    return _grid_sum(r_idx, t_idx, np.ones(int(m.sum())), shape)
+
+
+def _contact_features(
+    data: dict[str, tuple[tuple[str, str], np.ndarray]], panel: PanelParams
+) -> dict[str, np.ndarray]:
+    """``contact_{c}_hl{h}``: log1p of the decayed count of each non-violent contact category
+    (a category no event has counts zero: ``build_panel``'s ``categories`` name them all)."""
+    feats: dict[str, np.ndarray] = {}
+    for c in panel.contact_categories:
+        if f"count_{c}" not in data:
+            raise ValueError(f"panel.contact_categories: no category {c!r} in the events")
+        counts = data[f"count_{c}"][1]
+        feats[fn.contact(c, panel.contact_half_life)] = np.log1p(
+            ft.decayed_sum(counts, panel.contact_half_life)
+        )
     return feats
 
 
@@ -309,6 +348,8 @@ def _assemble(
             "level_prior": float(panel.level_prior),
             "proximity_pairs": json.dumps([p.model_dump(mode="json") for p in panel.proximity]),
             "proximity_scale_km": float(panel.proximity_scale_km),
+            "contact_categories": json.dumps(list(panel.contact_categories)),
+            "contact_half_life": float(panel.contact_half_life),
             "since_clash_cap": int(ft.SINCE_CAP[panel.freq]),
             "events_outside_panel": n_outside,
         },
@@ -340,8 +381,10 @@ def panel_summary(ds: xr.Dataset) -> dict[str, object]:
     """The figures for ``reports/metrics/panel.json`` (docs/interfaces.md).
 
     ``missing_share[f]`` is the share of cells where feature ``f`` carries no observation:
-    NaN cells, and for every feature of a proximity pair the cells where the pair is absent
-    (``_near`` and ``_n_within`` hold 0 there by construction, which is not an observation).
+    NaN cells, and for the distance parts of a proximity pair the cells where the pair is
+    absent (``_near`` and ``_n_within`` hold 0 there by construction, which is not an
+    observation). The precursors are observed everywhere (not co-present, no first contact,
+    no exposure are facts), except ``_closing_km``, NaN where it is unknown.
     """
     fnames = json.loads(ds.attrs["feature_names"])
     periods = pd.DatetimeIndex(ds["period"].to_numpy())
@@ -349,9 +392,9 @@ def panel_summary(ds: xr.Dataset) -> dict[str, object]:
     missing: dict[str, float] = {}
     for f in fnames:
         miss = np.isnan(ds[f].to_numpy())
-        pair = fn.parse(f).pair
-        if pair is not None:
-            miss = miss | (ds[fn.proximity(pair, "absent")].to_numpy() == 1)
+        parsed = fn.parse(f)
+        if parsed.pair is not None and parsed.part in fn.PROXIMITY_PARTS:
+            miss = miss | (ds[fn.proximity(parsed.pair, "absent")].to_numpy() == 1)
         missing[f] = float(miss.mean()) if n_cells else 0.0
     return {
         "regions": int(ds.sizes["region"]),

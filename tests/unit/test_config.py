@@ -155,3 +155,31 @@ def test_every_example_has_every_section_of_params_yaml(path, raw: dict) -> None
 
 def test_the_examples_are_found() -> None:
     assert [p.name for p in PARAMS_FILES[1:]] == ["acled_us_iran.yaml"]
+
+
+def test_the_proximity_block_is_checked_and_gives_both_variants(raw: dict) -> None:
+    raw = copy.deepcopy(raw)
+    raw["model"]["features"] = ["clash_decay_hl4", "prox_us_coalition__armed_group_near"]
+    raw["model"]["proximity_block"] = ["clash_decay_hl4", "prox_us_coalition__armed_group_km"]
+    text = _problems(raw)
+    assert "'clash_decay_hl4' is not a proximity or contact feature" in text
+    assert "raw distance" in text
+    raw["model"]["proximity_block"] = [
+        "prox_us_coalition__armed_group_near",
+        "prox_us_coalition__armed_group_copresent",
+    ]
+    assert "wholly inside model.features or wholly outside" in _problems(raw)
+    raw["model"]["proximity_block"] = ["prox_us_coalition__armed_group_copresent"]
+    mp = parse_params(raw).model
+    assert not mp.ships_proximity
+    with_block = mp.proximity_variant(True).features
+    assert with_block == [*raw["model"]["features"], "prox_us_coalition__armed_group_copresent"]
+    assert mp.proximity_variant(False).features == raw["model"]["features"]
+    raw["model"]["features"].append("prox_us_coalition__armed_group_copresent")
+    assert parse_params(raw).model.ships_proximity
+
+
+def test_contact_categories_must_be_coded_by_ingest(raw: dict) -> None:
+    raw = copy.deepcopy(raw)
+    raw["panel"]["contact_categories"] = ["deployment"]
+    assert "panel.contact_categories names 'deployment'" in _problems(raw)

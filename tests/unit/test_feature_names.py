@@ -65,17 +65,70 @@ def test_memory_of_counts_the_long_run_level() -> None:
 
 
 def test_panel_features_in_order() -> None:
-    names = fn.feature_names([1, 4], [("a", "b")])
+    names = fn.feature_names(
+        [1, 4],
+        [("a", "b")],
+        exposure_kinds=[["base"]],
+        contact_categories=["deployment"],
+        contact_half_life=2,
+    )
     assert names[:2] == ["clash_decay_hl1", "clash_decay_hl4"]
     assert names[8] == "since_clash"
-    assert names[-4:] == [
+    assert names[-10:] == [
         "prox_a__b_km",
         "prox_a__b_near",
         "prox_a__b_absent",
         "prox_a__b_n_within",
+        "prox_a__b_copresent",
+        "prox_a__b_closing",
+        "prox_a__b_closing_km",
+        "prox_a__b_first_contact",
+        "prox_a__b_exposure_base",
+        "contact_deployment_hl2",
     ]
-    assert len(names) == 4 * 2 + 1 + 2 * 2 + 4
-    assert {fn.parse(n).family for n in names} == {"decay", "share", "level", "since", "proximity"}
+    assert len(names) == 4 * 2 + 1 + 2 * 2 + 10
+    families = {fn.parse(n).family for n in names}
+    assert families == {"decay", "share", "level", "since", "proximity", "contact"}
+    assert [n for n in names if fn.is_proximity(n)] == names[-10:]
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "pair", "part"),
+    [
+        ("prox_a__b_copresent", None, "a__b", "copresent"),
+        (
+            "prox_us_coalition__armed_group_closing_km",
+            None,
+            "us_coalition__armed_group",
+            "closing_km",
+        ),
+        ("prox_a__b_first_contact", None, "a__b", "first_contact"),
+        (
+            "prox_us_coalition__iran_aligned_exposure_base",
+            "base",
+            "us_coalition__iran_aligned",
+            "exposure",
+        ),
+    ],
+)
+def test_precursor_parts_parse_back(name, kind, pair, part) -> None:
+    assert fn.parse(name) == fn.FeatureName("proximity", kind, None, pair, part)
+    f = fn.parse(name)
+    rebuilt = fn.exposure(f.pair, f.kind) if f.part == "exposure" else fn.precursor(f.pair, f.part)
+    assert rebuilt == name
+
+
+def test_contact_names_parse_back_and_bad_tokens_fail() -> None:
+    assert fn.parse(fn.contact("show_of_force", 4)) == fn.FeatureName(
+        "contact", "show_of_force", 4.0
+    )
+    assert fn.memory_of("contact_deployment_hl13") == 13
+    with pytest.raises(ValueError, match="letters"):
+        fn.exposure("a__b", "air-field")
+    with pytest.raises(ValueError, match="letters"):
+        fn.contact("show of force", 4)
+    with pytest.raises(ValueError, match="unknown"):
+        fn.precursor("a__b", "km")
 
 
 def test_the_panel_names_its_features_through_the_grammar() -> None:

@@ -9,14 +9,17 @@ import shapely
 
 from model.features import (
     active_positions,
+    closing,
     decayed_share_logit,
     decayed_sum,
     derive_proximity,
+    first_contact,
     level_logit,
     neighbour_mean,
     periods_since,
     point_region_km,
     proximity,
+    trailing_sum,
 )
 from model.regions import EARTH_RADIUS_KM, haversine_km
 
@@ -135,7 +138,7 @@ def test_proximity_hand_computed_on_two_squares():
     pe = ps + np.timedelta64(6, "D")
     a_pos = _positions([0.5], [0.1], ["2020-01-13"], [None])
     b = _frame([0.5, 0.5], [0.6, 1.5], ["w", "e"], [0, 2])
-    km, n_in = proximity(
+    g = proximity(
         a_pos,
         _frame([], [], [], []),
         b,
@@ -147,6 +150,7 @@ def test_proximity_hand_computed_on_two_squares():
         radius_km=60.0,
         near_km=100.0,
     )
+    km, n_in = g.km, g.n_within
     d_w = haversine_km(0.5, 0.6, 0.5, 0.1)  # 0.5° ≈ 55.6 km
     d_e = haversine_km(0.5, 1.5, 0.5, 0.1)  # 1.4° ≈ 155.7 km
     assert d_w == pytest.approx(0.5 * KM_PER_DEG * np.cos(np.radians(0.5)), rel=1e-4)
@@ -174,15 +178,19 @@ def test_proximity_uses_a_events_in_the_window_and_no_b_means_absent():
     kw = dict(
         regions=["w"], geometry=geom, period_start=ps, period_end=pe, radius_km=20.0, near_km=50.0
     )
-    km, n_in = proximity(no_pos, a_ev, b_ev, window=2, **kw)
+    g = proximity(no_pos, a_ev, b_ev, window=2, **kw)
+    km, n_in = g.km, g.n_within
     assert np.isnan(km[0, 0])  # B not yet
     assert km[0, 1] == pytest.approx(
         0.1 * KM_PER_DEG * np.cos(np.radians(0.5)), rel=1e-4
     )  # both within the window
     assert n_in[0, 1] == 1
     assert np.isnan(km[0, 2])  # the A event left the window
-    km0, n0 = proximity(no_pos, a_ev, b_ev.iloc[:0], window=2, **kw)
-    assert np.isnan(km0).all() and (n0 == 0).all()
+    g0 = proximity(no_pos, a_ev, b_ev.iloc[:0], window=2, **kw)
+    assert np.isnan(g0.km).all() and (g0.n_within == 0).all()
+    # A's event (week 0) is about in weeks 0-1; B (week 1) in weeks 1-2: together in week 1 only.
+    assert g.a_present[0].tolist() == [True, True, False]
+    assert g.b_present[0].tolist() == [False, True, True]
 
 
 def test_decayed_sum_equals_a_recursive_filter():
@@ -231,3 +239,67 @@ def test_decayed_share_logit_is_causal_and_finite():
     assert np.isfinite(decayed_share_logit(np.ones((2, 5)), 13.0)).all()
     with pytest.raises(ValueError):
         decayed_share_logit(occurred, 4.0, prior=0.0)
+
+
+def test_exposure_counts_b_near_active_positions_of_each_kind():
+    # A base at (0.5, 0.1) from week 1 and an outpost at (0.5, 1.9) throughout; B events near
+    # each. Exposure counts B within radius of an *active* position of that kind only.
+    geom = {"w": shapely.box(0, 0, 1, 1), "e": shapely.box(1, 0, 2, 1)}
+    ps = pd.date_range("2020-01-06", periods=3, freq="W-MON").to_numpy()
+    pe = ps + np.timedelta64(6, "D")
+    a_pos = _positions([0.5, 0.5], [0.1, 1.9], ["2020-01-13", None], [None, None])
+    a_pos["kind"] = ["base", "outpost"]
+    b = _frame([0.5, 0.5, 0.5], [0.2, 1.8, 0.2], ["w", "e", "w"], [0, 0, 2])
+    g = proximity(
+        a_pos,
+        _frame([], [], [], []),
+        b,
+        regions=["w", "e"],
+        geometry=geom,
+        period_start=ps,
+        period_end=pe,
+        window=1,
+        radius_km=20.0,
+        near_km=10.0,
+        exposure_kinds=["base", "outpost", "hq"],
+    )
+    # Week 0: the base is not yet active, so the west event (11 km from it) is not exposure.
+    assert g.exposure["base"][:, 0].tolist() == [0, 0]
+    assert g.exposure["outpost"][:, 0].tolist() == [0, 1]
+    # Week 2: the base is active and the west event is 11 km from it.
+    assert g.exposure["base"][:, 2].tolist() == [1, 0]
+    assert (g.exposure["hq"] == 0).all()
+    with pytest.raises(ValueError, match="kind column"):
+        proximity(
+            a_pos.drop(columns="kind"),
+            _frame([], [], [], []),
+            b,
+            regions=["w", "e"],
+            geometry=geom,
+            period_start=ps,
+            period_end=pe,
+            window=1,
+            radius_km=20.0,
+            near_km=10.0,
+            exposure_kinds=["base"],
+        )
+
+
+def test_first_contact_needs_memory_periods_without():
+    n = np.array([[0, 1, 1, 0, 0, 1, 0, 0, 0, 1]])
+    assert first_contact(n, 2).tolist() == [[0, 1, 0, 0, 0, 1, 0, 0, 0, 1]]
+    assert first_contact(n, 3).tolist() == [[0, 1, 0, 0, 0, 0, 0, 0, 0, 1]]
+
+
+def test_closing_compares_nearness_with_k_periods_before():
+    km = np.array([[np.nan, 40.0, 30.0, 10.0]])
+    near = np.where(np.isnan(km), 0.0, np.exp(-np.nan_to_num(km) / 50))
+    c, c_km = closing(near, km, 2)
+    np.testing.assert_allclose(c, [[0.0, near[0, 1], near[0, 2], near[0, 3] - near[0, 1]]])
+    np.testing.assert_allclose(c_km, [[np.nan, np.nan, np.nan, 30.0]])
+
+
+def test_trailing_sum_by_hand():
+    x = np.array([[1, 0, 2, 3]])
+    assert trailing_sum(x, 2).tolist() == [[1, 1, 2, 5]]
+    assert trailing_sum(x, 1).tolist() == x.tolist()

@@ -12,6 +12,7 @@ import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from model import feature_names as fn
 from model.config import PanelParams, Window
 from model.panel import build_panel, feature_names, make_periods, panel_summary
 
@@ -317,9 +318,63 @@ def test_panel_properties(n, seed, freq, start, days):
     np.testing.assert_array_equal(ds["clash_any"].values, (ds["clash"].values > 0).astype(np.int8))
     for f in json.loads(ds.attrs["feature_names"]):
         v = ds[f].values
-        if f.endswith("_km"):
+        part = fn.parse(f).part
+        if part == "closing_km":  # km closed in the trend window: either sign, NaN when unknown
+            continue
+        if part == "closing":  # a change of nearness, in [-1, 1]
+            assert (np.abs(v) <= 1).all(), f
+        elif part == "km":
             assert (v[~np.isnan(v)] >= 0).all()
         elif f.startswith(("clash_share_", "clash_level_")):  # log-odds of a share in (0, 1)
             assert np.isfinite(v).all(), f
         else:
             assert (v >= 0).all(), f
+
+
+def _event(i, day, region, s1, s2, cat="os"):
+    lat, lon = CENTRES[region]
+    return {
+        "event_id": f"e:{i}",
+        "date": pd.Timestamp(day),
+        "country": "X",
+        "region": region,
+        "latitude": lat,
+        "longitude": lon,
+        "side1": s1,
+        "side2": s2,
+        "category": cat,
+        "fatalities": 0,
+    }
+
+
+def test_copresence_needs_both_sides_and_no_event_between_them():
+    # gov and rebels both about in A in the week of 2020-01-13 (each with civilians); a
+    # gov–rebels event in A in the week of 2020-02-10 ends co-presence for the window (2 weeks).
+    events = pd.DataFrame(
+        [
+            _event(0, "2020-01-14", "A", "gov", "civ"),
+            _event(1, "2020-01-15", "A", "rebels", "civ"),
+            _event(2, "2020-02-11", "A", "gov", "rebels", "sb"),
+            _event(3, "2020-02-12", "A", "rebels", "civ"),
+        ]
+    )
+    ds = build(events)
+    co = ds["prox_gov__rebels_copresent"].sel(region="A").to_series()
+    assert co["2020-01-13"] == 1 and co["2020-01-20"] == 1  # the 2-week window
+    assert co["2020-01-06"] == 0 and co["2020-01-27"] == 0
+    assert co["2020-02-10"] == 0 and co["2020-02-17"] == 0  # they fought: not mere co-presence
+    # D lies 2° east of C (> near_km): never counts either side.
+    assert (ds["prox_gov__rebels_copresent"].sel(region="D") == 0).all()
+    first = ds["prox_gov__rebels_first_contact"].sel(region="A").to_series()
+    assert first["2020-01-13"] == 1 and first.sum() == 1  # 2020-02-10 is within contact_memory
+
+
+def test_contact_categories_are_decayed_counts_of_their_own():
+    events = random_events(200, 3)
+    ds = build(events, params=panel_params(contact_categories=["ns"], contact_half_life=2))
+    from model.features import decayed_sum
+
+    expected = np.log1p(decayed_sum(ds["count_ns"].values, 2))
+    np.testing.assert_allclose(ds["contact_ns_hl2"].values, expected)
+    with pytest.raises(ValueError, match="no category 'riot'"):
+        build(events, params=panel_params(contact_categories=["riot"]))
