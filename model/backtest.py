@@ -40,6 +40,7 @@ from model.baselines import (
     within_baselines,
 )
 from model.config import FitParams, ModelParams
+from model.evaluation import WITH_PROXIMITY, WITHOUT_PROXIMITY
 
 _log = logging.getLogger(__name__)
 
@@ -84,6 +85,15 @@ class FoldConfig:
     model: ModelParams
     fit: FitParams
     rates: Rates = RATES
+    # Also fit the model's other proximity variant (model.proximity_block) in every fold.
+    proximity_worth: bool = False
+
+    def other_variant(self) -> ModelParams | None:
+        """The model with the proximity block if it ships without, or without it if it ships
+        with; None when the block's worth is not measured."""
+        if not (self.proximity_worth and self.model.proximity_block):
+            return None
+        return self.model.proximity_variant(not self.model.ships_proximity)
 
 
 @dataclass
@@ -217,19 +227,26 @@ def outcomes_after(panel: xr.Dataset, origin: pd.Timestamp, horizon: int) -> xr.
     )
 
 
-def fold_design(panel: xr.Dataset, fold: Fold, config: FoldConfig) -> Any:
+def fold_design(
+    panel: xr.Dataset, fold: Fold, config: FoldConfig, mp: ModelParams | None = None
+) -> Any:
     """The training design of a fold: blocks whose outcomes are known at the fold's cutoff."""
     from model.clash_model import design_from_params
 
-    return design_from_params(known_at(panel, fold.cutoff), config.model, cutoff=fold.cutoff)
+    mp = config.model if mp is None else mp
+    return design_from_params(known_at(panel, fold.cutoff), mp, cutoff=fold.cutoff)
 
 
-def fit_fold_model(panel: xr.Dataset, fold: Fold, config: FoldConfig) -> xr.DataTree:
-    """Fit the model on the data known at the fold's cutoff (one core, no progress bar)."""
+def fit_fold_model(
+    panel: xr.Dataset, fold: Fold, config: FoldConfig, mp: ModelParams | None = None
+) -> xr.DataTree:
+    """Fit the model (or ``mp``, a variant of it) on the data known at the fold's cutoff (one
+    core, no progress bar)."""
     from model.clash_model import model_from_params
     from model.sampling import fit_with_params
 
-    pm_model = model_from_params(fold_design(panel, fold, config), config.model)
+    mp = config.model if mp is None else mp
+    pm_model = model_from_params(fold_design(panel, fold, config, mp), mp)
     return fit_with_params(pm_model, config.fit, seed=fold.seed, log_likelihood=False)
 
 
@@ -239,9 +256,16 @@ def _frame(columns: Mapping[str, xr.DataArray], dims: tuple[str, ...]) -> pd.Dat
 
 
 def origin_rows(
-    idata: xr.DataTree, panel: xr.Dataset, origin: pd.Timestamp, config: FoldConfig
+    idata: xr.DataTree,
+    panel: xr.Dataset,
+    origin: pd.Timestamp,
+    config: FoldConfig,
+    other: xr.DataTree | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One origin's prediction rows: per region and step, and per region "within H"."""
+    """One origin's prediction rows: per region and step, and per region "within H".
+
+    With ``other`` (the fit of :meth:`FoldConfig.other_variant`), the step rows also hold the
+    model with and without the proximity block (one of them is ``model``)."""
     from model.forecast import forecast_draws, independent_within, within_probability
 
     known = known_at(panel, origin)
@@ -258,6 +282,11 @@ def origin_rows(
     )
     y = outcomes_after(panel, origin, mp.horizon)
     weekly = {"model": p.mean("draw").drop_vars(["country", "period_start"]), **base, "y": y}
+    if other is not None:
+        p_other = forecast_draws(other, known, origin).mean("draw")
+        pair = (weekly["model"], p_other.drop_vars(["country", "period_start"]))
+        ships = config.model.ships_proximity
+        weekly[WITH_PROXIMITY], weekly[WITHOUT_PROXIMITY] = pair if ships else pair[::-1]
     steps = _frame(weekly, ("region", "horizon"))
     z = y.max("horizon").drop_vars("target_period", errors="ignore")
     any_columns = {
@@ -272,13 +301,17 @@ def origin_rows(
 
 
 def forecast_fold(
-    idata: xr.DataTree, panel: xr.Dataset, fold: Fold, config: FoldConfig
+    idata: xr.DataTree,
+    panel: xr.Dataset,
+    fold: Fold,
+    config: FoldConfig,
+    other: xr.DataTree | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Prediction rows of every origin of a fold: per step, and "within H"."""
     country = pd.Series(panel["country"].values, index=panel["region"].values)
     steps, within = [], []
     for origin in fold.origins:
-        s, w = origin_rows(idata, panel, origin, config)
+        s, w = origin_rows(idata, panel, origin, config, other)
         for df in (s, w):
             df["origin"] = origin
             df["fit_cutoff"] = fold.cutoff
@@ -291,7 +324,8 @@ def forecast_fold(
     out["target_period"] = pd.to_datetime(out["target_period"])
     w = pd.concat(within, ignore_index=True)
     w["y"] = w["y"].astype(np.int8)
-    return out[list(PREDICTION_COLUMNS)], w[list(WITHIN_COLUMNS)]
+    extra = [WITH_PROXIMITY, WITHOUT_PROXIMITY] if other is not None else []
+    return out[[*PREDICTION_COLUMNS, *extra]], w[list(WITHIN_COLUMNS)]
 
 
 def run_fold(panel: xr.Dataset, fold: Fold, config: FoldConfig) -> FoldResult:
@@ -300,11 +334,17 @@ def run_fold(panel: xr.Dataset, fold: Fold, config: FoldConfig) -> FoldResult:
     # A worker's own PyMC lines ("NUTS[nutpie]: ...") would break the stage's progress bar.
     logging.getLogger("pymc").setLevel(logging.WARNING)
     idata = fit_fold_model(panel, fold, config)
-    divergences = 0
-    if "sample_stats" in idata.children and "diverging" in idata["sample_stats"]:
-        divergences = int(idata["sample_stats"]["diverging"].sum())
-    predictions, within = forecast_fold(idata, panel, fold, config)
+    variant = config.other_variant()
+    other = None if variant is None else fit_fold_model(panel, fold, config, variant)
+    divergences = sum(_divergences(i) for i in (idata, other) if i is not None)
+    predictions, within = forecast_fold(idata, panel, fold, config, other)
     return FoldResult(fold, predictions, within, time.perf_counter() - t0, divergences)
+
+
+def _divergences(idata: xr.DataTree) -> int:
+    if "sample_stats" in idata.children and "diverging" in idata["sample_stats"]:
+        return int(idata["sample_stats"]["diverging"].sum())
+    return 0
 
 
 def _collect(finished: list[FoldResult]) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -431,6 +431,9 @@ class BacktestParams(_Section):
     bootstrap: PositiveInt = 1000
     # Consecutive origins per bootstrap block (at least the horizon).
     block_origins: PositiveInt = 8
+    # Fit the model's other proximity variant in every fold too (model.proximity_block), to
+    # score the block's worth on the same rows; doubles the folds' sampling.
+    proximity_worth: bool = True
     dask: DaskParams = DaskParams()
 
     @model_validator(mode="after")

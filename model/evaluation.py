@@ -19,6 +19,8 @@ from model import scoring
 from model.baselines import BASELINES, FORECASTERS, WITHIN_BASELINES, WITHIN_FORECASTERS
 
 SCORES = ("brier", "log_score")
+#: Prediction columns of the model with and without the proximity block (model.backtest).
+WITH_PROXIMITY, WITHOUT_PROXIMITY = "with_proximity", "without_proximity"
 
 
 def _clean(x: Any, digits: int = 10) -> Any:
@@ -168,6 +170,35 @@ def summarise_window(
     out["per_horizon"] = _per_horizon(predictions)
     out["hindsight"] = hindsight_ceiling(predictions, out["climatology"])
     out["within_h"] = summarise_within(within, bins=bins, **kw)
+    if WITH_PROXIMITY in predictions.columns:
+        out["proximity"] = proximity_worth(predictions, block=block, n_boot=n_boot, seed=seed)
+    return out
+
+
+def proximity_worth(
+    rows: pd.DataFrame, *, block: int, n_boot: int, seed: int, reference: str = "climatology"
+) -> dict[str, Any]:
+    """The proximity block's worth on one window: skill with it minus skill without it.
+
+    ``brier_skill_diff`` and ``log_skill_diff`` are ``skill(with) − skill(without)`` against
+    ``reference`` on the same rows (positive: the block helps), each with the circular block
+    bootstrap interval of the other skills (:func:`model.scoring.skill_difference`, same
+    seed); the mean scores of both models are given beside them.
+    """
+    y = rows["y"].to_numpy()
+    origin = rows["origin"].to_numpy()
+    out: dict[str, Any] = {"reference": reference}
+    for score, key in (("brier", "brier_skill_diff"), ("log_score", "log_skill_diff")):
+        loss = getattr(scoring, f"{score}_score")
+        with_, without = (
+            loss(rows[WITH_PROXIMITY].to_numpy(), y),
+            loss(rows[WITHOUT_PROXIMITY].to_numpy(), y),
+        )
+        ref = loss(rows[reference].to_numpy(), y)
+        out[key] = scoring.skill_difference(
+            with_, without, ref, origin, block=block, n_boot=n_boot, seed=seed
+        )
+        out[f"{score}_with"], out[f"{score}_without"] = float(with_.mean()), float(without.mean())
     return out
 
 

@@ -98,6 +98,7 @@ def fold_config(params: Params) -> FoldConfig:
         model=params.model,
         fit=params.fit.model_copy(update=budget | {"cores": 1, "progressbar": False}),
         rates=Rates(bt.climatology_window, bt.ewma_half_life, bt.prior_strength),
+        proximity_worth=bt.proximity_worth,
     )
 
 
@@ -213,6 +214,12 @@ def run(params: Params, root: Path) -> None:
             "%s window: Brier skill vs climatology %s (90%%: %s … %s), ECE %s",
             name, *(_pct(skill[k]) for k in ("mean", "ci_low", "ci_high")), w["model"]["ece"],
         )  # fmt: skip
+        if "proximity" in w:
+            d = w["proximity"]["brier_skill_diff"]
+            _log.info(
+                "%s window: proximity block, Brier skill with minus without %s (90%%: %s … %s)",
+                name, *(_pct(d[k]) for k in ("mean", "ci_low", "ci_high")),
+            )  # fmt: skip
     if result.failed:
         lines = [
             f"origins {', '.join(o.date().isoformat() for o in origins)}: {msg}"

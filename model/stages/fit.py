@@ -77,6 +77,27 @@ def _loo(panel: xr.Dataset, idata: xr.DataTree, params: Params) -> tuple[dict, d
     return loo, ks
 
 
+def _proximity_worth(panel: xr.Dataset, idata: xr.DataTree, params: Params) -> dict | None:
+    """The proximity block's PSIS-LOO worth: the model's other proximity variant refitted (as
+    the LOO variants are) and compared block by block; None without a block."""
+    mp, fp = params.model, params.fit
+    if not mp.proximity_block:
+        return None
+    other = mp.proximity_variant(not mp.ships_proximity)
+    n = variant_draws(fp)
+    _log.info("proximity block: refitting the model %s it with %d draws per chain",
+              "without" if mp.ships_proximity else "with", n)  # fmt: skip
+    pm_model = model_from_params(design_from_params(panel, other), other)
+    other_fit = fit_with_params(pm_model, fp, draws=n, tune=max(fp.tune // 2, 200))
+    pair = (idata, other_fit) if mp.ships_proximity else (other_fit, idata)
+    worth = diag.block_worth(*pair)
+    worth |= {"block": list(mp.proximity_block), "shipped": "with" if mp.ships_proximity else
+              "without", "variant_draws": n}  # fmt: skip
+    _log.info("proximity block: PSIS-LOO with minus without %.1f (SE %.1f)", worth["loo_diff"],
+              worth["loo_se"])  # fmt: skip
+    return worth
+
+
 def run(params: Params, root: Path) -> None:
     """Run the fit stage (see the module docstring)."""
     mp, fp, dp = params.model, params.fit, params.diagnostics
@@ -113,6 +134,7 @@ def run(params: Params, root: Path) -> None:
         "pareto_k": diag.pareto_k_counts(ks["model"], dp.pareto_k_bad),
         "prior_predictive": diag.prior_predictive_summary(rates, design.clash_rate),
         "loo": loo,
+        "proximity": _proximity_worth(panel, idata, params),
         "design": diag.design_summary(design),
     }
     _save_figures(root, idata, rates, design.clash_rate)

@@ -186,3 +186,21 @@ def test_bad_inputs_raise():
         scoring.brier_score([1.2], [1])
     with pytest.raises(ValueError, match="0 or 1"):
         scoring.brier_score([0.2], [2])
+
+
+def test_skill_difference_by_hand_and_paired():
+    from model.scoring import block_bootstrap_skill, skill_difference
+
+    groups = np.repeat(np.arange(6), 2)
+    ref = np.full(12, 0.25)
+    without = np.full(12, 0.2)
+    with_ = np.where(groups % 2 == 0, 0.1, 0.2)
+    out = skill_difference(with_, without, ref, groups, block=2, n_boot=200, seed=1)
+    # skill(with) - skill(without) against the reference: (2.4 - 1.8) / 3.0 = 0.2
+    assert out["mean"] == pytest.approx(0.2)
+    a = block_bootstrap_skill(with_, ref, groups)["mean"]
+    b = block_bootstrap_skill(without, ref, groups)["mean"]
+    assert out["mean"] == pytest.approx(a - b)
+    assert out["ci_low"] <= out["mean"] <= out["ci_high"]
+    same = skill_difference(without, without, ref, groups, block=2, n_boot=50)
+    assert same == {"mean": 0.0, "ci_low": 0.0, "ci_high": 0.0}
