@@ -53,6 +53,7 @@ LOADED: dict[str, bool] = {
     "ingest": False,
     "panel_metrics": False,
     "events": False,
+    "evidence": False,
     "provenance_md": False,
 }
 
@@ -105,6 +106,8 @@ class Run:
     forecast_within : xr.DataArray or None
         P(any clash in steps 1..horizon) draws, the same dims, from ``forecast.nc``.
     scenarios, predictions, within, reliability, backtest_scores, events : DataFrame or None
+    evidence : DataFrame or None
+        ``reports/evidence.csv``: the incidents behind each region's proximity indicators.
     backtest, ingest, panel_metrics : dict or None
     provenance_md : str or None
         The text of ``data/raw/PROVENANCE.md``.
@@ -133,6 +136,7 @@ class Run:
     ingest: dict[str, Any] | None = None
     panel_metrics: dict[str, Any] | None = None
     events: pd.DataFrame | None = None
+    evidence: pd.DataFrame | None = None
     provenance_md: str | None = None
     geometry: dict[str, Any] = field(default_factory=dict)
     hashes: dict[str, str] = field(default_factory=dict)

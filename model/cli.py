@@ -17,7 +17,7 @@ from pathlib import Path
 from model.config import ParamsError, read_params
 from model.errors import StageError
 
-STAGES = ("ingest", "panel", "fit", "forecast", "backtest", "report")
+STAGES = ("ingest", "panel", "fit", "forecast", "evidence", "backtest", "report")
 FORMATS = ["canonical", "ucdp_ged", "acled", "points"]
 #: Loggers shown at INFO: the package's own (every module logs as ``model.<module>``) and PyMC's
 #: sampler lines; other libraries only when they warn.

@@ -188,8 +188,8 @@ def proximity_worth(
     y = rows["y"].to_numpy()
     origin = rows["origin"].to_numpy()
     out: dict[str, Any] = {"reference": reference}
-    for score, key in (("brier", "brier_skill_diff"), ("log_score", "log_skill_diff")):
-        loss = getattr(scoring, f"{score}_score")
+    losses = (("brier", scoring.brier_score), ("log_score", scoring.log_score))
+    for (score, loss), key in zip(losses, ("brier_skill_diff", "log_skill_diff"), strict=True):
         with_, without = (
             loss(rows[WITH_PROXIMITY].to_numpy(), y),
             loss(rows[WITHOUT_PROXIMITY].to_numpy(), y),

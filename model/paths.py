@@ -38,6 +38,8 @@ DIAGNOSTIC_FIGURES = Path("reports/figures/diagnostics")
 FORECAST_NC = Path("data/forecast/forecast.nc")
 FORECAST_CSV = Path("reports/forecast.csv")
 SCENARIOS_CSV = Path("reports/scenarios.csv")
+# evidence
+EVIDENCE = Path("reports/evidence.csv")
 # backtest
 PREDICTIONS = Path("data/backtest/predictions.parquet")
 WITHIN = Path("data/backtest/within.parquet")
@@ -66,6 +68,7 @@ ARTEFACTS: dict[str, Artefact] = {
     "forecast_nc": Artefact(FORECAST_NC, "forecast"),
     "forecast": Artefact(FORECAST_CSV, "forecast"),
     "scenarios": Artefact(SCENARIOS_CSV, "forecast"),
+    "evidence": Artefact(EVIDENCE, "evidence"),
     "predictions": Artefact(PREDICTIONS, "backtest"),
     "within": Artefact(WITHIN, "backtest"),
     "backtest": Artefact(BACKTEST_METRICS, "backtest"),

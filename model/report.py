@@ -498,8 +498,22 @@ def build_context(run: Run, params: ReportParams) -> dict[str, Any]:
         "backtest": _backtest(run),
         "missing": run.missing,
     }
+    ctx["proximity"] = _proximity(run, over_time, scen)
     ctx["provenance"] = _provenance(run, t0)
     return ctx
+
+
+def _proximity(run: Run, regions: list[str], scen: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """The proximity section (:mod:`model.report_proximity`); adds each scenario's ``notes``."""
+    from model import report_proximity as rp
+
+    worth = rp.worth(run.diagnostics, run.backtest)
+    changes = {s.name: s.changes for s in run.params.scenarios}
+    post = run.idata["posterior"]
+    for s in scen or []:
+        rows = run.scenarios.loc[run.scenarios["scenario"].astype(str) == s["name"]]
+        s["notes"] = rp.scenario_notes(rows, changes.get(s["name"], []), post, worth)
+    return {"worth": worth, "evidence": rp.evidence_rows(run.evidence, regions)}
 
 
 def _env() -> Environment:

@@ -79,6 +79,7 @@ model:
   offset: clash_level_hl4
   features: [clash_decay_hl1, clash_decay_hl4, since_clash, nbr_clash_decay_hl4,
              prox_government__armed_group_near]
+  proximity_block: [prox_government__armed_group_near]
   priors:
     intercept: {dist: Normal, mu: -2.0, sigma: 1.5}
     beta: {dist: Normal, mu: 0.0, sigma: 1.0}
@@ -333,7 +334,61 @@ def _diagnostics(gate: str) -> dict:
             "no_proximity": {"elpd": -123.9, "se": 8.4, "p_loo": 10.0, "pareto_k_bad": 1},
             "best": "model",
         },
+        "proximity": {
+            "loo_diff": 3.4,
+            "loo_se": 2.9,
+            "clear": False,
+            "elpd_with": -120.5,
+            "elpd_without": -123.9,
+            "block": ["prox_government__armed_group_near"],
+            "shipped": "with",
+            "variant_draws": 500,
+        },
     }
+
+
+#: An actor name long enough to overflow a phone's width unless the table wraps it.
+LONG_ACTOR = "Military Forces of the Republic of Alpha (2000-) 17th Mechanised Division " * 2
+
+
+def _evidence() -> pd.DataFrame:
+    """reports/evidence.csv of the top regions, with a payload and a very long actor name."""
+    rows = []
+    for region in REGIONS:
+        for k in range(3):
+            rows.append(
+                {
+                    "region": region,
+                    "pair": "government__armed_group",
+                    "kind": "event",
+                    "date": f"2020-07-0{k + 1}",
+                    "name": "",
+                    "actor1": "Armed group " + SCRIPT if k == 0 else "IS",
+                    "actor2": LONG_ACTOR if k == 1 else "Civilians",
+                    "category": "state_based",
+                    "side": "armed_group",
+                    "distance_km": 12.5 * (k + 1),
+                    "nearest": "Base " + ONERROR + " (base)",
+                    "source_row": f"data/raw/tiny_ged.csv:{k + 2}",
+                }
+            )
+        rows.append(
+            {
+                "region": region,
+                "pair": "government__armed_group",
+                "kind": "position",
+                "date": "2016-03-03",
+                "name": "Base " + ONERROR,
+                "actor1": "",
+                "actor2": "",
+                "category": "base",
+                "side": "government",
+                "distance_km": 12.5,
+                "nearest": "IS – Civilians, 2020-07-01",
+                "source_row": "",
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def _backtest(
@@ -368,6 +423,8 @@ def _backtest(
                         "markov": 0.2 + 0.3 * y * rng.uniform(),
                         "logistic": float(np.clip(pm + rng.normal(0, 0.1), 0.01, 0.99)),
                         "global_rate": 0.28,
+                        "with_proximity": pm,
+                        "without_proximity": float(np.clip(pm + rng.normal(0, 0.1), 0.01, 0.99)),
                     }
                 )
             z = max(ys)
@@ -463,6 +520,7 @@ def build_fake_run(root: Path, *, gate: str = "pass", backtest: bool = True, see
         }
     )
     events.to_parquet(root / "data/interim/events.parquet", index=False)
+    _evidence().to_csv(root / "reports/evidence.csv", index=False)
     ingest = {
         "sources": {
             "tiny_ged": {

@@ -36,6 +36,7 @@ def project(tmp_path):
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())
     raw["model"].update(features=FEATURES, burn_in=2, horizon=3, offset=None, region_effects=True)
     raw["diagnostics"]["loo_variants"] = ["no_features", "no_proximity"]
+    raw["model"]["proximity_block"] = ["prox_us_coalition__armed_group_near"]
     raw["fit"].update(draws=20, tune=20, chains=2, prior_samples=30, progressbar=False)
     raw["scenarios"] = [
         {
@@ -101,6 +102,9 @@ def test_gate_off_writes_everything_and_forecast_follows(project, monkeypatch):
     ):
         assert key in metrics, key
     assert set(metrics["loo"]) >= {"model", "no_features", "no_proximity", "best"}
+    worth = metrics["proximity"]  # the model ships with the block: refitted without it
+    assert worth["shipped"] == "with" and worth["block"] == ["prox_us_coalition__armed_group_near"]
+    assert np.isfinite(worth["loo_diff"]) and worth["loo_se"] >= 0
     assert metrics["divergences"] == 0 and metrics["gate"] == "fail"  # identical mock chains
     assert 0 < metrics["prior_predictive"]["prior_rate_median"] < 1
     figures = {p.name for p in (root / "reports/figures/diagnostics").glob("*.png")}

@@ -39,7 +39,7 @@ def worth(request):
 
 
 def test_the_effect_per_sd_is_recovered_or_its_absence_reported(worth):
-    effect, idata, result = worth
+    effect, idata, _ = worth
     assert int(idata["sample_stats"]["diverging"].sum()) == 0
     beta = idata["posterior"]["beta_mu"].sel(feature=PROXIMITY).values.ravel()
     lo, hi = np.quantile(beta, [0.05, 0.95])

@@ -15,8 +15,8 @@ from pypdf import PdfReader
 from model.artefacts import load_run
 from model.report import build_context, pct, pct_interval, render_html, render_pdf
 
-SECTIONS = ("Headline", "Map of clash risk", "Drivers", "Scenarios", "Diagnostics", "Backtest",
-            "Provenance")  # fmt: skip
+SECTIONS = ("Headline", "Map of clash risk", "Drivers", "Scenarios", "Proximity", "Diagnostics",
+            "Backtest", "Provenance")  # fmt: skip
 BANNER = "Diagnostics gate FAILED"
 CSS_URL = re.compile(r"""url\(\s*["']?([^"')]*)""", re.I)
 
@@ -181,18 +181,52 @@ def _boxes(box):
     ids=["A4", "phone"],
 )
 def test_side_tables_fit_the_page_with_a_long_actor_name(failed: tuple[dict, str], page: str):
+    assert _tables_within_page(failed[1], page, "coverage") == 2
+
+
+@pytest.mark.parametrize(
+    "page",
+    ["", "@page { size: 390px 6000px !important; margin: 0 !important }"],
+    ids=["A4", "phone"],
+)
+def test_the_proximity_evidence_fits_the_page_with_a_long_actor_name(
+    failed: tuple[dict, str], page: str
+):
+    assert _tables_within_page(failed[1], page, "evidence") == 1
+
+
+def test_proximity_worth_evidence_and_scenario_caveats_are_said(failed: tuple[dict, str]):
+    ctx, html = failed
+    section = html[
+        html.index('<section id="proximity">') : html.index('<section id="diagnostics">')
+    ]
+    assert "+3.4 (SE 2.9)" in section and "within 2 SE" in section
+    assert "test window" in section and "dev window" in section
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in section and SCRIPT not in section
+    assert ONERROR not in section and "17th Mechanised Division" in section
+    # Regions shown are the top ones (report.regions_over_time), each with its incidents.
+    shown = {r["region"] for r in ctx["proximity"]["evidence"]}
+    assert shown == set(ctx["over_time_regions"])
+    notes = ctx["scenarios"][0]["notes"]
+    assert any("not clear on the data" in n and "+3.4" in n for n in notes)
+    scen = html[html.index('<section id="scenarios">') : html.index('<section id="proximity">')]
+    assert "The proximity indicators are not clear on the data" in scen
+
+
+def _tables_within_page(html: str, page: str, cls: str) -> int:
+    """How many tables of class ``cls`` there are, each checked to end within the page."""
     from weasyprint import CSS, HTML
 
-    doc = HTML(string=failed[1]).render(stylesheets=[CSS(string=page)] if page else None)
-    tables = 0
+    doc = HTML(string=html).render(stylesheets=[CSS(string=page)] if page else None)
+    tables = set()
     for pg in doc.pages:
         for box in _boxes(pg._page_box):
             element = getattr(box, "element", None)
-            if type(box).__name__ != "TableBox" or "coverage" not in element.get("class", ""):
+            if type(box).__name__ != "TableBox" or cls not in element.get("class", ""):
                 continue
-            tables += 1
+            tables.add(element)  # a table broken over pages is one table
             right = max(b.position_x + b.margin_width() for b in _boxes(box))
             page_box = pg._page_box  # its content area: within the page margins
             limit = page_box.position_x + page_box.margin_left + page_box.width
             assert right <= limit + 0.5, (element.get("class"), right, limit)
-    assert tables == 2
+    return len(tables)
