@@ -351,13 +351,18 @@ def proximity(
         dist = np.where(cons, nearest[:, None], np.inf).min(axis=0)
         grids.km[:, t] = np.where(np.isfinite(dist), dist, np.nan)
         grids.n_within[:, t] = (cons & (nearest <= radius_km)[:, None]).sum(axis=0)
-        n_act = int(act.sum())
-        for kind, counts in grids.exposure.items():
-            of_kind = pos.kind[act] == kind
-            if of_kind.any():
-                near_kind = (d[:, :n_act][:, of_kind] <= radius_km).any(axis=1)
-                counts[:, t] = (cons & near_kind[:, None]).sum(axis=0)
+        _count_exposure(grids.exposure, t, d[:, : int(act.sum())], pos.kind[act], cons, radius_km)
     return grids
+
+
+def _count_exposure(exposure, t, d_pos, kinds, cons, radius_km) -> None:
+    """Fill ``exposure[kind][:, t]``: considered B events within the radius of an active
+    position of each kind (``d_pos``: B events × active positions, in km)."""
+    for kind, counts in exposure.items():
+        of_kind = kinds == kind
+        if of_kind.any():
+            near_kind = (d_pos[:, of_kind] <= radius_km).any(axis=1)
+            counts[:, t] = (cons & near_kind[:, None]).sum(axis=0)
 
 
 def trailing_sum(x: np.ndarray, window: int) -> np.ndarray:

@@ -144,3 +144,36 @@ def load_panel(root: Path | str) -> Any:
         When there is no panel yet (the message names the stage that makes it).
     """
     return read_dataset(paths.require(Path(root), paths.PANEL, "panel"))
+
+
+#: Columns of ``data/interim/positions.parquet`` that the panel and the evidence read.
+POSITION_COLUMNS = ("side", "latitude", "longitude", "start_date", "end_date")
+
+
+def load_positions(root: Path | str, configured: bool) -> Any:
+    """The positions of the run under ``root`` (:data:`model.paths.POSITIONS`) with their dates
+    parsed, or None when there are none and params name none (``configured`` False).
+
+    Raises
+    ------
+    model.errors.StageError
+        A configured positions file is missing, unreadable or lacks a column.
+    """
+    import pandas as pd
+
+    from model.errors import StageError
+
+    path = Path(root) / paths.POSITIONS
+    if not path.exists() and not configured:
+        return None
+    path = paths.require(Path(root), paths.POSITIONS, "positions")
+    try:
+        pos = pd.read_parquet(path)
+    except Exception as e:  # pyarrow raises several types for a damaged file
+        raise StageError(f"{path}: cannot read positions: {e}") from e
+    lacking = [c for c in POSITION_COLUMNS if c not in pos.columns]
+    if lacking:
+        raise StageError(f"{path}: positions lack columns {lacking}")
+    for c in ("start_date", "end_date"):
+        pos[c] = pd.to_datetime(pos[c])
+    return pos

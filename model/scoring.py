@@ -291,16 +291,9 @@ def _interval(mean: float, reps: np.ndarray, level: float) -> dict[str, float]:
 
 
 def skill_difference(
-    loss_with: ArrayLike,
-    loss_without: ArrayLike,
-    loss_reference: ArrayLike,
-    groups: ArrayLike,
-    *,
-    block: int = 4,
-    n_boot: int = 1000,
-    level: float = 0.9,
-    seed: int = 0,
-) -> dict[str, float]:
+    loss_with: ArrayLike, loss_without: ArrayLike, loss_reference: ArrayLike, groups: ArrayLike,
+    *, block: int = 4, n_boot: int = 1000, level: float = 0.9, seed: int = 0,
+) -> dict[str, float]:  # fmt: skip
     """Skill of one model minus skill of another against the same reference, with its interval.
 
     ``skill(with) − skill(without) = (Σ loss_without − Σ loss_with) / Σ loss_reference`` on the

@@ -194,15 +194,9 @@ PROXIMITY = fn.proximity(fn.pair_stem("a", "b"), "near")
 
 
 def simulate_proximity_panel(
-    effect: float,
-    *,
-    n_regions: int = 12,
-    n_periods: int = 200,
-    horizon: int = 4,
-    sigma_block: float = 0.5,
-    scale_km: float = 50.0,
-    seed: int = 0,
-) -> xr.Dataset:
+    effect: float, *, n_regions: int = 12, n_periods: int = 200, horizon: int = 4,
+    sigma_block: float = 0.5, scale_km: float = 50.0, seed: int = 0,
+) -> xr.Dataset:  # fmt: skip
     """A panel whose clashes follow a proximity effect of ``effect`` logits per SD of nearness.
 
     Side A's distance to side B per region drifts (log-normal AR(1), median 60 km) and the pair

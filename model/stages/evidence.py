@@ -19,7 +19,7 @@ from model import io
 from model.config import Params
 from model.errors import StageError
 from model.evidence import COLUMNS, proximity_evidence
-from model.paths import EVENTS, EVIDENCE, POSITIONS
+from model.paths import EVENTS, EVIDENCE, require
 
 log = logging.getLogger(__name__)
 
@@ -27,28 +27,15 @@ log = logging.getLogger(__name__)
 TOP = 5
 
 
-def _positions(root: Path) -> pd.DataFrame:
-    path = root / POSITIONS
-    cols = ["side", "name", "kind", "latitude", "longitude", "start_date", "end_date"]
-    if not path.exists():
-        return pd.DataFrame(columns=cols)
-    pos = pd.read_parquet(path)
-    lacking = [c for c in cols if c not in pos.columns]
-    if lacking:
-        raise StageError(f"{path}: positions lack columns {lacking}")
-    for c in ("start_date", "end_date"):
-        pos[c] = pd.to_datetime(pos[c])
-    return pos
-
-
 def run(params: Params, root: Path) -> None:
     """Write ``reports/evidence.csv`` (see the module docstring)."""
     from model.regions import load_regions  # shapely and the boundaries
 
     root = Path(root)
-    if not (root / EVENTS).exists():
-        raise StageError(f"{EVENTS}: no events; run `dvc repro ingest` first")
-    events = pd.read_parquet(root / EVENTS)
+    events = pd.read_parquet(require(root, EVENTS, "events"))
+    positions = io.load_positions(root, params.ingest.positions is not None)
+    if positions is None:
+        positions = pd.DataFrame(columns=[*io.POSITION_COLUMNS, "name", "kind"])
     panel = io.load_panel(root)
     starts = pd.DatetimeIndex(panel["period"].values)
     ends = pd.DatetimeIndex(panel["period_end"].values)
@@ -63,7 +50,7 @@ def run(params: Params, root: Path) -> None:
     regions = load_regions(params.ingest.regions, root)
     names = [str(r) for r in panel["region"].values]
     out = proximity_evidence(
-        events, _positions(root), regions.geometry, names, params.panel.proximity,
+        events, positions, regions.geometry, names, params.panel.proximity,
         starts, ends, t, TOP,
     )  # fmt: skip
     io.write_csv(root / EVIDENCE, out[list(COLUMNS)])

@@ -15,7 +15,7 @@ import pandas as pd
 
 from model.config import Params
 from model.errors import StageError
-from model.io import write_json, write_netcdf
+from model.io import load_positions, write_json, write_netcdf
 from model.panel import blank_start_positions, build_panel, panel_summary
 from model.paths import EVENTS, PANEL, PANEL_METRICS, POSITIONS
 from model.provenance import stamp
@@ -32,21 +32,6 @@ def _read_parquet(path: Path, what: str) -> pd.DataFrame:
         raise StageError(f"{path}: cannot read {what}: {e}") from e
 
 
-def _read_positions(path: Path, configured: bool) -> pd.DataFrame | None:
-    if not path.exists():
-        if configured:
-            raise StageError(f"{path}: no positions; run `clashcast ingest` first")
-        return None
-    pos = _read_parquet(path, "positions")
-    need = ["side", "latitude", "longitude", "start_date", "end_date"]
-    lacking = [c for c in need if c not in pos.columns]
-    if lacking:
-        raise StageError(f"{path}: positions lack columns {lacking}")
-    for c in ("start_date", "end_date"):
-        pos[c] = pd.to_datetime(pos[c])
-    return pos
-
-
 def run(params: Params, root: Path) -> None:
     """Build the panel from the ingest outputs and write it with its metrics."""
     from model.regions import load_regions  # the regions module loads shapely and boundaries
@@ -55,7 +40,7 @@ def run(params: Params, root: Path) -> None:
     root = Path(root)
     events_path, positions_path = root / EVENTS, root / POSITIONS
     events = _read_parquet(events_path, "events")
-    positions = _read_positions(positions_path, params.ingest.positions is not None)
+    positions = load_positions(root, params.ingest.positions is not None)
     regions = load_regions(params.ingest.regions, root)
 
     try:

@@ -14,6 +14,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import synthetic_acled
@@ -124,6 +125,34 @@ def test_the_example_runs_end_to_end_on_an_acled_export(tmp_path: Path):
     assert panel["regions"] == 32 and 0 < panel["clash_rate"] < 0.2
     backtest = json.loads((project / "reports/metrics/backtest.json").read_text())
     assert backtest["origins"] == 3
+    # The ACLED indicators' worth, with against without, in both places (whatever its sign).
+    diagnostics = json.loads((project / "reports/metrics/diagnostics.json").read_text())
+    assert diagnostics["proximity"]["shipped"] == "with"
+    assert np.isfinite(diagnostics["proximity"]["loo_diff"])
+    worth = next(iter(backtest["windows"].values()))["proximity"]
+    assert set(worth) >= {"brier_skill_diff", "log_skill_diff"}
+    assert (project / "reports/evidence.csv").stat().st_size > 0
     html = (project / "reports/forecast.html").read_text(encoding="utf-8")
     assert "Sides: events and actors" in html and "Unidentified Armed Group (Syria)" in html
     assert (project / "reports/forecast.pdf").stat().st_size > 0
+
+
+def test_the_example_builds_the_acled_precursors(panel_run):
+    project, _ = panel_run
+    params = read_params(project / "params.yaml")
+    with xr.open_dataset(project / "data/processed/panel.nc") as ds:
+        missing = [f for f in params.model.proximity_block if f not in ds]
+        assert missing == []
+        syria = ds["country"] == "Syria"
+        # Bases established by pro-Iran militias (Deir ez Zor, Al Bukamal) are counted as contact,
+        # in Syria only.
+        dep = ds["contact_deployment_hl4"]
+        assert float(dep.where(syria, drop=True).max()) > 0
+        assert float(dep.where(~syria, drop=True).max()) == 0
+        stem = "prox_us_coalition__iran_aligned"
+        co = float(ds[f"{stem}_copresent"].mean())
+        assert 0 < co < 1
+        first = ds[f"{stem}_first_contact"]
+        assert 0 < float(first.sum()) < float((ds[f"{stem}_n_within"] > 0).sum())
+        assert float(ds[f"{stem}_exposure_garrison"].max()) > 0  # al-Tanf is a garrison
+        assert np.isfinite(ds[f"{stem}_closing"]).all()

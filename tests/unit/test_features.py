@@ -246,23 +246,13 @@ def test_exposure_counts_b_near_active_positions_of_each_kind():
     # each. Exposure counts B within radius of an *active* position of that kind only.
     geom = {"w": shapely.box(0, 0, 1, 1), "e": shapely.box(1, 0, 2, 1)}
     ps = pd.date_range("2020-01-06", periods=3, freq="W-MON").to_numpy()
-    pe = ps + np.timedelta64(6, "D")
     a_pos = _positions([0.5, 0.5], [0.1, 1.9], ["2020-01-13", None], [None, None])
     a_pos["kind"] = ["base", "outpost"]
     b = _frame([0.5, 0.5, 0.5], [0.2, 1.8, 0.2], ["w", "e", "w"], [0, 0, 2])
-    g = proximity(
-        a_pos,
-        _frame([], [], [], []),
-        b,
-        regions=["w", "e"],
-        geometry=geom,
-        period_start=ps,
-        period_end=pe,
-        window=1,
-        radius_km=20.0,
-        near_km=10.0,
-        exposure_kinds=["base", "outpost", "hq"],
-    )
+    pe = ps + np.timedelta64(6, "D")
+    kw = {"regions": ["w", "e"], "geometry": geom, "period_start": ps, "period_end": pe,
+          "window": 1, "radius_km": 20.0, "near_km": 10.0}  # fmt: skip
+    g = proximity(a_pos, _frame([], [], [], []), b, exposure_kinds=["base", "outpost", "hq"], **kw)
     # Week 0: the base is not yet active, so the west event (11 km from it) is not exposure.
     assert g.exposure["base"][:, 0].tolist() == [0, 0]
     assert g.exposure["outpost"][:, 0].tolist() == [0, 1]
@@ -270,19 +260,7 @@ def test_exposure_counts_b_near_active_positions_of_each_kind():
     assert g.exposure["base"][:, 2].tolist() == [1, 0]
     assert (g.exposure["hq"] == 0).all()
     with pytest.raises(ValueError, match="kind column"):
-        proximity(
-            a_pos.drop(columns="kind"),
-            _frame([], [], [], []),
-            b,
-            regions=["w", "e"],
-            geometry=geom,
-            period_start=ps,
-            period_end=pe,
-            window=1,
-            radius_km=20.0,
-            near_km=10.0,
-            exposure_kinds=["base"],
-        )
+        proximity(a_pos.drop(columns="kind"), b.iloc[:0], b, exposure_kinds=["base"], **kw)
 
 
 def test_first_contact_needs_memory_periods_without():
