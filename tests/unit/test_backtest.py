@@ -126,3 +126,33 @@ def test_no_look_ahead_real_fit_poisoned_future_changes_nothing():
     top = clean.groupby(["origin", "region"])["model"].max().reset_index()
     merged = clean_w.merge(top, on=["origin", "region"], suffixes=("", "_step"))
     assert (merged["model"] >= merged["model_step"] - 1e-12).all()
+
+
+@pytest.mark.slow
+def test_a_fold_scores_the_model_with_and_without_its_proximity_block():
+    """The shipped model does without the block: each fold also fits it with the block, and the
+    rows carry both (the model's own forecasts are the "without" column)."""
+    from model.evaluation import proximity_worth
+
+    params = read_params(ROOT / "params.yaml")
+    feats = [*FEATURES, "prox_a__b_near"]
+    panel = simulate_panel(1, 3, 30, feats, Truth(beta={"prox_a__b_near": 1.5}), seed=6)
+    panel["level"] = panel["clash_decay_hl4"] - 2.0
+    model = params.model.model_copy(
+        update={"features": list(FEATURES), "horizon": 2, "burn_in": 4, "offset": "level",
+                "proximity_block": ["prox_a__b_near"], "country_varying": []}
+    )  # fmt: skip
+    budget = {"draws": 40, "tune": 40, "chains": 1, "cores": 1, "progressbar": False}
+    config = bt.FoldConfig(model, params.fit.model_copy(update=budget), proximity_worth=True)
+    assert config.other_variant().features == [*FEATURES, "prox_a__b_near"]
+    periods = panel["period"].values
+    fold = bt.make_folds([periods[22], periods[24]], refit_every=2, seed=5)[0]
+    rows = bt.run_fold(panel, fold, config).predictions
+    np.testing.assert_array_equal(rows["without_proximity"], rows["model"])
+    assert not np.allclose(rows["with_proximity"], rows["model"])
+    rows["climatology"] = rows["climatology"].clip(0.01, 0.99)
+    worth = proximity_worth(rows, block=1, n_boot=20, seed=0)
+    b = worth["brier_skill_diff"]
+    assert b["ci_low"] <= b["mean"] <= b["ci_high"]
+    off = bt.FoldConfig(model, config.fit)  # proximity_worth off: one fit, no extra columns
+    assert off.other_variant() is None
