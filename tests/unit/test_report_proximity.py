@@ -1,0 +1,70 @@
+"""Plain words beside a scenario whose effect the data do not make clear, and the block's worth."""
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from model.config import ScenarioChange
+from model.report_proximity import evidence_rows, scenario_notes, worth
+
+NEAR = "prox_a__b_near"
+
+
+def _post(mean: float) -> xr.Dataset:
+    draws = np.random.default_rng(0).normal(mean, 0.1, (2, 200, 1))
+    beta = xr.DataArray(draws, dims=("chain", "draw", "feature"), coords={"feature": [NEAR]})
+    return xr.Dataset({"beta_mu": beta})
+
+
+def _rows(lo: float, hi: float) -> pd.DataFrame:
+    return pd.DataFrame({"diff_q05": [lo, 0.01], "diff_q95": [hi, 0.05]})
+
+
+def test_a_clear_scenario_carries_no_note_and_an_unclear_one_says_why():
+    change = [ScenarioChange(feature="prox_a__b_km", set=10)]
+    clear_loo = worth({"proximity": {"loo_diff": 12.0, "loo_se": 3.0, "clear": True}}, None)
+    assert scenario_notes(_rows(0.01, 0.04), change, _post(0.8), clear_loo) == []
+    vague_loo = worth({"proximity": {"loo_diff": -1.0, "loo_se": 3.9, "clear": False}}, None)
+    notes = scenario_notes(_rows(-0.02, 0.04), change, _post(0.05), vague_loo)
+    assert len(notes) == 3
+    assert "spans zero" in notes[0]
+    assert NEAR in notes[1] and "per SD" in notes[1]  # a distance moves its nearness
+    assert "-1.0" in notes[2] and "SE 3.9" in notes[2]
+
+
+def test_worth_says_the_backtest_interval_and_none_without_a_block():
+    assert worth({}, None) is None
+    window = {
+        "origins": 104,
+        "proximity": {
+            "brier_skill_diff": {"mean": 0.001, "ci_low": -0.002, "ci_high": 0.004},
+            "log_skill_diff": {"mean": -0.01, "ci_low": -0.02, "ci_high": 0.0},
+        },
+    }
+    out = worth({}, {"windows": {"test": window}})
+    assert out["test"]["brier"] == "+0.10% (-0.20% to +0.40%)"
+    assert not out["test"]["decisive"] and out["dev"] is None and out["loo"] is None
+
+
+def test_evidence_rows_keep_the_regions_order_and_the_closest_per_kind():
+    ev = pd.DataFrame(
+        {
+            "region": ["B", "A", "A", "A", "A"],
+            "kind": ["event", "event", "event", "position", "event"],
+            "date": ["2020-01-01"] * 5,
+            "name": ["", "", "", "Base", ""],
+            "actor1": ["x", "y", "z", "", "w"],
+            "actor2": ["c"] * 5,
+            "category": ["os", "os", "sb", "base", "os"],
+            "distance_km": [5.0, 30.0, 10.0, 7.0, np.nan],
+            "nearest": ["n"] * 5,
+        }
+    )
+    rows = evidence_rows(ev, ["A", "B"], per_kind=2)
+    assert [(r["region"], r["kind"], r["km"]) for r in rows] == [
+        ("A", "event", "10"),
+        ("A", "event", "30"),
+        ("A", "position", "7"),
+        ("B", "event", "5"),
+    ]
+    assert rows[2]["what"] == "Base" and rows[0]["what"] == "z – c"
