@@ -15,7 +15,8 @@ ECE, and the same for "any clash within H". Weeks treated as independent are not
 here: every run scores the product of the model's weekly forecasts beside its "within H"
 (``independent`` in ``within.parquet``). Asserts nothing.
 
-Usage: ``python benchmarks/bench_model_selection.py [--variants shipped,region_effects,...]``
+Usage: ``python benchmarks/bench_model_selection.py [--variants shipped,region_effects,...]
+[--windows insurgency]``
 """
 
 from __future__ import annotations
@@ -162,9 +163,12 @@ HEADER = (
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--variants", default=",".join(VARIANTS))
+    ap.add_argument("--windows", default="", help="run only windows whose label contains this")
     args = ap.parse_args()
     names = args.variants.split(",")
     for label, window in WINDOWS.items():
+        if args.windows not in label:
+            continue
         with tempfile.TemporaryDirectory() as tmp:
             project, params = prepare(Path(tmp), window)
             print(f"**{label}**\n\n{HEADER}", flush=True)
