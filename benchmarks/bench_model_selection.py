@@ -11,9 +11,12 @@ shipped UCDP GED file:
 Each run is in a temporary project (a copy of ``data/raw``, ingest and panel run there), so the
 checkout is not touched. Prints one Markdown table per window: Brier and log-score skill of the
 model against climatology and the EWMA rate (with the bootstrap interval of the first), weekly
-ECE, and the same for "any clash within H". Asserts nothing.
+ECE, and the same for "any clash within H". Weeks treated as independent are not a variant
+here: every run scores the product of the model's weekly forecasts beside its "within H"
+(``independent`` in ``within.parquet``). Asserts nothing.
 
-Usage: ``python benchmarks/bench_model_selection.py [--variants shipped,region_effects,...]``
+Usage: ``python benchmarks/bench_model_selection.py [--variants shipped,region_effects,...]
+[--windows insurgency]``
 """
 
 from __future__ import annotations
@@ -58,7 +61,6 @@ VARIANTS = {
         "+ learned intercept and region effects",
         {"model": {"region_effects": True}},
     ),
-    "no_dependence": ("weeks independent (no block effect)", {"model": {"dependence": False}}),
     "share_offset": (
         "offset: one-level EWMA log-odds (clash_share_hl13)",
         {"model": {"offset": "clash_share_hl13"}},
@@ -161,18 +163,20 @@ HEADER = (
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--variants", default=",".join(VARIANTS))
+    ap.add_argument("--windows", default="", help="run only windows whose label contains this")
     args = ap.parse_args()
     names = args.variants.split(",")
     for label, window in WINDOWS.items():
+        if args.windows not in label:
+            continue
         with tempfile.TemporaryDirectory() as tmp:
             project, params = prepare(Path(tmp), window)
-            lines = [f"**{label}**\n", HEADER]
+            print(f"**{label}**\n\n{HEADER}", flush=True)
             for name in names:
                 what, overrides = VARIANTS[name]
                 w, took = run_variant(project, params, overrides)
-                lines.append(row(f"`{name}`: {what}", w, took))
+                print(row(f"`{name}`: {what}", w, took), flush=True)
             first = w
-            print("\n".join(lines))
             print(
                 f"\n{first['origins']} origins {first['first_origin']} … {first['last_origin']}, "
                 f"prevalence {first['prevalence']:.3f} weekly, "

@@ -307,6 +307,10 @@ class ModelParams(_Section):
             raise ValueError(f"offset {self.offset!r} is also a feature")
         if not self.region_effects and self.offset is None:
             raise ValueError("region_effects: false needs an offset to carry each region's level")
+        if not (self.region_effects or self.dependence or self.features):
+            raise ValueError(
+                "the model has nothing to fit: no region effects, no dependence, no features"
+            )
         inside = [f for f in self.proximity_block if f in self.features]
         if inside and len(inside) != len(self.proximity_block):
             outside = sorted(set(self.proximity_block) - set(inside))

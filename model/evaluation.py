@@ -233,20 +233,40 @@ def summarise_backtest(
 
 
 def scores_by_origin(
-    predictions: pd.DataFrame, windows: Mapping[str, Sequence[pd.Timestamp]]
+    predictions: pd.DataFrame,
+    windows: Mapping[str, Sequence[pd.Timestamp]],
+    within: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Mean Brier and log score of the model per origin, each baseline's Brier, the window."""
-    y = predictions["y"].to_numpy()
-    cols = {
-        "origin": predictions["origin"].dt.strftime("%Y-%m-%d"),
-        "brier": scoring.brier_score(predictions["model"].to_numpy(), y),
-        "log_score": scoring.log_score(predictions["model"].to_numpy(), y),
-    }
-    for name in BASELINES:
-        cols[f"{name}_brier"] = scoring.brier_score(predictions[name].to_numpy(), y)
-    out = pd.DataFrame(cols).groupby("origin", sort=True).mean().reset_index()
+    """Mean scores per origin (what ``dvc plots`` draws over time): the model's Brier and log
+    score and each baseline's Brier for the weekly forecasts; with ``within``, the Brier of "any
+    clash within H" of the model and of its baselines (``within_<name>_brier``); the window."""
+    out = _mean_brier_by_origin(predictions, FORECASTERS, prefix="")
+    log_score = scoring.log_score(predictions["model"].to_numpy(), predictions["y"].to_numpy())
+    out.insert(2, "log_score", _by_origin(predictions, log_score))
+    if within is not None:
+        names = ("model", *WITHIN_BASELINES)
+        out = out.merge(_mean_brier_by_origin(within, names, prefix="within_"), on="origin")
     window_of = {
         pd.Timestamp(o).strftime("%Y-%m-%d"): name for name, os in windows.items() for o in os
     }
     out["window"] = out["origin"].map(window_of)
     return out
+
+
+def _by_origin(rows: pd.DataFrame, values: np.ndarray) -> np.ndarray:
+    """The mean of ``values`` (one per row) per origin, origins in order."""
+    return pd.Series(values).groupby(rows["origin"].to_numpy(), sort=True).mean().to_numpy()
+
+
+def _mean_brier_by_origin(rows: pd.DataFrame, names: Sequence[str], prefix: str) -> pd.DataFrame:
+    """Mean Brier per origin of each forecaster in ``names``: columns ``origin`` (ISO date) and
+    ``{prefix}brier`` for the model, ``{prefix}{name}_brier`` for the others."""
+    y = rows["y"].to_numpy()
+    cols = {
+        f"{prefix}brier" if name == "model" else f"{prefix}{name}_brier": _by_origin(
+            rows, scoring.brier_score(rows[name].to_numpy(), y)
+        )
+        for name in names
+    }
+    origins = np.sort(rows["origin"].unique())
+    return pd.DataFrame({"origin": pd.DatetimeIndex(origins).strftime("%Y-%m-%d"), **cols})

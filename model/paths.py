@@ -51,6 +51,7 @@ BACKTEST_SCORES = Path("reports/plots/backtest_scores.csv")
 # report
 REPORT_HTML = Path("reports/forecast.html")
 REPORT_PDF = Path("reports/forecast.pdf")
+HEADLINE = Path("reports/metrics/headline.json")
 #: Shipped with the data, made by no stage.
 PROVENANCE_MD = Path("data/raw/PROVENANCE.md")
 
@@ -78,6 +79,7 @@ ARTEFACTS: dict[str, Artefact] = {
     "backtest_scores": Artefact(BACKTEST_SCORES, "backtest"),
     "report_html": Artefact(REPORT_HTML, "report"),
     "report_pdf": Artefact(REPORT_PDF, "report"),
+    "headline": Artefact(HEADLINE, "report"),
 }
 
 

@@ -34,6 +34,7 @@ from IPython.display import display
 from matplotlib.figure import Figure
 
 from model.artefacts import load_run
+from model.diagnostics import HYPER as HYPER_CANDIDATES
 
 ROOT = Path(os.environ.get("CLASHCAST_ROOT", Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()))
 run = load_run(ROOT)
@@ -51,8 +52,7 @@ display(pd.Series({k: d.get(k) for k in ("r_hat_max", "ess_bulk_min", "ess_tail_
 
 # %%
 post = idata["posterior"].to_dataset()
-HYPER = [v for v in ("intercept", "sigma_country", "sigma_region", "sigma_block", "sigma_beta_horizon",
-                     "sigma_beta_country") if v in post and post[v].ndim == 2]
+HYPER = [v for v in HYPER_CANDIDATES if v in post and post[v].ndim == 2]
 display(azs.summary(idata, var_names=HYPER + [v for v in ("beta_mu",) if v in post]))
 
 # %% [markdown]
@@ -137,5 +137,8 @@ else:
 loo = d.get("loo", {})
 display(pd.DataFrame({k: v for k, v in loo.items() if isinstance(v, dict)}).T)
 print("best:", loo.get("best"), " Pareto k:", json.dumps(d.get("pareto_k", {})))
-if "log_likelihood" in dt.children:
-    print(azs.loo(dt))
+if "loo" in dt.children:  # PSIS-LOO per held-out block, kept by the fit stage
+    pointwise = dt["loo"].to_dataset()
+    print({k: pointwise.attrs[k] for k in ("elpd_loo", "se", "p_loo", "n_samples")})
+    worst = pointwise["pareto_k"].to_series().sort_values(ascending=False).head(5)
+    print("largest Pareto k (block: k):", worst.round(2).to_dict())

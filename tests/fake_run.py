@@ -12,11 +12,15 @@ so that tests can prove it is escaped.
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
+import arviz as az
 import numpy as np
 import pandas as pd
 import xarray as xr
+
+from model.diagnostics import pointwise_loo
 
 SCRIPT = "<script>alert(1)</script>"
 ONERROR = "<img src=x onerror=alert(1)>"
@@ -225,7 +229,10 @@ def _idata(rng: np.random.Generator, panel: xr.Dataset) -> xr.DataTree:
         {
             "posterior": _group(post_vars, coords),
             "prior": _group(prior_vars, coords),
-            "log_likelihood": _group({"clash_any": (("obs_id",), loglik)}, coords),
+            # as the fit stage stores it: PSIS-LOO per block, not the log-likelihood per draw
+            "loo": _pointwise_loo(
+                _group(post_vars, coords), _group({"clash_any": (("obs_id",), loglik)}, coords)
+            ),
             "sample_stats": _group(
                 {
                     "diverging": ((), np.zeros(sh, bool)),
@@ -258,6 +265,17 @@ def _idata(rng: np.random.Generator, panel: xr.Dataset) -> xr.DataTree:
     )
     tree.attrs = {"git_commit": "0123456789abcdef", "params_hash_model": "feedbeef"}
     return tree
+
+
+def _pointwise_loo(posterior: xr.Dataset, log_likelihood: xr.Dataset) -> xr.Dataset:
+    """What the fit stage keeps of PSIS-LOO (``diagnostics.pointwise_loo``), computed for real."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Estimated shape parameter of Pareto", UserWarning)
+        res = az.loo(
+            xr.DataTree.from_dict({"posterior": posterior, "log_likelihood": log_likelihood}),
+            pointwise=True,
+        )
+    return pointwise_loo(res)
 
 
 def _forecast(rng: np.random.Generator, panel: xr.Dataset) -> tuple[xr.Dataset, pd.DataFrame]:

@@ -168,7 +168,9 @@ def write_outputs(
         root / RELIABILITY_WITHIN,
         reliability_table(in_window(result.within, test), bt.calibration_bins),
     )
-    io.write_csv(root / BACKTEST_SCORES, scores_by_origin(result.predictions, windows))
+    io.write_csv(
+        root / BACKTEST_SCORES, scores_by_origin(result.predictions, windows, result.within)
+    )
     io.write_json(root / BACKTEST_TIMING, timing)
     return metrics
 

@@ -1,8 +1,9 @@
 """The ``fit`` stage: prior predictive check, NUTS, the diagnostics gate, PSIS-LOO, figures.
 
 Inputs: ``data/processed/panel.nc``, params ``model``, ``fit``, ``diagnostics``.
-Outputs: ``data/fitted/idata.nc`` (posterior, sample stats, log-likelihood, observed and constant
-data, prior) with provenance, ``reports/metrics/diagnostics.json`` and
+Outputs: ``data/fitted/idata.nc`` (posterior, sample stats, observed and constant data, prior
+and ``loo``: PSIS-LOO per block, in place of the pointwise log-likelihood it was computed
+from) with provenance, ``reports/metrics/diagnostics.json`` and
 ``reports/figures/diagnostics/*.png``.
 
 The LOO variants (``diagnostics.loo_variants``) are refitted here with half the draws and tune
@@ -57,8 +58,9 @@ def variant_draws(fp: FitParams) -> int:
     return max(fp.draws // 2, 200)
 
 
-def _loo(panel: xr.Dataset, idata: xr.DataTree, params: Params) -> tuple[dict, dict]:
-    """PSIS-LOO of the model and of each variant in params, each variant refitted here."""
+def _loo(panel: xr.Dataset, idata: xr.DataTree, params: Params) -> tuple[dict, xr.Dataset]:
+    """PSIS-LOO of the model and of each variant in params (each variant refitted here); the
+    model's pointwise result."""
     mp, fp, dp = params.model, params.fit, params.diagnostics
     fits = {"model": idata}
     for name in dp.loo_variants:
@@ -70,11 +72,11 @@ def _loo(panel: xr.Dataset, idata: xr.DataTree, params: Params) -> tuple[dict, d
         _log.info("LOO variant %s: refitting with %d draws per chain", name, n)
         pm_model = model_from_params(design_from_params(panel, variant), variant)
         fits[name] = fit_with_params(pm_model, fp, draws=n, tune=max(fp.tune // 2, 200))
-    loo, ks = diag.loo_section(fits, dp.pareto_k_bad)
+    loo, pointwise = diag.loo_section(fits, dp.pareto_k_bad)
     loo["variant_draws"] = variant_draws(fp)
     _log.info("PSIS-LOO: elpd %.1f (SE %.1f); best %s", loo["model"]["elpd"], loo["model"]["se"],
               loo["best"])  # fmt: skip
-    return loo, ks
+    return loo, pointwise["model"]
 
 
 def _proximity_worth(panel: xr.Dataset, idata: xr.DataTree, params: Params) -> dict | None:
@@ -125,13 +127,13 @@ def run(params: Params, root: Path) -> None:
     summary = diag.sampling_summary(idata)
     failed = diag.gate(summary, dp)
     _log.info("gate %s; %s", "fail" if failed else "pass", ", ".join(failed) or "all checks passed")
-    loo, ks = _loo(panel, idata, params)
+    loo, pointwise = _loo(panel, idata, params)
     metrics = {
         **summary,
         "gate": "fail" if failed else "pass",
         "failed_checks": failed,
         "thresholds": diag.thresholds_dict(dp),
-        "pareto_k": diag.pareto_k_counts(ks["model"], dp.pareto_k_bad),
+        "pareto_k": diag.pareto_k_counts(pointwise["pareto_k"].values, dp.pareto_k_bad),
         "prior_predictive": diag.prior_predictive_summary(rates, design.clash_rate),
         "loo": loo,
         "proximity": _proximity_worth(panel, idata, params),
@@ -142,5 +144,9 @@ def run(params: Params, root: Path) -> None:
     if failed and dp.fail_on_gate:
         raise GateFailed("diagnostics gate failed: " + "; ".join(failed) + f" (see {DIAGNOSTICS})")
     attrs = posterior_attrs(params, root) | {"gate": metrics["gate"], "horizon": str(mp.horizon)}
-    save_idata(idata, root / IDATA, attrs)
+    # The pointwise log-likelihood (chains × draws × blocks) is what makes the file large; LOO
+    # has been computed from it above, and the file keeps LOO's result per block instead.
+    stored = idata.drop_nodes("log_likelihood")
+    stored["loo"] = xr.DataTree(pointwise, name="loo")
+    save_idata(stored, root / IDATA, attrs)
     _log.info("wrote %s (%.1f MB)", IDATA, (root / IDATA).stat().st_size / 1e6)

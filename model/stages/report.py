@@ -1,20 +1,24 @@
-"""``clashcast report``: the forecast report as ``reports/forecast.html`` and ``.pdf``.
+"""``clashcast report``: the forecast report as ``reports/forecast.html`` and ``.pdf``, and the
+run's headline figures as ``reports/metrics/headline.json`` (the one DVC metrics file).
 
 Reads every artefact through :func:`model.artefacts.load_run`, builds one context and renders it
 twice. Both files are written atomically (``model.io``), and only after both renderings have
-succeeded, so a failure leaves the previous pair in place.
+succeeded, so a failure leaves the previous pair in place. The headline
+(:func:`model.headline.headline_metrics`) quotes the diagnostics, the backtest and its timing.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from pathlib import Path
 
-from model.artefacts import load_run
+from model.artefacts import Run, load_run
 from model.config import Params
-from model.io import write_bytes, write_text
-from model.paths import REPORT_HTML, REPORT_PDF
+from model.headline import headline_metrics
+from model.io import write_bytes, write_json, write_text
+from model.paths import BACKTEST_TIMING, HEADLINE, REPORT_HTML, REPORT_PDF
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +42,7 @@ def run(params: Params, root: Path) -> None:
     pdf = render_pdf(context)
     write_text(root / REPORT_HTML, html)
     write_bytes(root / REPORT_PDF, pdf)
+    write_headline(result, root)
     log.info(
         "report: %s (%.1f MB), %s (%.1f MB) in %.1f s",
         REPORT_HTML,
@@ -46,3 +51,12 @@ def run(params: Params, root: Path) -> None:
         len(pdf) / 1e6,
         time.perf_counter() - t0,
     )
+
+
+def write_headline(result: Run, root: Path) -> None:
+    """Write the headline figures of the run (what ``dvc metrics show`` and ``dvc exp show``
+    compare across experiments)."""
+    timing_path = root / BACKTEST_TIMING
+    timing = json.loads(timing_path.read_text(encoding="utf-8")) if timing_path.exists() else None
+    write_json(root / HEADLINE, headline_metrics(result.diagnostics, result.backtest, timing))
+    log.info("headline metrics: %s", HEADLINE)

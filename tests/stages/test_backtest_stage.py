@@ -111,6 +111,8 @@ def test_backtest_stage_on_two_worker_processes_keeps_finished_folds(
     scores = pd.read_csv(tmp_path / paths.BACKTEST_SCORES)
     assert list(scores["origin"]) == [str(p.date()) for p in periods[34:38]]
     assert list(scores["window"]) == ["dev", "test", "test", "test"]
+    assert {"within_brier", "within_climatology_brier", "within_ewma_brier"} <= set(scores.columns)
+    assert scores[["brier", "within_brier"]].notna().all().all()
 
 
 def test_missing_panel_is_a_stage_error(tmp_path):

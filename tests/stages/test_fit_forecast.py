@@ -117,9 +117,15 @@ def test_gate_off_writes_everything_and_forecast_follows(project, monkeypatch):
         "prior_predictive.png",
     } <= figures
     idata = xr.open_datatree(root / "data/fitted/idata.nc", engine="h5netcdf")
-    assert {"posterior", "sample_stats", "log_likelihood", "constant_data", "prior"} <= set(
-        idata.children
+    assert {"posterior", "sample_stats", "constant_data", "prior", "loo"} <= set(idata.children)
+    # PSIS-LOO per block is kept, not the log-likelihood it was computed from (the file's bulk)
+    assert "log_likelihood" not in idata.children
+    loo = idata["loo"].to_dataset()
+    assert (
+        loo["elpd_loo"].dims == ("obs_id",) and loo.sizes["obs_id"] == metrics["design"]["blocks"]
     )
+    assert float(loo["elpd_loo"].sum()) == pytest.approx(metrics["loo"]["model"]["elpd"])
+    assert loo.attrs["elpd_loo"] == pytest.approx(metrics["loo"]["model"]["elpd"])
     assert idata.attrs["gate"] == "fail" and "params_hash_model" in idata.attrs
     idata.close()
 

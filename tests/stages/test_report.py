@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -29,6 +30,10 @@ def test_stage_writes_both_reports_within_budget(tmp_path: Path) -> None:
     pdf = PdfReader(root / "reports/forecast.pdf")
     assert 1 <= len(pdf.pages) <= 25
     assert not list((root / "reports").glob(".forecast.*"))  # no temp files left
+    headline = json.loads((root / "reports/metrics/headline.json").read_text())
+    backtest = json.loads((root / "reports/metrics/backtest.json").read_text())
+    assert headline["gate"] == "fail"
+    assert headline["test"]["ece"] == backtest["windows"]["test"]["model"]["ece"]
 
 
 def test_failed_rendering_leaves_previous_reports(

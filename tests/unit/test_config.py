@@ -48,6 +48,9 @@ def test_backtest_dates_and_blocks(raw: dict) -> None:
     no_offset = copy.deepcopy(raw)
     no_offset["model"]["offset"] = None
     assert "needs an offset" in _problems(no_offset)
+    empty = copy.deepcopy(raw)
+    empty["model"]["dependence"] = False
+    assert "nothing to fit" in _problems(empty)
 
 
 def test_every_problem_is_listed_at_once(raw: dict) -> None:

@@ -96,6 +96,21 @@ def test_plot_tables():
     ]  # fmt: skip
     assert len(scores) == 12 and scores["origin"].iloc[0] == "2020-01-06"
     assert scores["window"].tolist() == ["dev"] * 6 + ["test"] * 6
+    first = pred[pred["origin"] == pred["origin"].min()]
+    assert scores["brier"].iloc[0] == pytest.approx(((first["model"] - first["y"]) ** 2).mean())
+
+
+def test_scores_by_origin_within_h():
+    pred, within, windows = fake_rows()
+    scores = ev.scores_by_origin(pred, windows, within)
+    assert list(scores.columns)[-4:] == [
+        "within_brier", "within_climatology_brier", "within_ewma_brier", "window"
+    ]  # fmt: skip
+    weekly = ev.scores_by_origin(pred, windows)  # the weekly columns do not change
+    pd.testing.assert_frame_equal(scores[weekly.columns], weekly)
+    last = within[within["origin"] == within["origin"].max()]
+    for col, name in (("within_brier", "model"), ("within_ewma_brier", "ewma")):
+        assert scores[col].iloc[-1] == pytest.approx(((last[name] - last["y"]) ** 2).mean())
 
 
 def test_hindsight_ceiling_by_hand():

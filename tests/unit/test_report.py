@@ -230,3 +230,16 @@ def _tables_within_page(html: str, page: str, cls: str) -> int:
             limit = page_box.position_x + page_box.margin_left + page_box.width
             assert right <= limit + 0.5, (element.get("class"), right, limit)
     return len(tables)
+
+
+def test_every_table_scrolls_inside_its_box_on_a_phone(failed: tuple[dict, str]) -> None:
+    """On a 390 px screen a wide table scrolls sideways in its own box instead of being cut by
+    the page (print ignores the box: WeasyPrint reads only the print rules)."""
+    html = failed[1]
+    tables = re.findall(r"(.{0,40})<table\b", html, flags=re.S)
+    assert len(tables) >= 10
+    assert all(before.rstrip().endswith('<div class="scroll">') for before in tables), [
+        before for before in tables if not before.rstrip().endswith('<div class="scroll">')
+    ]
+    screen = html[html.index("@media screen") :]
+    assert re.search(r"\.scroll\s*\{\s*overflow-x:\s*auto", screen)
