@@ -168,6 +168,7 @@ def main() -> int:
                 features=FEATURES,
                 horizon=horizon,
                 seed=1000 + k,
+                region_effects=args.region_effects,
             )
             idata = fit_one(panel, priors, horizon, args, seed=k, repeat=repeat)
             divergences += int(idata["sample_stats"]["diverging"].sum())

@@ -37,13 +37,16 @@ TINY = [
     "fit.cores=1",
     "fit.prior_samples=50",
     "diagnostics.fail_on_gate=false",
-    "backtest.origins=3",
-    "backtest.refit_every=3",
+    # origins 2024-09-02 … 2024-10-28: 5 dev, 4 test, one fit (refit_every covers all 9)
+    "backtest.start='2024-09-02'",
+    "backtest.test_start='2024-10-07'",
+    "backtest.end='2024-10-28'",
+    "backtest.refit_every=9",
     "backtest.draws=60",
     "backtest.tune=60",
     "backtest.chains=1",
     "backtest.bootstrap=50",
-    "backtest.block_origins=1",
+    "backtest.block_origins=4",
     "backtest.dask.workers=1",
 ]
 
@@ -124,12 +127,14 @@ def test_the_example_runs_end_to_end_on_an_acled_export(tmp_path: Path):
     panel = json.loads((project / "reports/metrics/panel.json").read_text())
     assert panel["regions"] == 32 and 0 < panel["clash_rate"] < 0.2
     backtest = json.loads((project / "reports/metrics/backtest.json").read_text())
-    assert backtest["origins"] == 3
+    windows = backtest["windows"]
+    assert (windows["dev"]["origins"], windows["test"]["origins"]) == (5, 4)
+    assert windows["test"]["first_origin"] == "2024-10-07"
     # The ACLED indicators' worth, with against without, in both places (whatever its sign).
     diagnostics = json.loads((project / "reports/metrics/diagnostics.json").read_text())
     assert diagnostics["proximity"]["shipped"] == "with"
     assert np.isfinite(diagnostics["proximity"]["loo_diff"])
-    worth = next(iter(backtest["windows"].values()))["proximity"]
+    worth = backtest["windows"]["test"]["proximity"]
     assert set(worth) >= {"brier_skill_diff", "log_skill_diff"}
     assert (project / "reports/evidence.csv").stat().st_size > 0
     html = (project / "reports/forecast.html").read_text(encoding="utf-8")
