@@ -85,15 +85,17 @@ class FoldConfig:
     model: ModelParams
     fit: FitParams
     rates: Rates = RATES
-    # Also fit the model's other proximity variant (model.proximity_block) in every fold.
+    # Score the model with and without its proximity block (model.proximity_block) on every
+    # origin, from comparison folds that refit both variants every ``proximity_refit_every``.
     proximity_worth: bool = False
+    proximity_refit_every: int = 52
 
-    def other_variant(self) -> ModelParams | None:
-        """The model with the proximity block if it ships without, or without it if it ships
-        with; None when the block's worth is not measured."""
+    def proximity_variants(self) -> tuple[ModelParams, ModelParams] | None:
+        """The model with and without its proximity block; None when its worth is not
+        measured."""
         if not (self.proximity_worth and self.model.proximity_block):
             return None
-        return self.model.proximity_variant(not self.model.ships_proximity)
+        return self.model.proximity_variant(True), self.model.proximity_variant(False)
 
 
 @dataclass
@@ -115,6 +117,11 @@ class BacktestResult:
     within: pd.DataFrame
     folds: list[FoldResult] = field(default_factory=list)
     failed: dict[pd.Timestamp, tuple[tuple[pd.Timestamp, ...], str]] = field(default_factory=dict)
+    # The proximity comparison folds (run_comparison_fold) and their failures.
+    comparison: list[FoldResult] = field(default_factory=list)
+    failed_comparison: dict[pd.Timestamp, tuple[tuple[pd.Timestamp, ...], str]] = field(
+        default_factory=dict
+    )
 
 
 def default_start(
@@ -260,12 +267,8 @@ def origin_rows(
     panel: xr.Dataset,
     origin: pd.Timestamp,
     config: FoldConfig,
-    other: xr.DataTree | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One origin's prediction rows: per region and step, and per region "within H".
-
-    With ``other`` (the fit of :meth:`FoldConfig.other_variant`), the step rows also hold the
-    model with and without the proximity block (one of them is ``model``)."""
+    """One origin's prediction rows: per region and step, and per region "within H"."""
     from model.forecast import forecast_draws, independent_within, within_probability
 
     known = known_at(panel, origin)
@@ -282,11 +285,6 @@ def origin_rows(
     )
     y = outcomes_after(panel, origin, mp.horizon)
     weekly = {"model": p.mean("draw").drop_vars(["country", "period_start"]), **base, "y": y}
-    if other is not None:
-        p_other = forecast_draws(other, known, origin).mean("draw")
-        pair = (weekly["model"], p_other.drop_vars(["country", "period_start"]))
-        ships = config.model.ships_proximity
-        weekly[WITH_PROXIMITY], weekly[WITHOUT_PROXIMITY] = pair if ships else pair[::-1]
     steps = _frame(weekly, ("region", "horizon"))
     z = y.max("horizon").drop_vars("target_period", errors="ignore")
     any_columns = {
@@ -305,13 +303,12 @@ def forecast_fold(
     panel: xr.Dataset,
     fold: Fold,
     config: FoldConfig,
-    other: xr.DataTree | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Prediction rows of every origin of a fold: per step, and "within H"."""
     country = pd.Series(panel["country"].values, index=panel["region"].values)
     steps, within = [], []
     for origin in fold.origins:
-        s, w = origin_rows(idata, panel, origin, config, other)
+        s, w = origin_rows(idata, panel, origin, config)
         for df in (s, w):
             df["origin"] = origin
             df["fit_cutoff"] = fold.cutoff
@@ -324,8 +321,7 @@ def forecast_fold(
     out["target_period"] = pd.to_datetime(out["target_period"])
     w = pd.concat(within, ignore_index=True)
     w["y"] = w["y"].astype(np.int8)
-    extra = [WITH_PROXIMITY, WITHOUT_PROXIMITY] if other is not None else []
-    return out[[*PREDICTION_COLUMNS, *extra]], w[list(WITHIN_COLUMNS)]
+    return out[list(PREDICTION_COLUMNS)], w[list(WITHIN_COLUMNS)]
 
 
 def run_fold(panel: xr.Dataset, fold: Fold, config: FoldConfig) -> FoldResult:
@@ -334,11 +330,58 @@ def run_fold(panel: xr.Dataset, fold: Fold, config: FoldConfig) -> FoldResult:
     # A worker's own PyMC lines ("NUTS[nutpie]: ...") would break the stage's progress bar.
     logging.getLogger("pymc").setLevel(logging.WARNING)
     idata = fit_fold_model(panel, fold, config)
-    variant = config.other_variant()
-    other = None if variant is None else fit_fold_model(panel, fold, config, variant)
-    divergences = sum(_divergences(i) for i in (idata, other) if i is not None)
-    predictions, within = forecast_fold(idata, panel, fold, config, other)
-    return FoldResult(fold, predictions, within, time.perf_counter() - t0, divergences)
+    predictions, within = forecast_fold(idata, panel, fold, config)
+    return FoldResult(fold, predictions, within, time.perf_counter() - t0, _divergences(idata))
+
+
+#: The rows of a proximity comparison fold.
+COMPARISON_COLUMNS = ("origin", "region", "horizon", WITH_PROXIMITY, WITHOUT_PROXIMITY)
+
+
+def run_comparison_fold(panel: xr.Dataset, fold: Fold, config: FoldConfig) -> FoldResult:
+    """One Dask task of the proximity comparison: fit the model with and without its proximity
+    block at the fold's cutoff (same seed, same budget) and give both mean forecasts for each
+    of its origins, per region and step (``within`` is empty).
+
+    Both variants see the same data and the same refit schedule, so their difference is the
+    block's alone; the schedule (``proximity_refit_every``) is sparser than the model's own.
+    """
+    from model.forecast import forecast_draws
+
+    t0 = time.perf_counter()
+    logging.getLogger("pymc").setLevel(logging.WARNING)
+    fits = [fit_fold_model(panel, fold, config, mp) for mp in config.proximity_variants()]
+    rows = []
+    for origin in fold.origins:
+        known = known_at(panel, origin)
+        means = [forecast_draws(f, known, origin).mean("draw") for f in fits]
+        cols = dict(zip((WITH_PROXIMITY, WITHOUT_PROXIMITY), means, strict=True))
+        df = _frame({k: v.drop_vars(["country", "period_start"]) for k, v in cols.items()},
+                    ("region", "horizon"))  # fmt: skip
+        df["origin"] = origin
+        rows.append(df)
+    out = pd.concat(rows, ignore_index=True)
+    out["horizon"] = out["horizon"].astype(np.int64)
+    divergences = sum(_divergences(f) for f in fits)
+    empty = pd.DataFrame(columns=list(WITHIN_COLUMNS))
+    return FoldResult(
+        fold, out[list(COMPARISON_COLUMNS)], empty, time.perf_counter() - t0, divergences
+    )
+
+
+def comparison_folds(
+    windows: Mapping[str, Sequence[pd.Timestamp]], config: FoldConfig, seed: int
+) -> list[Fold]:
+    """The proximity comparison's folds: each window's origins in runs of
+    ``proximity_refit_every`` (a fold never straddles two windows); none when the block's worth
+    is not measured."""
+    if config.proximity_variants() is None:
+        return []
+    return [
+        fold
+        for origins in windows.values()
+        for fold in make_folds(origins, config.proximity_refit_every, seed)
+    ]
 
 
 def _divergences(idata: xr.DataTree) -> int:
@@ -361,44 +404,62 @@ def _collect(finished: list[FoldResult]) -> tuple[pd.DataFrame, pd.DataFrame]:
     )
 
 
+def _with_comparison(predictions: pd.DataFrame, comparison: list[FoldResult]) -> pd.DataFrame:
+    """The step rows with the comparison's two columns (NaN where its fold failed)."""
+    if not comparison:
+        return predictions
+    both = pd.concat([r.predictions for r in comparison], ignore_index=True)
+    return predictions.merge(both, on=["origin", "region", "horizon"], how="left")
+
+
 def run_backtest(
     panel: xr.Dataset,
     folds: Sequence[Fold],
     config: FoldConfig,
     client: Any,
     *,
+    comparison: Sequence[Fold] = (),
     fold_fn: Callable[[xr.Dataset, Fold, FoldConfig], FoldResult] = run_fold,
     progress: bool = True,
 ) -> BacktestResult:
     """Run every fold as a task on a ``distributed.Client``; keep the finished on failure.
 
-    The panel is scattered once to every worker. A progress bar counts folds as they finish
-    (in any order); a fold that raises is recorded with its origins and the error, and the
-    others go on. Predictions are sorted by origin, region and step, so the result does not
-    depend on completion order.
+    The panel is scattered once to every worker. ``comparison`` folds (the proximity block's
+    worth, :func:`run_comparison_fold`) are submitted first, being the longest. A progress bar
+    counts folds as they finish (in any order); a fold that raises is recorded with its origins
+    and the error, and the others go on. Predictions are sorted by origin, region and step, so
+    the result does not depend on completion order.
     """
     from distributed import as_completed
     from tqdm.auto import tqdm
 
     panel_future = client.scatter(panel, broadcast=True)
-    futures = {
-        client.submit(
-            fold_fn, panel_future, fold, config, key=f"fold-{fold.cutoff.date()}", pure=False
-        ): fold
-        for fold in folds
-    }
-    finished: list[FoldResult] = []
-    failed: dict[pd.Timestamp, tuple[tuple[pd.Timestamp, ...], str]] = {}
+    tasks = [("proximity", run_comparison_fold, f) for f in comparison]
+    tasks += [("fold", fold_fn, f) for f in folds]
+    futures = {}
+    for kind, fn, fold in tasks:
+        key = f"{kind}-{fold.cutoff.date()}"
+        futures[client.submit(fn, panel_future, fold, config, key=key, pure=False)] = (kind, fold)
+    done: dict[str, list[FoldResult]] = {"fold": [], "proximity": []}
+    failed: dict[str, dict] = {"fold": {}, "proximity": {}}
     with tqdm(total=len(futures), desc="backtest folds", unit="fold", disable=not progress) as bar:
         for fut in as_completed(futures):
-            fold = futures[fut]
+            kind, fold = futures[fut]
             if fut.status == "error":
                 err = fut.exception()
-                failed[fold.cutoff] = (fold.origins, f"{type(err).__name__}: {err}")
-                _log.error("fold at %s failed: %s", fold.cutoff.date(), err)
+                failed[kind][fold.cutoff] = (fold.origins, f"{type(err).__name__}: {err}")
+                _log.error("%s fold at %s failed: %s", kind, fold.cutoff.date(), err)
             else:
-                finished.append(fut.result())
+                done[kind].append(fut.result())
             bar.update(1)
-    finished.sort(key=lambda r: r.fold.cutoff)
-    predictions, within = _collect(finished)
-    return BacktestResult(predictions, within, finished, dict(sorted(failed.items())))
+    for results in done.values():
+        results.sort(key=lambda r: r.fold.cutoff)
+    predictions, within = _collect(done["fold"])
+    return BacktestResult(
+        _with_comparison(predictions, done["proximity"]),
+        within,
+        done["fold"],
+        dict(sorted(failed["fold"].items())),
+        done["proximity"],
+        dict(sorted(failed["proximity"].items())),
+    )

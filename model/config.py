@@ -435,9 +435,12 @@ class BacktestParams(_Section):
     bootstrap: PositiveInt = 1000
     # Consecutive origins per bootstrap block (at least the horizon).
     block_origins: PositiveInt = 8
-    # Fit the model's other proximity variant in every fold too (model.proximity_block), to
-    # score the block's worth on the same rows; doubles the folds' sampling.
+    # Score the model with and without its proximity block (model.proximity_block) on every
+    # origin: comparison folds refit both variants every proximity_refit_every origins (same
+    # seed and budget), sparser than refit_every because the variant with the block is the
+    # slow one to compile and sample.
     proximity_worth: bool = True
+    proximity_refit_every: PositiveInt = 52
     dask: DaskParams = DaskParams()
 
     @model_validator(mode="after")

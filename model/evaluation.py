@@ -170,7 +170,7 @@ def summarise_window(
     out["per_horizon"] = _per_horizon(predictions)
     out["hindsight"] = hindsight_ceiling(predictions, out["climatology"])
     out["within_h"] = summarise_within(within, bins=bins, **kw)
-    if WITH_PROXIMITY in predictions.columns:
+    if WITH_PROXIMITY in predictions.columns and predictions[WITH_PROXIMITY].notna().any():
         out["proximity"] = proximity_worth(predictions, block=block, n_boot=n_boot, seed=seed)
     return out
 
@@ -185,9 +185,10 @@ def proximity_worth(
     bootstrap interval of the other skills (:func:`model.scoring.skill_difference`, same
     seed); the mean scores of both models are given beside them.
     """
+    rows = rows.dropna(subset=[WITH_PROXIMITY, WITHOUT_PROXIMITY])  # a failed comparison fold
     y = rows["y"].to_numpy()
     origin = rows["origin"].to_numpy()
-    out: dict[str, Any] = {"reference": reference}
+    out: dict[str, Any] = {"reference": reference, "rows": len(rows)}
     losses = (("brier", scoring.brier_score), ("log_score", scoring.log_score))
     for (score, loss), key in zip(losses, ("brier_skill_diff", "log_skill_diff"), strict=True):
         with_, without = (

@@ -44,6 +44,8 @@ def worth(diagnostics: dict[str, Any], backtest: dict[str, Any] | None) -> dict[
     if not loo and not (test or dev):
         return None
     out: dict[str, Any] = {"test": test, "dev": dev, "loo": None, "block": [], "shipped": None}
+    cadence = [w["proximity"].get("refit_every") for w in windows.values() if "proximity" in w]
+    out["refit_every"] = next((c for c in cadence if c), None)
     if loo:
         out["block"] = list(loo.get("block", []))
         out["shipped"] = loo.get("shipped")

@@ -35,6 +35,7 @@ from model.backtest import (
     BacktestResult,
     FoldConfig,
     backtest_origins,
+    comparison_folds,
     default_start,
     make_folds,
     run_backtest,
@@ -99,6 +100,7 @@ def fold_config(params: Params) -> FoldConfig:
         fit=params.fit.model_copy(update=budget | {"cores": 1, "progressbar": False}),
         rates=Rates(bt.climatology_window, bt.ewma_half_life, bt.prior_strength),
         proximity_worth=bt.proximity_worth,
+        proximity_refit_every=bt.proximity_refit_every,
     )
 
 
@@ -126,6 +128,17 @@ def plan_origins(params: Params, panel: xr.Dataset) -> dict[str, list]:
     return windows
 
 
+def _fold_list(results: list) -> list[dict[str, Any]]:
+    return [
+        {
+            "fit_cutoff": r.fold.cutoff.date().isoformat(),
+            "origins": len(r.fold.origins),
+            "divergences": r.divergences,
+        }
+        for r in results
+    ]
+
+
 def write_outputs(
     result: BacktestResult,
     windows: dict[str, list],
@@ -145,14 +158,12 @@ def write_outputs(
         seed=params.fit.seed,
     )
     metrics["ewma_half_life"] = bt.ewma_half_life
-    metrics["folds"] = [
-        {
-            "fit_cutoff": r.fold.cutoff.date().isoformat(),
-            "origins": len(r.fold.origins),
-            "divergences": r.divergences,
-        }
-        for r in result.folds
-    ]
+    metrics["folds"] = _fold_list(result.folds)
+    if result.comparison or result.failed_comparison:
+        metrics["proximity_folds"] = _fold_list(result.comparison)
+        for w in metrics["windows"].values():
+            if "proximity" in w:
+                w["proximity"]["refit_every"] = bt.proximity_refit_every
     metrics["failed_origins"] = sorted(
         o.date().isoformat() for origins, _ in result.failed.values() for o in origins
     )
@@ -187,6 +198,8 @@ def run(params: Params, root: Path) -> None:
     windows = plan_origins(params, panel)
     origins = [o for os_ in windows.values() for o in os_]
     folds = make_folds(origins, bt.refit_every, params.fit.seed)
+    config = fold_config(params)
+    comparison = comparison_folds(windows, config, params.fit.seed)
     t0 = time.perf_counter()
     with dask_client(bt.dask) as client:
         workers = len(client.scheduler_info().get("workers", {}))
@@ -195,7 +208,12 @@ def run(params: Params, root: Path) -> None:
             "on %d worker(s)",
             len(origins), len(folds), bt.refit_every, bt.chains, bt.draws, workers,
         )  # fmt: skip
-        result = run_backtest(panel, folds, fold_config(params), client)
+        if comparison:
+            _log.info(
+                "proximity block: %d comparison folds (both variants refitted every %d origins)",
+                len(comparison), bt.proximity_refit_every,
+            )  # fmt: skip
+        result = run_backtest(panel, folds, config, client, comparison=comparison)
     wall = time.perf_counter() - t0
     if not result.folds:
         detail = "; ".join(f"{c.date()}: {msg}" for c, (_, msg) in result.failed.items())
@@ -206,6 +224,9 @@ def run(params: Params, root: Path) -> None:
         "folds": len(folds),
         "fold_seconds": {
             r.fold.cutoff.date().isoformat(): round(r.seconds, 3) for r in result.folds
+        },
+        "proximity_fold_seconds": {
+            r.fold.cutoff.date().isoformat(): round(r.seconds, 3) for r in result.comparison
         },
     }
     metrics = write_outputs(result, windows, params, root, timing)
@@ -222,12 +243,17 @@ def run(params: Params, root: Path) -> None:
                 "%s window: proximity block, Brier skill with minus without %s (90%%: %s … %s)",
                 name, *(_pct(d[k]) for k in ("mean", "ci_low", "ci_high")),
             )  # fmt: skip
-    if result.failed:
+    failed = {**result.failed, **{("proximity", c): v for c, v in result.failed_comparison.items()}}
+    if failed:
         lines = [
             f"origins {', '.join(o.date().isoformat() for o in origins)}: {msg}"
-            for origins, msg in result.failed.values()
+            for origins, msg in failed.values()
         ]
+        counts = f"{len(result.failed)} of {len(folds)} fold(s)"
+        if comparison:
+            counts += f" and {len(result.failed_comparison)} of {len(comparison)} proximity "
+            counts += "comparison fold(s)"
         raise StageError(
-            f"backtest: {len(result.failed)} of {len(folds)} fold(s) failed; the finished folds "
-            "were scored and written. Failed: " + "; ".join(lines)
+            f"backtest: {counts} failed; the finished folds were scored and written. Failed: "
+            + "; ".join(lines)
         )

@@ -49,7 +49,7 @@ def test_backtest_stage_on_two_worker_processes_keeps_finished_folds(
             "model": base.model.model_copy(
                 update={
                     "features": FEATURES, "horizon": 2, "burn_in": 32, "offset": None,
-                    "region_effects": True,
+                    "region_effects": True, "proximity_block": [],
                 }
             ),
             "backtest": BacktestParams(
@@ -129,3 +129,49 @@ def test_scheduler_address_from_params_then_environment(cluster):
     spec = DaskParams(address="tcp://127.0.0.1:1")
     with stage.dask_client(spec, environ={"DASK_SCHEDULER_ADDRESS": address}) as client:
         assert client.scheduler.address == address
+
+
+def test_a_failed_comparison_fold_is_named_and_the_others_still_score_the_block(
+    cluster, tmp_path, monkeypatch
+):
+    """The proximity comparison refits per window (here every 3 origins): the dev window's
+    comparison fold has no training block and fails, the test window's is scored."""
+    base = read_params(ROOT / "params.yaml")
+    feats = [*FEATURES, "prox_a__b_near"]
+    panel = simulate_panel(2, 2, 40, feats, Truth(beta={"prox_a__b_near": 1.0}), seed=2)
+    periods = pd.DatetimeIndex(panel["period"].values)
+    params = base.model_copy(
+        update={
+            "model": base.model.model_copy(
+                update={
+                    "features": FEATURES, "horizon": 2, "burn_in": 32, "offset": None,
+                    "region_effects": True, "proximity_block": ["prox_a__b_near"],
+                    "country_varying": [],
+                }
+            ),
+            "backtest": BacktestParams(
+                start=periods[32].date(), test_start=periods[35].date(), stride=1,
+                refit_every=2, draws=40, tune=40, chains=1, bootstrap=100, block_origins=2,
+                calibration_bins=5, proximity_refit_every=3, dask=DaskParams(workers=2),
+            ),
+        }
+    )  # fmt: skip
+    (tmp_path / paths.PANEL).parent.mkdir(parents=True)
+    panel.to_netcdf(tmp_path / paths.PANEL)
+    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", cluster.scheduler_address)
+
+    with pytest.raises(StageError) as err:
+        stage.run(params, tmp_path)
+    assert "1 of 3 fold(s) and 1 of 2 proximity comparison fold(s) failed" in str(err.value)
+
+    pred = pd.read_parquet(tmp_path / paths.PREDICTIONS)
+    has_both = pred.dropna(subset=["with_proximity", "without_proximity"])
+    assert sorted(has_both["origin"].unique()) == list(periods[35:38])
+    assert pred.loc[pred["origin"] == periods[34], "with_proximity"].isna().all()
+    metrics = json.loads((tmp_path / paths.BACKTEST_METRICS).read_text())
+    assert "proximity" not in metrics["windows"]["dev"]
+    worth = metrics["windows"]["test"]["proximity"]
+    assert worth["rows"] == 3 * 4 * 2 and worth["refit_every"] == 3
+    assert [f["fit_cutoff"] for f in metrics["proximity_folds"]] == [str(periods[35].date())]
+    timing = json.loads((tmp_path / paths.BACKTEST_TIMING).read_text())
+    assert list(timing["proximity_fold_seconds"]) == [str(periods[35].date())]

@@ -129,9 +129,9 @@ def test_no_look_ahead_real_fit_poisoned_future_changes_nothing():
 
 
 @pytest.mark.slow
-def test_a_fold_scores_the_model_with_and_without_its_proximity_block():
-    """The shipped model does without the block: each fold also fits it with the block, and the
-    rows carry both (the model's own forecasts are the "without" column)."""
+def test_a_comparison_fold_scores_the_model_with_and_without_its_proximity_block():
+    """The shipped model does without the block: a comparison fold fits both variants with the
+    fold's seed and budget, so its "without" column is the model's own forecast at that fold."""
     from model.evaluation import proximity_worth
 
     params = read_params(ROOT / "params.yaml")
@@ -144,15 +144,46 @@ def test_a_fold_scores_the_model_with_and_without_its_proximity_block():
     )  # fmt: skip
     budget = {"draws": 40, "tune": 40, "chains": 1, "cores": 1, "progressbar": False}
     config = bt.FoldConfig(model, params.fit.model_copy(update=budget), proximity_worth=True)
-    assert config.other_variant().features == [*FEATURES, "prox_a__b_near"]
+    with_block, without = config.proximity_variants()
+    assert (with_block.features, without.features) == (feats, list(FEATURES))
     periods = panel["period"].values
     fold = bt.make_folds([periods[22], periods[24]], refit_every=2, seed=5)[0]
     rows = bt.run_fold(panel, fold, config).predictions
+    both = bt.run_comparison_fold(panel, fold, config).predictions
+    assert list(both.columns) == list(bt.COMPARISON_COLUMNS) and len(both) == len(rows)
+    rows = rows.merge(both, on=["origin", "region", "horizon"])
     np.testing.assert_array_equal(rows["without_proximity"], rows["model"])
     assert not np.allclose(rows["with_proximity"], rows["model"])
     rows["climatology"] = rows["climatology"].clip(0.01, 0.99)
     worth = proximity_worth(rows, block=1, n_boot=20, seed=0)
     b = worth["brier_skill_diff"]
-    assert b["ci_low"] <= b["mean"] <= b["ci_high"]
-    off = bt.FoldConfig(model, config.fit)  # proximity_worth off: one fit, no extra columns
-    assert off.other_variant() is None
+    assert b["ci_low"] <= b["mean"] <= b["ci_high"] and worth["rows"] == len(rows)
+    off = bt.FoldConfig(model, config.fit)  # proximity_worth off: no comparison folds
+    assert (
+        off.proximity_variants() is None
+        and bt.comparison_folds({"dev": [periods[22]]}, off, 0) == []
+    )
+
+
+def test_the_comparison_columns_join_the_step_rows_and_a_failed_fold_leaves_gaps():
+    """Comparison rows join the step rows by origin, region and step; the origins of a failed
+    comparison fold keep NaN, and the block's worth is scored on the rows that have both."""
+    from model.evaluation import proximity_worth
+
+    rng = np.random.default_rng(3)
+    origins = pd.date_range("2020-01-06", periods=6, freq="W-MON")
+    names = ["origin", "region", "horizon"]
+    keys = pd.MultiIndex.from_product([origins, ["r1", "r2"], [1, 2]], names=names)
+    keys = keys.to_frame(index=False)
+    steps = keys.assign(y=rng.integers(0, 2, len(keys)), climatology=0.4, model=0.5)
+    fold = bt.Fold(origins[0], tuple(origins[:3]), 0)
+    first = keys[keys["origin"].isin(origins[:3])]
+    done = first.assign(with_proximity=0.6, without_proximity=0.45)
+    result = bt.FoldResult(fold, done[list(bt.COMPARISON_COLUMNS)], pd.DataFrame(), 1.0)
+    joined = bt._with_comparison(steps, [result])
+    assert joined[["origin", "region", "horizon"]].equals(steps[["origin", "region", "horizon"]])
+    assert joined["with_proximity"].isna().sum() == len(steps) - len(first)
+    worth = proximity_worth(joined, block=1, n_boot=20, seed=0)
+    assert worth["rows"] == len(first)
+    y = joined.dropna(subset=["with_proximity"])["y"].to_numpy()
+    assert worth["brier_with"] == pytest.approx(np.mean((0.6 - y) ** 2))

@@ -39,11 +39,13 @@ def test_worth_says_the_backtest_interval_and_none_without_a_block():
         "proximity": {
             "brier_skill_diff": {"mean": 0.001, "ci_low": -0.002, "ci_high": 0.004},
             "log_skill_diff": {"mean": -0.01, "ci_low": -0.02, "ci_high": 0.0},
+            "refit_every": 52,
         },
     }
     out = worth({}, {"windows": {"test": window}})
     assert out["test"]["brier"] == "+0.10% (-0.20% to +0.40%)"
     assert not out["test"]["decisive"] and out["dev"] is None and out["loo"] is None
+    assert out["refit_every"] == 52
 
 
 def test_evidence_rows_keep_the_regions_order_and_the_closest_per_kind():
