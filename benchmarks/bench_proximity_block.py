@@ -4,10 +4,11 @@ without, on the same rows.
 For each candidate block below, runs ``clashcast backtest`` dev-only (``backtest.end`` before
 ``backtest.test_start``) with ``model.proximity_block`` set to it and ``model.features`` as
 shipped minus every proximity feature, so the comparison folds fit the model without the block
-and with it (``backtest.proximity_worth``, every ``backtest.proximity_refit_every`` origins). Prints a Markdown table: the skill difference with minus without
-against climatology (Brier and log score, with the circular block bootstrap 90% interval), the
-mean Brier score of each, and the wall time. Each run is in a temporary project (a copy of
-``data/raw``; ingest and panel run there), so the checkout is not touched. Asserts nothing.
+and with it (``backtest.proximity_worth``, every ``backtest.proximity_refit_every`` origins).
+Prints a Markdown table: the skill difference with minus without against climatology (Brier and
+log score, with the circular block bootstrap 90% interval), the mean Brier score of each, and
+the wall time. Each run is in a temporary project (a copy of ``data/raw``; ingest and panel run
+there), so the checkout is not touched. Asserts nothing.
 
 Usage: ``python benchmarks/bench_proximity_block.py [--blocks distance,precursors,...]``
 """

@@ -21,6 +21,27 @@ from model.stages import backtest as stage
 FEATURES = ["clash_decay_hl1", "clash_decay_hl4", "since_clash"]
 
 
+def _tiny_params(base, periods: pd.DatetimeIndex, model: dict, **backtest):
+    """Shipped params on a 40-period simulated panel: H=2, burn-in 32, origins 32..37 (dev
+    32-34, test 35-37), a refit every 2 origins, a tiny sampling budget."""
+    mp = {"features": FEATURES, "horizon": 2, "burn_in": 32, "offset": None,
+          "region_effects": True, "country_varying": []}  # fmt: skip
+    bt = BacktestParams(
+        start=periods[32].date(), test_start=periods[35].date(), stride=1, refit_every=2,
+        draws=40, tune=40, chains=1, bootstrap=100, block_origins=2, calibration_bins=5,
+        dask=DaskParams(workers=2), **backtest,
+    )  # fmt: skip
+    return base.model_copy(update={"model": base.model.model_copy(update=mp | model),
+                                   "backtest": bt})  # fmt: skip
+
+
+def _project(root, panel, monkeypatch, cluster) -> None:
+    """The panel written where the stage reads it; the stage pointed at the test's cluster."""
+    (root / paths.PANEL).parent.mkdir(parents=True)
+    panel.to_netcdf(root / paths.PANEL)
+    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", cluster.scheduler_address)
+
+
 @pytest.fixture(scope="module")
 def cluster():
     from distributed import Client, LocalCluster
@@ -42,26 +63,10 @@ def test_backtest_stage_on_two_worker_processes_keeps_finished_folds(
     base = read_params(ROOT / "params.yaml")
     panel = simulate_panel(2, 2, 40, FEATURES, Truth(beta={"clash_decay_hl1": 1.0}), seed=2)
     periods = pd.DatetimeIndex(panel["period"].values)
-    params = base.model_copy(
-        update={
-            # 40 periods, H=2: origins are periods 32..37 (dev 32-34, test 35-37), folds fit
-            # at 32, 34 and 36. With a burn-in of 32 the first fold has no training block.
-            "model": base.model.model_copy(
-                update={
-                    "features": FEATURES, "horizon": 2, "burn_in": 32, "offset": None,
-                    "region_effects": True, "proximity_block": [],
-                }
-            ),
-            "backtest": BacktestParams(
-                start=periods[32].date(), test_start=periods[35].date(), stride=1,
-                refit_every=2, draws=40, tune=40, chains=1, bootstrap=100, block_origins=2,
-                calibration_bins=5, dask=DaskParams(workers=2),
-            ),
-        }
-    )  # fmt: skip
-    (tmp_path / paths.PANEL).parent.mkdir(parents=True)
-    panel.to_netcdf(tmp_path / paths.PANEL)
-    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", cluster.scheduler_address)
+    # 40 periods, H=2: origins are periods 32..37 (dev 32-34, test 35-37), folds fit at 32, 34
+    # and 36. With a burn-in of 32 the first fold has no training block.
+    params = _tiny_params(base, periods, {"proximity_block": []})
+    _project(tmp_path, panel, monkeypatch, cluster)
 
     with pytest.raises(StageError) as err:
         stage.run(params, tmp_path)
@@ -140,25 +145,9 @@ def test_a_failed_comparison_fold_is_named_and_the_others_still_score_the_block(
     feats = [*FEATURES, "prox_a__b_near"]
     panel = simulate_panel(2, 2, 40, feats, Truth(beta={"prox_a__b_near": 1.0}), seed=2)
     periods = pd.DatetimeIndex(panel["period"].values)
-    params = base.model_copy(
-        update={
-            "model": base.model.model_copy(
-                update={
-                    "features": FEATURES, "horizon": 2, "burn_in": 32, "offset": None,
-                    "region_effects": True, "proximity_block": ["prox_a__b_near"],
-                    "country_varying": [],
-                }
-            ),
-            "backtest": BacktestParams(
-                start=periods[32].date(), test_start=periods[35].date(), stride=1,
-                refit_every=2, draws=40, tune=40, chains=1, bootstrap=100, block_origins=2,
-                calibration_bins=5, proximity_refit_every=3, dask=DaskParams(workers=2),
-            ),
-        }
-    )  # fmt: skip
-    (tmp_path / paths.PANEL).parent.mkdir(parents=True)
-    panel.to_netcdf(tmp_path / paths.PANEL)
-    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", cluster.scheduler_address)
+    params = _tiny_params(base, periods, {"proximity_block": ["prox_a__b_near"]},
+                          proximity_refit_every=3)  # fmt: skip
+    _project(tmp_path, panel, monkeypatch, cluster)
 
     with pytest.raises(StageError) as err:
         stage.run(params, tmp_path)
