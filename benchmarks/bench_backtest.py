@@ -106,6 +106,9 @@ def main() -> None:
                 f"{w} worker(s): wall {r['wall']:.1f} s (stage {t['wall_seconds']:.1f} s); "
                 f"{t['folds']} folds, seconds per fold: {folds}"
             )
+            if t.get("proximity_fold_seconds"):
+                both = ", ".join(f"{v:.0f}" for v in t["proximity_fold_seconds"].values())
+                print(f"  + {len(t['proximity_fold_seconds'])} proximity comparison folds: {both}")
         ok = [r for r in results if r["rc"] == 0]
         if len(ok) >= 2:
             base = ok[0]
@@ -127,6 +130,14 @@ def summarise(m: dict) -> None:
             f"{name} window: {w['origins']} origins {w['first_origin']} … {w['last_origin']}, "
             f"rows {w['rows']}, prevalence {w['prevalence']:.4f}"
         )
+        if "proximity" in w:
+            p = w["proximity"]
+            b, lg = p["brier_skill_diff"], p["log_skill_diff"]
+            print(
+                f"  proximity block, with minus without (refit every {p.get('refit_every')}): "
+                f"brier skill {b['mean']:+.4f} [{b['ci_low']:+.4f}, {b['ci_high']:+.4f}]  "
+                f"log {lg['mean']:+.4f} [{lg['ci_low']:+.4f}, {lg['ci_high']:+.4f}]"
+            )
         for f in ("model", "climatology", "ewma", "markov", "logistic", "global_rate"):
             s = w[f]
             print(
