@@ -25,6 +25,8 @@ from pathlib import Path
 
 import yaml
 
+from model.report_proximity import skill_diff
+
 ROOT = Path(__file__).resolve().parents[1]
 PANEL = Path("data/processed/panel.nc")
 
@@ -130,13 +132,10 @@ def summarise(m: dict) -> None:
             f"{name} window: {w['origins']} origins {w['first_origin']} … {w['last_origin']}, "
             f"rows {w['rows']}, prevalence {w['prevalence']:.4f}"
         )
-        if "proximity" in w:
-            p = w["proximity"]
-            b, lg = p["brier_skill_diff"], p["log_skill_diff"]
+        if d := skill_diff(w):
             print(
-                f"  proximity block, with minus without (refit every {p.get('refit_every')}): "
-                f"brier skill {b['mean']:+.4f} [{b['ci_low']:+.4f}, {b['ci_high']:+.4f}]  "
-                f"log {lg['mean']:+.4f} [{lg['ci_low']:+.4f}, {lg['ci_high']:+.4f}]"
+                f"  proximity block, with minus without (refit every "
+                f"{w['proximity'].get('refit_every')}): Brier skill {d['brier']}, log {d['log']}"
             )
         for f in ("model", "climatology", "ewma", "markov", "logistic", "global_rate"):
             s = w[f]

@@ -24,6 +24,7 @@ from pathlib import Path
 from bench_model_selection import WINDOWS, _merge, prepare, run_variant
 
 from model import feature_names as fn
+from model.report_proximity import skill_diff
 
 PAIR = fn.pair_stem("us_coalition", "armed_group")
 EXPOSURE = [fn.exposure(PAIR, k) for k in ("airfield", "base", "hq")]
@@ -50,22 +51,16 @@ BLOCKS = {
 }
 
 
-def _pct(v: float | None) -> str:
-    return "–" if v is None else f"{100 * v:+.2f}%"
-
-
 def row(name: str, w: dict, took: float) -> str:
-    p = w["proximity"]
-    b, lg = p["brier_skill_diff"], p["log_skill_diff"]
+    p, d = w["proximity"], skill_diff(w)
     return (
-        f"| {name} | {_pct(b['mean'])} [{_pct(b['ci_low'])}, {_pct(b['ci_high'])}] "
-        f"| {_pct(lg['mean'])} [{_pct(lg['ci_low'])}, {_pct(lg['ci_high'])}] "
+        f"| {name} | {d['brier']} | {d['log']} "
         f"| {p['brier_with']:.4f} | {p['brier_without']:.4f} | {took:.0f} |"
     )
 
 
 HEADER = (
-    "| block | Brier skill diff [90%] | log skill diff [90%] | Brier with | Brier without | s |\n"
+    "| block | Brier skill diff (90%) | log skill diff (90%) | Brier with | Brier without | s |\n"
     "|---|---|---|---:|---:|---:|"
 )
 

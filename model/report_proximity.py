@@ -22,7 +22,10 @@ def _pct(v: float | None) -> str:
     return "–" if v is None else f"{100 * v:+.2f}%"
 
 
-def _skill_diff(w: dict[str, Any] | None) -> dict[str, Any] | None:
+def skill_diff(w: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A ``backtest.json`` window's proximity worth as text: ``brier`` and ``log`` ("+0.10%
+    (-0.20% to +0.40%)"), ``origins`` and ``decisive`` (the Brier interval excludes zero); None
+    when the window has none. The report and the benchmarks print it this one way."""
     if not w or "proximity" not in w:
         return None
     p = w["proximity"]
@@ -40,7 +43,7 @@ def worth(diagnostics: dict[str, Any], backtest: dict[str, Any] | None) -> dict[
     """The block's worth as the report states it, or None when none was measured."""
     loo = diagnostics.get("proximity")
     windows = (backtest or {}).get("windows", {})
-    test, dev = _skill_diff(windows.get("test")), _skill_diff(windows.get("dev"))
+    test, dev = skill_diff(windows.get("test")), skill_diff(windows.get("dev"))
     if not loo and not (test or dev):
         return None
     out: dict[str, Any] = {"test": test, "dev": dev, "loo": None, "block": [], "shipped": None}

@@ -243,11 +243,11 @@ def run(params: Params, root: Path) -> None:
                 "%s window: proximity block, Brier skill with minus without %s (90%%: %s … %s)",
                 name, *(_pct(d[k]) for k in ("mean", "ci_low", "ci_high")),
             )  # fmt: skip
-    failed = {**result.failed, **{("proximity", c): v for c, v in result.failed_comparison.items()}}
+    failed = [*result.failed.values(), *result.failed_comparison.values()]
     if failed:
         lines = [
             f"origins {', '.join(o.date().isoformat() for o in origins)}: {msg}"
-            for origins, msg in failed.values()
+            for origins, msg in failed
         ]
         counts = f"{len(result.failed)} of {len(folds)} fold(s)"
         if comparison:
