@@ -25,7 +25,7 @@ from pydantic import (
 
 from model import feature_names as fn
 from model.feature_names import memory_of
-from model.sources.sides import entry_text, parse_entry
+from model.side_grammar import entry_text, parse_entry
 
 DEFAULT_PARAMS = Path("params.yaml")
 
@@ -102,7 +102,7 @@ class IngestParams(_Section):
     positions: Path | None = None
     sources: list[SourceSpec] = Field(min_length=1)
     # side -> actor entries: an exact name, "contains:TEXT" or "re:REGEX" (whole name); all
-    # compared without case. The pattern language is documented in model.sources.sides.
+    # compared without case. The pattern language is documented in model.side_grammar.
     sides: dict[str, list[str]] = Field(min_length=1)
     # format -> source event type -> coded category. For ucdp_ged the type is
     # type_of_violence ("1", "2", "3"); for acled "event_type" or "event_type/sub_event_type"

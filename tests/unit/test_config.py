@@ -186,3 +186,14 @@ def test_contact_categories_must_be_coded_by_ingest(raw: dict) -> None:
     raw = copy.deepcopy(raw)
     raw["panel"]["contact_categories"] = ["deployment"]
     assert "panel.contact_categories names 'deployment'" in _problems(raw)
+
+
+def test_the_settings_import_no_source_adapter() -> None:
+    """The side grammar sits below the adapters (model.side_grammar): an edit to how a source is
+    read must not make every stage that loads params depend on model/sources."""
+    import subprocess
+    import sys
+
+    code = "import sys, model.config; print(sorted(m for m in sys.modules if 'model.sources' in m))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

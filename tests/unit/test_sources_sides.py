@@ -7,7 +7,8 @@ import yaml
 from conftest import ROOT
 
 from model.config import ParamsError, parse_params
-from model.sources.sides import SideMapper, parse_entry
+from model.side_grammar import parse_entry
+from model.sources.sides import SideMapper
 
 
 @pytest.fixture(scope="module")
