@@ -1,4 +1,5 @@
-"""Provenance stamped on every artefact: params hash, git commit, versions, input hashes."""
+"""Provenance stamped on every artefact: params hash, input hashes and, where the bytes depend
+on the run anyway, git commit and versions."""
 
 from __future__ import annotations
 
@@ -75,16 +76,41 @@ def package_versions(names: Iterable[str] = PACKAGES) -> dict[str, str]:
     return out
 
 
-def stamp(params: dict[str, Any], inputs: Iterable[Path | str] = ()) -> dict[str, str]:
-    """Flat string attributes for netCDF/JSON: ``params_hash``, ``git_commit``, versions, inputs.
+def content_stamp(
+    params: dict[str, Any], inputs: Iterable[Path | str] = (), root: Path | str | None = None
+) -> dict[str, str]:
+    """``params_hash_*`` and ``input_sha256:*``: what an artefact's content is a function of.
 
-    ``params`` maps a label to a params section; each gets its own hash so that a loader can
-    say which part changed.
+    The attributes of artefacts that DVC hashes and later stages read (the ingest tables, the
+    panel): they name no git commit, machine or Python version, so two runs on equal inputs
+    write equal bytes on any clone, and DVC stops at a stage whose outputs did not change.
+
+    Parameters
+    ----------
+    params : dict
+        A label to a params section; each gets its own hash so that a loader can say which
+        part changed.
+    inputs : iterable of path-like
+        Files whose SHA-256 is stamped.
+    root : path-like, optional
+        The project root: inputs inside it are named relative to it (as ``dvc.yaml`` names
+        them), not by where the project happens to be.
     """
     attrs = {f"params_hash_{k}": params_hash(v) for k, v in params.items()}
+    for p in map(Path, inputs):
+        name = p.relative_to(root) if root is not None and p.is_relative_to(root) else p
+        attrs[f"input_sha256:{name.as_posix()}"] = file_sha256(p)
+    return attrs
+
+
+def stamp(
+    params: dict[str, Any], inputs: Iterable[Path | str] = (), root: Path | str | None = None
+) -> dict[str, str]:
+    """:func:`content_stamp` plus ``git_commit`` and ``version_*``: the provenance of an
+    artefact made once per run (the posterior, the forecast), whose bytes depend on the
+    sampler anyway."""
+    attrs = content_stamp(params, inputs, root)
     attrs["git_commit"] = git_commit()
     for k, v in package_versions().items():
         attrs[f"version_{k}"] = v
-    for p in inputs:
-        attrs[f"input_sha256:{Path(p).as_posix()}"] = file_sha256(p)
     return attrs

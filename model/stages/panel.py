@@ -18,7 +18,7 @@ from model.errors import StageError
 from model.io import load_positions, write_json, write_netcdf
 from model.panel import blank_start_positions, build_panel, panel_summary
 from model.paths import EVENTS, PANEL, PANEL_METRICS, POSITIONS
-from model.provenance import stamp
+from model.provenance import content_stamp
 
 log = logging.getLogger(__name__)
 
@@ -61,20 +61,12 @@ def run(params: Params, root: Path) -> None:
     if positions is not None:
         inputs.append(positions_path)
     inputs += [root / b.path for b in params.ingest.regions.boundaries]
-    ds.attrs.update(
-        stamp(
-            {
-                "panel": params.panel,
-                "window": params.ingest.window,
-                "regions": params.ingest.regions,
-            },
-            inputs=inputs,
-        )
-    )
-    # Provenance names inputs relative to the project root, wherever the root is.
-    for p in inputs:
-        digest = ds.attrs.pop(f"input_sha256:{p.as_posix()}")
-        ds.attrs[f"input_sha256:{p.relative_to(root).as_posix()}"] = digest
+    sections = {
+        "panel": params.panel,
+        "window": params.ingest.window,
+        "regions": params.ingest.regions,
+    }
+    ds.attrs.update(content_stamp(sections, inputs, root))
 
     summary = panel_summary(ds)
     summary["positions_blank_start"] = blank_start_positions(positions, params.panel)

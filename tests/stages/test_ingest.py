@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from model import ingest as ingest_lib
-from model import paths
+from model import paths, provenance
 from model.cli import main
 from model.config import parse_params, read_params
 from model.errors import StageError
@@ -99,6 +99,21 @@ def test_stage_writes_every_output_and_accounts_for_every_row(tmp_path: Path):
         "acled_x": 2,
     }
     assert events["date"].is_monotonic_increasing
+
+
+def test_two_projects_write_the_same_bytes(tmp_path: Path, monkeypatch):
+    """The outputs are a function of the params and the raw files: another folder, commit or
+    timing changes no byte, so a fresh clone reproduces dvc.lock and DVC stops after ingest
+    when an edit changes nothing (the committed lock once had a "-dirty" commit in them)."""
+    written = []
+    for folder, commit in (("a", "1" * 40), ("clone_b", "2" * 40 + "-dirty")):
+        monkeypatch.setattr(provenance, "git_commit", lambda cwd=".", c=commit: c)
+        root = tmp_path / folder
+        stage.run(read_params(make_project(root)), root)
+        written.append({p: (root / p).read_bytes() for p in OUTPUTS})
+    assert written[0] == written[1]
+    events = pd.read_parquet(tmp_path / "a" / paths.EVENTS)
+    assert "input_sha256:data/raw/ged/ucdp_ged_hdx_sample.csv" in events.attrs
 
 
 def test_ingest_json_has_side_coverage_and_warns_of_a_big_unmatched_actor(tmp_path, caplog):

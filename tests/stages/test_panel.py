@@ -149,7 +149,7 @@ def test_stage_writes_panel_and_metrics(project: Path):
     names = json.loads(ds.attrs["feature_names"])
     assert "prox_base__rebels_km" in names and "nbr_clash_decay_hl4" in names
     assert json.loads(ds.attrs["clash_sides"]) == ["gov", "rebels"]
-    assert ds.attrs["params_hash_panel"] and ds.attrs["git_commit"]
+    assert ds.attrs["params_hash_panel"] and "git_commit" not in ds.attrs  # content only
     assert "input_sha256:data/interim/events.parquet" in ds.attrs
     assert "input_sha256:data/raw/boundaries/squares.geojson" in ds.attrs
     # Bravo and Alpha neighbour each other; Delta has no neighbour: spill-over 0.

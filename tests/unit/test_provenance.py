@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from model.provenance import git_commit
+from model.provenance import content_stamp, git_commit, stamp
 
 
 @pytest.fixture
@@ -50,3 +50,18 @@ def test_a_changed_input_makes_it_dirty(repo):
 
 def test_outside_git_it_is_unknown(tmp_path):
     assert git_commit(tmp_path) == "unknown"
+
+
+def test_content_stamp_names_inputs_from_the_root_and_no_commit(tmp_path) -> None:
+    root = tmp_path / "project"
+    (root / "data").mkdir(parents=True)
+    (root / "data" / "x.csv").write_text("a\n1\n")
+    outside = tmp_path / "outside.csv"
+    outside.write_text("b\n")
+    attrs = content_stamp({"ingest": {"k": 1}}, [root / "data" / "x.csv", outside], root)
+    assert set(attrs) == {
+        "params_hash_ingest",
+        "input_sha256:data/x.csv",
+        f"input_sha256:{outside.as_posix()}",  # outside the project: named as given
+    }
+    assert set(stamp({"ingest": {"k": 1}})) >= {"params_hash_ingest", "git_commit"}
