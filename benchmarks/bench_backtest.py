@@ -60,8 +60,8 @@ def set_key(params: dict, assignment: str) -> None:
 
 def run(project: Path, params: dict, workers: int) -> dict:
     params = json.loads(json.dumps(params, default=str))
-    params["backtest"].setdefault("dask", {})["workers"] = workers
-    params["backtest"]["dask"]["address"] = None
+    dask = params.setdefault("runtime", {}).setdefault("dask", {})
+    dask["workers"], dask["address"] = workers, None
     path = project / f"params_w{workers}.yaml"
     path.write_text(yaml.safe_dump(params, sort_keys=False))
     args = [sys.executable, "-m", "model.cli", "--root", str(project), "--params", str(path)]

@@ -79,7 +79,8 @@ class FoldConfig:
     """What a fold needs besides the panel: plain, picklable settings.
 
     ``model`` is the ``model`` section of params; ``fit`` the ``fit`` section with the
-    backtest's sampling budget (draws, tune, chains) on one core without a progress bar.
+    backtest's sampling budget (draws, tune, chains). A fold samples on one core without a
+    progress bar (:func:`fit_fold_model`), whatever the ``runtime`` section says.
     """
 
     model: ModelParams
@@ -254,7 +255,9 @@ def fit_fold_model(
 
     mp = config.model if mp is None else mp
     pm_model = model_from_params(fold_design(panel, fold, config, mp), mp)
-    return fit_with_params(pm_model, config.fit, seed=fold.seed, log_likelihood=False)
+    return fit_with_params(
+        pm_model, config.fit, seed=fold.seed, log_likelihood=False, cores=1, progressbar=False
+    )
 
 
 def _frame(columns: Mapping[str, xr.DataArray], dims: tuple[str, ...]) -> pd.DataFrame:

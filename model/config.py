@@ -343,11 +343,9 @@ class FitParams(_Section):
     draws: PositiveInt = 1000
     tune: PositiveInt = 1000
     chains: PositiveInt = 4
-    cores: PositiveInt = 2
     target_accept: Probability = 0.9
     seed: NonNegInt = Field(20170518, description="seed of the chains and the prior draws")
     prior_samples: PositiveInt = Field(500, description="draws of the prior predictive check")
-    progressbar: bool = True
     low_rank_mass_matrix: bool = Field(
         True,
         description="nutpie: a low-rank-modified mass matrix (about 4x the smallest bulk ESS "
@@ -404,14 +402,6 @@ class Scenario(_Section):
     changes: list[ScenarioChange] = Field(min_length=1)
 
 
-class DaskParams(_Section):
-    # None: a local cluster; otherwise a scheduler address. DASK_SCHEDULER_ADDRESS overrides.
-    address: str | None = None
-    workers: PositiveInt = 2
-    threads_per_worker: PositiveInt = 1
-    memory_limit: str = "6GiB"
-
-
 class BacktestParams(_Section):
     # First origin; None: burn_in plus a year of training blocks after the panel's start.
     start: dt.date | None = None
@@ -441,7 +431,6 @@ class BacktestParams(_Section):
     # slow one to compile and sample.
     proximity_worth: bool = True
     proximity_refit_every: PositiveInt = 52
-    dask: DaskParams = DaskParams()
 
     @model_validator(mode="after")
     def _ordered(self) -> BacktestParams:
@@ -459,6 +448,38 @@ class ReportParams(_Section):
     regions_over_time: PositiveInt = 6
 
 
+# --------------------------------------------------------------------------- runtime
+
+
+class DaskParams(_Section):
+    """Where the backtest's folds run."""
+
+    # None: a local cluster; otherwise a scheduler address. DASK_SCHEDULER_ADDRESS overrides.
+    address: str | None = None
+    workers: PositiveInt = 2
+    threads_per_worker: PositiveInt = 1
+    memory_limit: str = "6GiB"
+
+
+class RuntimeParams(_Section):
+    """How a run uses the machine, never what it computes: no stage lists this section in
+    ``dvc.yaml``, so changing it re-runs nothing (the chains are seeded one by one and the
+    backtest's folds by their cutoff, so the outputs are byte-identical across both counts)."""
+
+    cores: PositiveInt = Field(2, description="chains sampled at once by the fit stage")
+    progressbar: bool = Field(True, description="the fit stage shows the sampler's progress")
+    dask: DaskParams = DaskParams()
+
+
+#: Keys that moved to the runtime section, and where (an old params file is told, not refused
+#: with a bare "unknown key").
+MOVED = {
+    ("fit", "cores"): "runtime.cores",
+    ("fit", "progressbar"): "runtime.progressbar",
+    ("backtest", "dask"): "runtime.dask",
+}
+
+
 # --------------------------------------------------------------------------- the whole file
 
 
@@ -472,6 +493,7 @@ class Params(_Section):
     scenarios: list[Scenario] = Field(default_factory=list)
     backtest: BacktestParams = BacktestParams()
     report: ReportParams = ReportParams()
+    runtime: RuntimeParams = RuntimeParams()
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Params:
@@ -563,7 +585,8 @@ def _format_errors(err: ValidationError, path: Path, extra: list[str]) -> str:
         where = ".".join(str(x) for x in e["loc"]) or "(top level)"
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
-            msg = "unknown key"
+            moved = MOVED.get(tuple(map(str, e["loc"])))
+            msg = f"moved to {moved} (run-only, no stage tracks it)" if moved else "unknown key"
         got = "" if not e["loc"] else f" (got {e.get('input')!r:.80})"
         lines.append(f"  - {where}: {msg}{got}")
     lines += [f"  - {p}" for p in extra if not any(p in line for line in lines)]

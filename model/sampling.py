@@ -18,7 +18,7 @@ import pymc as pm
 import xarray as xr
 
 from model.clash_model import stored_var_names
-from model.config import FitParams
+from model.config import FitParams, RuntimeParams
 from model.numerics import reproducible_numerics
 
 Sampler = Literal["nutpie", "pymc", "numpyro"]
@@ -111,18 +111,24 @@ FIT_SETTINGS = (
     "draws",
     "tune",
     "chains",
-    "cores",
     "target_accept",
     "seed",
-    "progressbar",
     "low_rank_mass_matrix",
 )
+#: The keywords of :func:`fit` that the ``runtime`` section sets: how fast, never what.
+RUNTIME_SETTINGS = ("cores", "progressbar")
 
 
-def fit_with_params(pm_model: pm.Model, fp: FitParams, **overrides: Any) -> xr.DataTree:
-    """:func:`fit` with the settings of the ``fit`` section of params; ``overrides`` (any keyword
-    of :func:`fit`) win."""
-    return fit(pm_model, **({k: getattr(fp, k) for k in FIT_SETTINGS} | overrides))
+def fit_with_params(
+    pm_model: pm.Model, fp: FitParams, runtime: RuntimeParams | None = None, **overrides: Any
+) -> xr.DataTree:
+    """:func:`fit` with the settings of the ``fit`` section of params and, when given, the
+    cores and progress bar of the ``runtime`` section; ``overrides`` (any keyword of
+    :func:`fit`) win."""
+    settings = {k: getattr(fp, k) for k in FIT_SETTINGS}
+    if runtime is not None:
+        settings |= {k: getattr(runtime, k) for k in RUNTIME_SETTINGS}
+    return fit(pm_model, **(settings | overrides))
 
 
 def sample_prior_predictive(pm_model: pm.Model, draws: int, seed: int) -> xr.DataTree:

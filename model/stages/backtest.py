@@ -11,8 +11,8 @@ Origins run from ``backtest.start`` to ``backtest.end`` (defaults: after the bur
 of training; the last origin with H outcomes), split at ``backtest.test_start`` (default: the
 last third) into the dev and test windows; the stage logs which it picked.
 
-Folds run on a Dask ``LocalCluster`` of ``backtest.dask.workers`` worker processes by default,
-or on an existing scheduler when ``DASK_SCHEDULER_ADDRESS`` (first) or ``backtest.dask.address``
+Folds run on a Dask ``LocalCluster`` of ``runtime.dask.workers`` worker processes by default,
+or on an existing scheduler when ``DASK_SCHEDULER_ADDRESS`` (first) or ``runtime.dask.address``
 names one. Each fold samples its chains one after another on one core, so the workers do not
 oversubscribe the machine. When folds fail, the finished ones are still scored and written,
 and the stage then fails with a message naming the failed folds' origins.
@@ -97,7 +97,7 @@ def fold_config(params: Params) -> FoldConfig:
     budget = {"draws": bt.draws, "tune": bt.tune, "chains": bt.chains}
     return FoldConfig(
         model=params.model,
-        fit=params.fit.model_copy(update=budget | {"cores": 1, "progressbar": False}),
+        fit=params.fit.model_copy(update=budget),
         rates=Rates(bt.climatology_window, bt.ewma_half_life, bt.prior_strength),
         proximity_worth=bt.proximity_worth,
         proximity_refit_every=bt.proximity_refit_every,
@@ -201,7 +201,7 @@ def run(params: Params, root: Path) -> None:
     config = fold_config(params)
     comparison = comparison_folds(windows, config, params.fit.seed)
     t0 = time.perf_counter()
-    with dask_client(bt.dask) as client:
+    with dask_client(params.runtime.dask) as client:
         workers = len(client.scheduler_info().get("workers", {}))
         _log.info(
             "backtest: %d origins in %d folds (a refit every %d, %d chains × %d draws) "

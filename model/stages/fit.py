@@ -25,7 +25,7 @@ import xarray as xr
 from model import diagnostics as diag
 from model import io
 from model.clash_model import design_from_params, model_from_params
-from model.config import FitParams, ModelParams, Params
+from model.config import FitParams, ModelParams, Params, RuntimeParams
 from model.errors import GateFailed, StageError
 from model.paths import DIAGNOSTIC_FIGURES, DIAGNOSTICS, IDATA, PANEL
 from model.posterior import posterior_attrs, save_idata
@@ -60,10 +60,12 @@ def variant_draws(fp: FitParams) -> int:
     return max(fp.draws // 4, 200)
 
 
-def _fit_variant(panel: xr.Dataset, variant: ModelParams, fp: FitParams) -> xr.DataTree:
+def _fit_variant(
+    panel: xr.Dataset, variant: ModelParams, fp: FitParams, rt: RuntimeParams
+) -> xr.DataTree:
     """A LOO variant refitted with :func:`variant_draws` draws and a quarter of the tuning."""
     pm_model = model_from_params(design_from_params(panel, variant), variant)
-    return fit_with_params(pm_model, fp, draws=variant_draws(fp), tune=max(fp.tune // 4, 200))
+    return fit_with_params(pm_model, fp, rt, draws=variant_draws(fp), tune=max(fp.tune // 4, 200))
 
 
 def _loo(panel: xr.Dataset, idata: xr.DataTree, params: Params) -> tuple[dict, xr.Dataset]:
@@ -78,7 +80,7 @@ def _loo(panel: xr.Dataset, idata: xr.DataTree, params: Params) -> tuple[dict, x
             raise StageError(f"diagnostics.loo_variants: {e}") from None
         n = variant_draws(fp)
         _log.info("LOO variant %s: refitting with %d draws per chain", name, n)
-        fits[name] = _fit_variant(panel, variant, fp)
+        fits[name] = _fit_variant(panel, variant, fp, params.runtime)
     loo, pointwise = diag.loo_section(fits, dp.pareto_k_bad)
     loo["variant_draws"] = variant_draws(fp)
     _log.info("PSIS-LOO: elpd %.1f (SE %.1f); best %s", loo["model"]["elpd"], loo["model"]["se"],
@@ -96,7 +98,7 @@ def _proximity_worth(panel: xr.Dataset, idata: xr.DataTree, params: Params) -> d
     n = variant_draws(fp)
     _log.info("proximity block: refitting the model %s it with %d draws per chain",
               "without" if mp.ships_proximity else "with", n)  # fmt: skip
-    other_fit = _fit_variant(panel, other, fp)
+    other_fit = _fit_variant(panel, other, fp, params.runtime)
     pair = (idata, other_fit) if mp.ships_proximity else (other_fit, idata)
     worth = diag.block_worth(*pair)
     worth |= {"block": list(mp.proximity_block), "shipped": "with" if mp.ships_proximity else
@@ -128,7 +130,7 @@ def run(params: Params, root: Path) -> None:
     rates = diag.prior_predictive_rates(prior)
     _log.info("sampling %d chains of %d draws (%d tuning) with %s", fp.chains, fp.draws,
               fp.tune, fp.sampler)  # fmt: skip
-    idata = fit_with_params(pm_model, fp)
+    idata = fit_with_params(pm_model, fp, params.runtime)
     idata["prior"] = xr.DataTree(prior["prior"].to_dataset(), name="prior")
     summary = diag.sampling_summary(idata)
     failed = diag.gate(summary, dp)

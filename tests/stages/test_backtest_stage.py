@@ -29,10 +29,11 @@ def _tiny_params(base, periods: pd.DatetimeIndex, model: dict, **backtest):
     bt = BacktestParams(
         start=periods[32].date(), test_start=periods[35].date(), stride=1, refit_every=2,
         draws=40, tune=40, chains=1, bootstrap=100, block_origins=2, calibration_bins=5,
-        dask=DaskParams(workers=2), **backtest,
+        **backtest,
     )  # fmt: skip
+    runtime = base.runtime.model_copy(update={"dask": DaskParams(workers=2)})
     return base.model_copy(update={"model": base.model.model_copy(update=mp | model),
-                                   "backtest": bt})  # fmt: skip
+                                   "backtest": bt, "runtime": runtime})  # fmt: skip
 
 
 def _project(root, panel, monkeypatch, cluster) -> None:

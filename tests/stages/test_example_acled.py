@@ -34,7 +34,7 @@ TINY = [
     "fit.draws=60",
     "fit.tune=100",
     "fit.chains=2",
-    "fit.cores=1",
+    "runtime.cores=1",
     "fit.prior_samples=50",
     "diagnostics.fail_on_gate=false",
     # origins 2024-09-02 … 2024-10-28: 5 dev, 4 test, one fit (refit_every covers all 9)
@@ -47,7 +47,7 @@ TINY = [
     "backtest.chains=1",
     "backtest.bootstrap=50",
     "backtest.block_origins=4",
-    "backtest.dask.workers=1",
+    "runtime.dask.workers=1",
 ]
 
 

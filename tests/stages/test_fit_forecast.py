@@ -37,7 +37,8 @@ def project(tmp_path):
     raw["model"].update(features=FEATURES, burn_in=2, horizon=3, offset=None, region_effects=True)
     raw["diagnostics"]["loo_variants"] = ["no_features", "no_proximity"]
     raw["model"]["proximity_block"] = ["prox_us_coalition__armed_group_near"]
-    raw["fit"].update(draws=20, tune=20, chains=2, prior_samples=30, progressbar=False)
+    raw["fit"].update(draws=20, tune=20, chains=2, prior_samples=30)
+    raw["runtime"]["progressbar"] = False
     raw["scenarios"] = [
         {
             "name": "close",

@@ -31,9 +31,7 @@ TINY_OVERRIDES = {
         "draws": 300,
         "tune": 300,
         "chains": 2,
-        "cores": 1,
         "prior_samples": 100,
-        "progressbar": False,
     },
     "diagnostics": {"fail_on_gate": False, "ess_bulk_min": 100, "ess_tail_min": 100},
     "backtest": {
@@ -46,6 +44,10 @@ TINY_OVERRIDES = {
         "chains": 1,
         "bootstrap": 100,
         "block_origins": 4,
+    },
+    "runtime": {
+        "cores": 1,
+        "progressbar": False,
         "dask": {"workers": 1, "threads_per_worker": 1, "memory_limit": "4GiB"},
     },
 }

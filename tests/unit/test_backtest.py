@@ -94,7 +94,7 @@ def test_no_look_ahead_real_fit_poisoned_future_changes_nothing():
         update={"features": list(FEATURES), "horizon": 2, "burn_in": 4, "offset": "level",
                 "region_effects": True, "country_varying": [], "parameterisation": "auto"}
     )  # fmt: skip
-    budget = {"draws": 40, "tune": 40, "chains": 1, "cores": 1, "progressbar": False}
+    budget = {"draws": 40, "tune": 40, "chains": 1}
     config = bt.FoldConfig(model=model, fit=params.fit.model_copy(update=budget))
     poisoned = poison_after(panel, fold.cutoff)
     assert not poisoned["clash_any"].equals(panel["clash_any"])
@@ -142,7 +142,7 @@ def test_a_comparison_fold_scores_the_model_with_and_without_its_proximity_block
         update={"features": list(FEATURES), "horizon": 2, "burn_in": 4, "offset": "level",
                 "proximity_block": ["prox_a__b_near"], "country_varying": []}
     )  # fmt: skip
-    budget = {"draws": 40, "tune": 40, "chains": 1, "cores": 1, "progressbar": False}
+    budget = {"draws": 40, "tune": 40, "chains": 1}
     config = bt.FoldConfig(model, params.fit.model_copy(update=budget), proximity_worth=True)
     with_block, without = config.proximity_variants()
     assert (with_block.features, without.features) == (feats, list(FEATURES))

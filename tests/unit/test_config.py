@@ -197,3 +197,26 @@ def test_the_settings_import_no_source_adapter() -> None:
     code = "import sys, model.config; print(sorted(m for m in sys.modules if 'model.sources' in m))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "moved"),
+    [
+        ("fit", "cores", 2, "runtime.cores"),
+        ("fit", "progressbar", False, "runtime.progressbar"),
+        ("backtest", "dask", {"workers": 2}, "runtime.dask"),
+    ],
+)
+def test_an_old_run_only_key_says_where_it_moved(raw: dict, section, key, value, moved) -> None:
+    raw = copy.deepcopy(raw)
+    raw[section][key] = value
+    assert f"{section}.{key}: moved to {moved} (run-only, no stage tracks it)" in _problems(raw)
+
+
+def test_runtime_is_validated_like_the_other_sections(raw: dict) -> None:
+    raw = copy.deepcopy(raw)
+    raw["runtime"]["dask"]["workers"] = 0
+    raw["runtime"]["threads"] = 4
+    problems = _problems(raw)
+    assert "runtime.dask.workers: Input should be greater than 0" in problems
+    assert "runtime.threads: unknown key" in problems

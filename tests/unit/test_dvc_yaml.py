@@ -121,3 +121,12 @@ def test_no_other_module_spells_an_artefact_path() -> None:
             ):
                 offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.value!r}")
     assert not offenders
+
+
+def test_no_stage_tracks_the_runtime_section() -> None:
+    """How a run uses the machine changes no output: `dvc exp run -S runtime.cores=1` or another
+    Dask worker count must leave `dvc status` up to date."""
+    tracked = [str(k) for stage in STAGES.values() for k in stage.get("params", [])]
+    assert not [k for k in tracked if k == "runtime" or k.startswith("runtime.")]
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    assert set(raw["runtime"]) == {"cores", "progressbar", "dask"}

@@ -218,3 +218,22 @@ def test_draws_are_the_same_compiled_afresh_or_loaded_from_the_compile_cache(tmp
     cold = _fit_in_fresh_process(cache)
     warm = _fit_in_fresh_process(cache)
     assert cold == warm
+
+
+def test_fit_with_params_takes_the_fit_section_and_the_runtime(monkeypatch):
+    """The fit section says what is sampled, the runtime section only on how many cores and
+    whether a progress bar shows; a fold's overrides (one core, no bar) win over both."""
+    from model import sampling
+    from model.config import FitParams, RuntimeParams
+
+    seen: dict = {}
+    monkeypatch.setattr(sampling, "fit", lambda pm_model, **kwargs: seen.update(kwargs))
+    fp = FitParams(draws=7, seed=3)
+    sampling.fit_with_params(None, fp, RuntimeParams(cores=3, progressbar=False), tune=9)
+    assert seen == {
+        "sampler": "nutpie", "draws": 7, "tune": 9, "chains": 4, "target_accept": 0.9,
+        "seed": 3, "low_rank_mass_matrix": True, "cores": 3, "progressbar": False,
+    }  # fmt: skip
+    seen.clear()
+    sampling.fit_with_params(None, fp, RuntimeParams(), cores=1, progressbar=False)
+    assert (seen["cores"], seen["progressbar"]) == (1, False)
