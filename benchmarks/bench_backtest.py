@@ -26,6 +26,7 @@ from pathlib import Path
 import yaml
 
 from model.report_proximity import skill_diff
+from model.results import WindowScores
 
 ROOT = Path(__file__).resolve().parents[1]
 PANEL = Path("data/processed/panel.nc")
@@ -132,7 +133,7 @@ def summarise(m: dict) -> None:
             f"{name} window: {w['origins']} origins {w['first_origin']} … {w['last_origin']}, "
             f"rows {w['rows']}, prevalence {w['prevalence']:.4f}"
         )
-        if d := skill_diff(w):
+        if d := skill_diff(WindowScores.from_json(w)):
             print(
                 f"  proximity block, with minus without (refit every "
                 f"{w['proximity'].get('refit_every')}): Brier skill {d['brier']}, log {d['log']}"

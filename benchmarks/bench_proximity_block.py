@@ -25,6 +25,7 @@ from bench_model_selection import WINDOWS, _merge, prepare, run_variant
 
 from model import feature_names as fn
 from model.report_proximity import skill_diff
+from model.results import WindowScores
 
 PAIR = fn.pair_stem("us_coalition", "armed_group")
 EXPOSURE = [fn.exposure(PAIR, k) for k in ("airfield", "base", "hq")]
@@ -52,7 +53,7 @@ BLOCKS = {
 
 
 def row(name: str, w: dict, took: float) -> str:
-    p, d = w["proximity"], skill_diff(w)
+    p, d = w["proximity"], skill_diff(WindowScores.from_json(w))
     return (
         f"| {name} | {d['brier']} | {d['log']} "
         f"| {p['brier_with']:.4f} | {p['brier_without']:.4f} | {took:.0f} |"

@@ -30,15 +30,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from model.baselines import (
-    FORECASTERS,
-    RATES,
-    WITHIN_FORECASTERS,
-    Rates,
-    all_baselines,
-    known_at,
-    within_baselines,
-)
+from model.baselines import RATES, Rates, all_baselines, known_at, within_baselines
+from model.catalogue import FORECASTERS, WITHIN_FORECASTERS
 from model.config import FitParams, ModelParams
 from model.evaluation import WITH_PROXIMITY, WITHOUT_PROXIMITY
 

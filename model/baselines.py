@@ -32,16 +32,16 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+# The forecasters' names live in the catalogue, and are also known by their baselines' module.
+from model.catalogue import (  # noqa: F401
+    BASELINES,
+    FORECASTERS,
+    WITHIN_BASELINES,
+    WITHIN_FORECASTERS,
+)
 from model.features import decayed_share
 from model.standardise import fit_scaling, standardised
 
-BASELINES = ("climatology", "ewma", "markov", "logistic", "global_rate")
-WITHIN_BASELINES = ("climatology", "ewma")
-#: Every forecaster the backtest scores, the model first: the columns of its prediction rows.
-FORECASTERS = ("model", *BASELINES)
-#: "Within H" forecasters: the model, the product of its weekly forecasts as if the steps were
-#: independent (not a forecaster we print; it shows what the dependence buys) and baselines.
-WITHIN_FORECASTERS = ("model", "independent", *WITHIN_BASELINES)
 #: Standardised features are clipped to this many SDs in the logistic baseline.
 Z_CLIP = 5.0
 

@@ -19,6 +19,7 @@ import xarray as xr
 from model import feature_names as fn
 from model.blocks import OFFSET_DIM, offset_scale
 from model.config import DiagnosticsParams, ModelParams
+from model.diagnostics_results import THRESHOLDS, evaluate_gate, failed_checks
 
 #: Hyper-parameters shown in rank/trace plots (those present in the posterior).
 HYPER = (
@@ -118,36 +119,18 @@ def sampling_summary(idata: xr.DataTree, var_names: Sequence[str] | None = None)
 
 
 def gate(summary: Mapping[str, Any], thresholds: DiagnosticsParams) -> list[str]:
-    """The failed checks, named with value and threshold (empty: the gate passes).
+    """The failed checks of :data:`model.diagnostics_results.CHECKS`, named with value and
+    threshold (empty: the gate passes).
 
     A non-finite statistic (NaN R-hat from a constant chain, say) fails its check.
     """
-    checks = [
-        ("r_hat_max", ">", thresholds.r_hat_max, lambda v, t: v <= t),
-        ("ess_bulk_min", "<", thresholds.ess_bulk_min, lambda v, t: v >= t),
-        ("ess_tail_min", "<", thresholds.ess_tail_min, lambda v, t: v >= t),
-        ("divergences", ">", thresholds.divergences_max, lambda v, t: v <= t),
-        ("bfmi_min", "<", thresholds.bfmi_min, lambda v, t: v >= t),
-    ]
-    failed = []
-    for key, sign, limit, ok in checks:
-        value = summary[key]
-        if not (np.isfinite(value) and ok(value, limit)):
-            shown = f"{value:g}" if isinstance(value, float) else str(value)
-            failed.append(f"{key} {shown} {sign} {limit:g}")
-    return failed
+    return failed_checks(evaluate_gate(summary, thresholds_dict(thresholds)))
 
 
 def thresholds_dict(thresholds: DiagnosticsParams) -> dict[str, float]:
-    keys = (
-        "r_hat_max",
-        "ess_bulk_min",
-        "ess_tail_min",
-        "divergences_max",
-        "bfmi_min",
-        "pareto_k_bad",
-    )
-    return {k: getattr(thresholds, k) for k in keys}
+    """The thresholds ``diagnostics.json`` records
+    (:data:`~model.diagnostics_results.THRESHOLDS`)."""
+    return {k: getattr(thresholds, k) for k in THRESHOLDS}
 
 
 def pareto_k_counts(k: np.ndarray, bad: float = 0.7) -> dict[str, int]:

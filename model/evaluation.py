@@ -1,10 +1,12 @@
 """Scoring a backtest: per window, per forecaster, per step and "within H", with honest skill.
 
-:func:`summarise_backtest` turns the backtest's prediction rows into ``backtest.json``: for each
+:func:`backtest_metrics` turns the backtest's prediction rows into ``backtest.json``
+(:class:`model.results.BacktestMetrics`; :func:`summarise_backtest` gives it as JSON): for each
 window (``dev``, ``test``; DESIGN §5) the scores of the model and every baseline on the same
 rows, skill against each baseline with a circular block bootstrap interval over origins and a
 Diebold–Mariano p-value, scores per step, and the same for "within H" (P(at least one clash in
-steps 1..H)) against its own climatology and EWMA. Plain NumPy and pandas.
+steps 1..H)) against its own climatology and EWMA. Plain NumPy and pandas; the forecasters and
+scores are those of :mod:`model.catalogue`.
 """
 
 from __future__ import annotations
@@ -16,9 +18,24 @@ import numpy as np
 import pandas as pd
 
 from model import scoring
-from model.baselines import BASELINES, FORECASTERS, WITHIN_BASELINES, WITHIN_FORECASTERS
+from model.catalogue import (
+    BASELINES,
+    FORECASTERS,
+    SKILL_SCORES,
+    WITHIN_BASELINES,
+    WITHIN_FORECASTERS,
+)
+from model.results import (
+    BacktestMetrics,
+    Hindsight,
+    ProximityWorth,
+    Skill,
+    SkillTable,
+    StepScores,
+    WindowScores,
+    WithinScores,
+)
 
-SCORES = ("brier", "log_score")
 #: Prediction columns of the model with and without the proximity block (model.backtest).
 WITH_PROXIMITY, WITHOUT_PROXIMITY = "with_proximity", "without_proximity"
 
@@ -38,13 +55,7 @@ def _clean(x: Any, digits: int = 10) -> Any:
 
 def _losses(rows: pd.DataFrame, names: Sequence[str]) -> dict[str, dict[str, np.ndarray]]:
     y = rows["y"].to_numpy()
-    return {
-        n: {
-            "brier": scoring.brier_score(rows[n].to_numpy(), y),
-            "log_score": scoring.log_score(rows[n].to_numpy(), y),
-        }
-        for n in names
-    }
+    return {n: {s: scoring.LOSSES[s](rows[n].to_numpy(), y) for s in SKILL_SCORES} for n in names}
 
 
 def _skill_table(
@@ -55,8 +66,9 @@ def _skill_table(
     block: int,
     n_boot: int,
     seed: int,
-) -> dict[str, dict[str, dict[str, float]]]:
-    """Skill of ``model`` against each baseline, for Brier and log score, with uncertainty.
+) -> SkillTable:
+    """Skill of ``model`` against each baseline, for each score of
+    :data:`model.catalogue.SKILL_SCORES`, with uncertainty.
 
     The same seed serves every bootstrap, so the intervals of different baselines use the same
     resamples of origins.
@@ -65,37 +77,32 @@ def _skill_table(
     origin = rows["origin"].to_numpy()
     return {
         base: {
-            score: scoring.skill_with_uncertainty(
-                losses["model"][score],
-                losses[base][score],
-                origin,
-                horizon=horizon,
-                block=block,
-                n_boot=n_boot,
-                seed=seed,
+            score: Skill(
+                **scoring.skill_with_uncertainty(
+                    losses["model"][score],
+                    losses[base][score],
+                    origin,
+                    horizon=horizon,
+                    block=block,
+                    n_boot=n_boot,
+                    seed=seed,
+                )
             )
-            for score in SCORES
+            for score in SKILL_SCORES
         }
         for base in baselines
     }
 
 
-def _per_horizon(rows: pd.DataFrame) -> dict[str, Any]:
+def _per_horizon(rows: pd.DataFrame) -> dict[str, StepScores]:
     out = {}
     for h, part in rows.groupby("horizon", sort=True):
         yh = part["y"].to_numpy()
-        entry: dict[str, Any] = {"rows": len(part), "prevalence": float(yh.mean())}
-        for name in FORECASTERS:
-            ph = part[name].to_numpy()
-            entry[name] = {
-                "brier": float(scoring.brier_score(ph, yh).mean()),
-                "log_score": float(scoring.log_score(ph, yh).mean()),
-                "auc_pr": scoring.auc_pr(ph, yh),
-            }
-        entry["brier_skill"] = {
-            b: scoring.skill(entry["model"]["brier"], entry[b]["brier"]) for b in BASELINES
+        scores = {name: scoring.step_scores(part[name].to_numpy(), yh) for name in FORECASTERS}
+        brier_skill = {
+            b: scoring.skill(scores["model"]["brier"], scores[b]["brier"]) for b in BASELINES
         }
-        out[str(int(h))] = entry
+        out[str(int(h))] = StepScores(len(part), float(yh.mean()), scores, brier_skill)
     return out
 
 
@@ -134,16 +141,16 @@ def _origin_span(rows: pd.DataFrame) -> dict[str, Any]:
 
 def summarise_within(
     within: pd.DataFrame, *, bins: int, horizon: int, block: int, n_boot: int, seed: int
-) -> dict[str, Any]:
+) -> WithinScores:
     """Scores of "within H" forecasts on one window, and the model's skill on its baselines."""
     y = within["y"].to_numpy()
-    out: dict[str, Any] = {"rows": len(within), "prevalence": float(y.mean())}
-    for name in WITHIN_FORECASTERS:
-        out[name] = scoring.summarize(within[name].to_numpy(), y, bins)
-    out["skill"] = _skill_table(
+    scores = {
+        name: scoring.summarize(within[name].to_numpy(), y, bins) for name in WITHIN_FORECASTERS
+    }
+    skill = _skill_table(
         within, WITHIN_BASELINES, horizon=horizon, block=block, n_boot=n_boot, seed=seed
     )
-    return out
+    return WithinScores(len(within), float(y.mean()), scores, skill)
 
 
 def summarise_window(
@@ -154,25 +161,29 @@ def summarise_window(
     n_boot: int = 1000,
     block: int = 8,
     seed: int = 0,
-) -> dict[str, Any]:
-    """Every score of one window (the ``W`` of ``backtest.json``'s ``windows``)."""
+) -> WindowScores:
+    """Every score of one window (the ``W`` of ``backtest.json``'s ``windows``), unrounded."""
     horizon = int(predictions["horizon"].max())
     y = predictions["y"].to_numpy()
-    out: dict[str, Any] = {
-        **_origin_span(predictions),
-        "rows": len(predictions),
-        "prevalence": float(y.mean()),
+    scores = {
+        name: scoring.summarize(predictions[name].to_numpy(), y, bins) for name in FORECASTERS
     }
-    for name in FORECASTERS:
-        out[name] = scoring.summarize(predictions[name].to_numpy(), y, bins)
     kw = {"horizon": horizon, "block": block, "n_boot": n_boot, "seed": seed}
-    out["skill"] = _skill_table(predictions, BASELINES, **kw)
-    out["per_horizon"] = _per_horizon(predictions)
-    out["hindsight"] = hindsight_ceiling(predictions, out["climatology"])
-    out["within_h"] = summarise_within(within, bins=bins, **kw)
+    proximity = None
     if WITH_PROXIMITY in predictions.columns and predictions[WITH_PROXIMITY].notna().any():
-        out["proximity"] = proximity_worth(predictions, block=block, n_boot=n_boot, seed=seed)
-    return out
+        worth = proximity_worth(predictions, block=block, n_boot=n_boot, seed=seed)
+        proximity = ProximityWorth.from_json(worth)
+    return WindowScores(
+        **_origin_span(predictions),
+        rows=len(predictions),
+        prevalence=float(y.mean()),
+        scores=scores,
+        skill=_skill_table(predictions, BASELINES, **kw),
+        per_horizon=_per_horizon(predictions),
+        hindsight=Hindsight.from_json(hindsight_ceiling(predictions, scores["climatology"])),
+        within_h=summarise_within(within, bins=bins, **kw),
+        proximity=proximity,
+    )
 
 
 def proximity_worth(
@@ -189,8 +200,8 @@ def proximity_worth(
     y = rows["y"].to_numpy()
     origin = rows["origin"].to_numpy()
     out: dict[str, Any] = {"reference": reference, "rows": len(rows)}
-    losses = (("brier", scoring.brier_score), ("log_score", scoring.log_score))
-    for (score, loss), key in zip(losses, ("brier_skill_diff", "log_skill_diff"), strict=True):
+    for score, key in zip(SKILL_SCORES, ("brier_skill_diff", "log_skill_diff"), strict=True):
+        loss = scoring.LOSSES[score]
         with_, without = (
             loss(rows[WITH_PROXIMITY].to_numpy(), y),
             loss(rows[WITHOUT_PROXIMITY].to_numpy(), y),
@@ -209,7 +220,7 @@ def in_window(rows: pd.DataFrame, origins: Sequence[pd.Timestamp]) -> pd.DataFra
     return rows.loc[pd.to_datetime(rows["origin"]).isin(wanted)]
 
 
-def summarise_backtest(
+def backtest_metrics(
     predictions: pd.DataFrame,
     within: pd.DataFrame,
     windows: Mapping[str, Sequence[pd.Timestamp]],
@@ -218,19 +229,24 @@ def summarise_backtest(
     n_boot: int = 1000,
     block: int = 8,
     seed: int = 0,
-) -> dict[str, Any]:
-    """The contents of ``backtest.json``: ``{horizon, windows: {name: W}}``.
+) -> BacktestMetrics:
+    """The horizon and every window's scores, rounded as ``backtest.json`` keeps them.
 
     A window whose origins have no scored row (every fold of it failed) is left out.
     """
-    out: dict[str, Any] = {"horizon": int(predictions["horizon"].max()), "windows": {}}
+    scored = {}
     for name, origins in windows.items():
         p, w = in_window(predictions, origins), in_window(within, origins)
         if len(p):
-            out["windows"][name] = summarise_window(
-                p, w, bins=bins, n_boot=n_boot, block=block, seed=seed
-            )
-    return _clean(out)
+            scored[name] = summarise_window(p, w, bins=bins, n_boot=n_boot, block=block, seed=seed)
+    raw = BacktestMetrics(int(predictions["horizon"].max()), scored)
+    return BacktestMetrics.from_json(_clean(raw.to_json()))
+
+
+def summarise_backtest(*args: Any, **kw: Any) -> dict[str, Any]:
+    """The contents of ``backtest.json`` as scored, ``{horizon, windows: {name: W}}``:
+    :func:`backtest_metrics` (the same arguments) as JSON."""
+    return backtest_metrics(*args, **kw).to_json()
 
 
 def scores_by_origin(

@@ -13,34 +13,29 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-#: The skill figures kept per baseline (``backtest.json``: ``skill.<baseline>.brier``).
-SKILL_KEYS = ("mean", "ci_low", "ci_high")
+from model.catalogue import HEADLINE_SCORES
+from model.diagnostics_results import DiagnosticsMetrics
+from model.results import BacktestMetrics, SkillTable, WindowScores
 
 
-def _skill(skill: Mapping[str, Any], score: str = "brier") -> dict[str, dict[str, Any]]:
-    return {
-        baseline: {k: by_score.get(score, {}).get(k) for k in SKILL_KEYS}
-        for baseline, by_score in skill.items()
-    }
+def _skill(skill: SkillTable, score: str = "brier") -> dict[str, dict[str, Any]]:
+    """The skill of each baseline on one score, without its p-value: ``{mean, ci_low,
+    ci_high}``."""
+    return {baseline: by_score[score].interval().to_json() for baseline, by_score in skill.items()}
 
 
-def _window(window: Mapping[str, Any]) -> dict[str, Any]:
+def _window(window: WindowScores) -> dict[str, Any]:
     """The headline of one backtest window (``backtest.json``'s ``windows.<name>``)."""
-    model = window.get("model", {})
-    within = window.get("within_h", {})
-    within_model = within.get("model", {})
+    model = window.scores["model"]
+    within = window.within_h
     return {
-        "origins": window.get("origins"),
-        "brier": model.get("brier"),
-        "ece": model.get("ece"),
-        "auc_pr": model.get("auc_pr"),
-        "prevalence": window.get("prevalence"),
-        "brier_skill": _skill(window.get("skill", {})),
+        "origins": window.origins,
+        **{s: model[s] for s in HEADLINE_SCORES},
+        "prevalence": window.prevalence,
+        "brier_skill": _skill(window.skill),
         "within_h": {
-            "brier": within_model.get("brier"),
-            "ece": within_model.get("ece"),
-            "auc_pr": within_model.get("auc_pr"),
-            "brier_skill": _skill(within.get("skill", {})),
+            **{s: within.scores["model"][s] for s in HEADLINE_SCORES},
+            "brier_skill": _skill(within.skill),
         },
     }
 
@@ -70,16 +65,17 @@ def headline_metrics(
         auc_pr, brier_skill}}, seconds: {sampling, backtest}}``; absent inputs leave their
         keys out.
     """
+    diag = DiagnosticsMetrics.from_json(diagnostics)
     out: dict[str, Any] = {
-        "gate": diagnostics.get("gate"),
-        "failed_checks": len(diagnostics.get("failed_checks") or []),
-        "divergences": diagnostics.get("divergences"),
+        "gate": diag.gate,
+        "failed_checks": len(diag.failed_checks),
+        "divergences": diag.sampling.divergences,
     }
-    windows = (backtest or {}).get("windows", {})
+    windows = BacktestMetrics.from_json(backtest).windows if backtest else {}
     name = "test" if "test" in windows else next(iter(windows), None)
     if name is not None:
         out[name] = _window(windows[name])
-    seconds = {"sampling": diagnostics.get("sampling_seconds")}
+    seconds = {"sampling": diag.sampling.sampling_seconds}
     if timing is not None:
         seconds["backtest"] = timing.get("wall_seconds")
     out["seconds"] = {k: None if v is None else round(float(v), 1) for k, v in seconds.items()}

@@ -37,10 +37,12 @@ from model.artefacts import (
     p_any_draws,
     previous_origin,
 )
-from model.baselines import FORECASTERS, WITHIN_FORECASTERS
+from model.catalogue import FORECASTERS, REPORTED, WITHIN_FORECASTERS
 from model.config import ReportParams
+from model.diagnostics_results import DiagnosticsMetrics
 from model.forecast import offset_name
 from model.provenance import git_commit, package_versions
+from model.results import BacktestMetrics, Scores, SkillTable, WindowScores
 
 log = logging.getLogger(__name__)
 
@@ -126,145 +128,139 @@ def _pts(change: float) -> str:
     return "0.0 pts" if abs(change) < 0.05 else f"{change:+.1f} pts"
 
 
-def _diagnostics(d: dict[str, Any]) -> dict[str, Any]:
-    th = d.get("thresholds", {})
-    checks = [
-        # three decimals: 1.005 against a 1.01 threshold must not read "1.01 ≤ 1.01"
-        ("max R-hat", d.get("r_hat_max"), th.get("r_hat_max"), "≤", "{:.3f}"),
-        ("min bulk ESS", d.get("ess_bulk_min"), th.get("ess_bulk_min"), "≥", "{:.0f}"),
-        ("min tail ESS", d.get("ess_tail_min"), th.get("ess_tail_min"), "≥", "{:.0f}"),
-        ("divergences", d.get("divergences"), th.get("divergences_max"), "≤", "{:.0f}"),
-        ("min E-BFMI", d.get("bfmi_min"), th.get("bfmi_min"), "≥", "{:.2f}"),
-    ]
+def _check_rows(d: DiagnosticsMetrics) -> list[dict[str, Any]]:
+    """The gate's checks (:data:`model.diagnostics_results.CHECKS`): value, threshold, outcome."""
     rows = []
-    for name, v, t, op, f in checks:
-        ok = None
-        if isinstance(v, int | float) and isinstance(t, int | float):
-            ok = v <= t if op == "≤" else v >= t
+    for r in d.checks:
+        fmt, op = r.check.fmt, "≤" if r.check.upper else "≥"
         rows.append(
             {
-                "name": name,
-                "value": "n/a" if v is None else f.format(v),
-                "threshold": "" if t is None else f"{op} {f.format(t)}",
-                "ok": ok,
+                "name": r.check.label,
+                "value": "n/a" if r.value is None else fmt.format(r.value),
+                "threshold": "" if r.limit is None else f"{op} {fmt.format(r.limit)}",
+                "ok": r.ok,
             }
         )
-    loo = d.get("loo", {}) or {}
-    models = {k: v for k, v in loo.items() if isinstance(v, dict)}
-    top = max((v.get("elpd", -np.inf) for v in models.values()), default=np.nan)
-    loo_rows = []
-    for k, v in sorted(models.items(), key=lambda kv: -kv[1].get("elpd", -np.inf)):
-        nan = float("nan")
-        diff, se_diff = v.get("elpd_diff", v.get("elpd", nan) - top), v.get("se_diff")
-        loo_rows.append(
+    return rows
+
+
+def _loo_rows(d: DiagnosticsMetrics) -> list[dict[str, Any]]:
+    """PSIS-LOO of the model and its variants, best first."""
+    fits = d.loo.fits
+    top = max((v.elpd for v in fits.values()), default=np.nan)
+    rows = []
+    for k, v in sorted(fits.items(), key=lambda kv: -kv[1].elpd):
+        diff = v.elpd - top if v.elpd_diff is None else v.elpd_diff
+        rows.append(
             {
                 "name": k,
-                "elpd": f"{v.get('elpd', nan):.1f}",
-                "se": f"{v.get('se', nan):.1f}",
-                "diff": f"{diff:+.1f}" + ("" if se_diff is None else f" ({se_diff:.1f})"),
-                "p_loo": f"{v.get('p_loo', nan):.1f}",
-                "k_bad": v.get("pareto_k_bad", "n/a"),
+                "elpd": f"{v.elpd:.1f}",
+                "se": f"{v.se:.1f}",
+                "diff": f"{diff:+.1f}" + ("" if v.se_diff is None else f" ({v.se_diff:.1f})"),
+                "p_loo": f"{v.p_loo:.1f}",
+                "k_bad": v.pareto_k_bad,
             }
         )
+    return rows
+
+
+def _diagnostics(d: DiagnosticsMetrics) -> dict[str, Any]:
     return {
-        "status": str(d.get("gate", "unknown")).upper(),
-        "failed_checks": list(d.get("failed_checks", [])),
-        "checks": rows,
-        "pareto_k": d.get("pareto_k", {}),
-        "loo": loo_rows,
-        "loo_best": loo.get("best"),
-        "sampler": d.get("sampler", "n/a"),
-        "seconds": d.get("sampling_seconds"),
-        "ess_per_s": d.get("ess_bulk_per_second"),
+        "status": str(d.gate).upper(),
+        "failed_checks": list(d.failed_checks),
+        "checks": _check_rows(d),
+        "pareto_k": d.pareto_k,
+        "loo": _loo_rows(d),
+        "loo_best": d.loo.best,
+        "sampler": d.sampling.sampler,
+        "seconds": d.sampling.sampling_seconds,
+        "ess_per_s": d.sampling.ess_bulk_per_second,
     }
-
-
-SCORE_COLUMNS = ("brier", "log_score", "auc_roc", "auc_pr", "ece")
 
 
 def _num(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and np.isfinite(v)
 
 
-def _skill_rows(skill: dict[str, Any]) -> list[dict[str, Any]]:
+def _skill_rows(skill: SkillTable) -> list[dict[str, Any]]:
     """Rows of a skill table: baseline, score, skill, interval, DM p-value, interval above 0."""
     rows = []
-    for base, by in (skill or {}).items():
+    for base, by in skill.items():
         for score, v in by.items():
-            if not all(_num(v.get(k)) for k in ("mean", "ci_low", "ci_high")):
+            if not v.defined:
                 continue
-            p = v.get("dm_pvalue")
+            p = v.dm_pvalue
             rows.append(
                 {
                     "baseline": base,
                     "score": score,
-                    "skill": f"{100 * v['mean']:+.1f}%",
-                    "interval": f"{100 * v['ci_low']:+.1f}% to {100 * v['ci_high']:+.1f}%",
+                    "skill": f"{100 * v.mean:+.1f}%",
+                    "interval": f"{100 * v.ci_low:+.1f}% to {100 * v.ci_high:+.1f}%",
                     "pvalue": "–" if not _num(p) else ("< 0.001" if p < 0.001 else f"{p:.3f}"),
-                    "positive": v["ci_low"] > 0,
+                    "positive": v.ci_low > 0,
                 }
             )
     return rows
 
 
-def _score_table(w: dict[str, Any], names: Sequence[str]) -> tuple[list[str], list]:
-    names = [f for f in names if isinstance(w.get(f), dict)]
-    cols = [c for c in SCORE_COLUMNS if any(_num(w[f].get(c)) for f in names)]
-    return cols, [
-        (f, [f"{w[f][c]:.3f}" if _num(w[f].get(c)) else "–" for c in cols]) for f in names
+def _score_table(scores: Scores, names: Sequence[str]) -> tuple[list[str], list]:
+    """The report's scores (:data:`model.catalogue.REPORTED`) of each forecaster in ``names``;
+    a score no forecaster has is left out."""
+    names = [f for f in names if f in scores]
+    cols = [s for s in REPORTED if any(_num(scores[f][s.name]) for f in names)]
+    return [s.name for s in cols], [
+        (f, [s.format(scores[f][s.name]) if _num(scores[f][s.name]) else "–" for s in cols])
+        for f in names
     ]
 
 
-def _window(w: dict[str, Any]) -> dict[str, Any]:
+def _window(w: WindowScores) -> dict[str, Any]:
     """One window's figures for the report (test in full, dev in small print)."""
-    cols, scores = _score_table(w, FORECASTERS)
-    wh = w.get("within_h") or {}
-    wcols, wscores = _score_table(wh, WITHIN_FORECASTERS)
+    cols, scores = _score_table(w.scores, FORECASTERS)
+    wh = w.within_h
+    wcols, wscores = _score_table(wh.scores, WITHIN_FORECASTERS)
     return {
-        "span": f"{w.get('first_origin')} – {w.get('last_origin')}",
-        "origins": w.get("origins"),
-        "rows": w.get("rows"),
-        "prevalence": pct(w.get("prevalence", float("nan")), 1),
-        "skill": _skill_rows(w.get("skill")),
+        "span": f"{w.first_origin} – {w.last_origin}",
+        "origins": w.origins,
+        "rows": w.rows,
+        "prevalence": pct(w.prevalence, 1),
+        "skill": _skill_rows(w.skill),
         "score_columns": cols,
         "scores": scores,
-        "within_rows": wh.get("rows"),
-        "within_prevalence": pct(wh.get("prevalence", float("nan")), 1),
-        "within_skill": _skill_rows(wh.get("skill")),
+        "within_rows": wh.rows,
+        "within_prevalence": pct(wh.prevalence, 1),
+        "within_skill": _skill_rows(wh.skill),
         "within_columns": wcols,
         "within_scores": wscores,
     }
 
 
-def _backtest(run: Run) -> dict[str, Any] | None:
+def _backtest(run: Run, bt: BacktestMetrics | None) -> dict[str, Any] | None:
     """The backtest page: the test window first (weekly and within H), dev beside it."""
     from model.evaluation import in_window
 
-    bt = run.backtest
-    if bt is None or not bt.get("windows"):
+    if bt is None or not bt.windows:
         return None
-    windows = {name: _window(w) for name, w in bt["windows"].items()}
-    test = bt["windows"].get("test") or next(iter(bt["windows"].values()))
-    keys = ("mean", "ci_low", "ci_high")
+    windows = {name: _window(w) for name, w in bt.windows.items()}
+    test = bt.windows.get("test") or next(iter(bt.windows.values()))
     skill = {
-        b: {s: v for s, v in by.items() if all(_num(v.get(k)) for k in keys)}
-        for b, by in (test.get("skill") or {}).items()
+        b: {s: v.to_json() for s, v in by.items() if v.defined} for b, by in test.skill.items()
     }
     rel_fig = None
     if run.predictions is not None and run.within is not None:
-        origins = pd.date_range(test["first_origin"], test["last_origin"], freq="D")
+        origins = pd.date_range(test.first_origin, test.last_origin, freq="D")
         panels = {
-            f"next {bt.get('horizon')} periods, each": in_window(run.predictions, origins),
-            f"any within {bt.get('horizon')}": in_window(run.within, origins),
+            f"next {bt.horizon} periods, each": in_window(run.predictions, origins),
+            f"any within {bt.horizon}": in_window(run.within, origins),
         }
         cols = ("model", "ewma", "climatology")
         rel_fig = fig_uri(plots.plot_reliability(panels, columns=cols)[0])
     return {
-        "horizons": bt.get("horizon"),
+        "horizons": bt.horizon,
         "test": windows.get("test"),
         "dev": windows.get("dev"),
-        "ewma_half_life": bt.get("ewma_half_life"),
-        "failed_origins": [str(o) for o in bt.get("failed_origins") or []],
+        "ewma_half_life": bt.ewma_half_life,
+        "failed_origins": [str(o) for o in bt.failed_origins or []],
         "skill_fig": fig_uri(plots.plot_skill({b: v for b, v in skill.items() if v})[0])
         if any(skill.values())
         else None,
@@ -446,6 +442,8 @@ def _drivers(run: Run, regions: list[str]) -> dict[str, Any]:
 def build_context(run: Run, params: ReportParams) -> dict[str, Any]:
     """Everything the template shows, as plain data (strings, numbers, lists, data URIs)."""
     t0 = time.perf_counter()
+    diagnostics = DiagnosticsMetrics.from_json(run.diagnostics)
+    backtest = None if run.backtest is None else BacktestMetrics.from_json(run.backtest)
     fc = run.forecast
     horizon = run.horizon
     word = "month" if run.panel.attrs.get("freq", "W-MON") == "MS" else "week"
@@ -483,7 +481,7 @@ def build_context(run: Run, params: ReportParams) -> dict[str, Any]:
         "horizon": horizon,
         "generated": generated.isoformat().replace("+00:00", " UTC"),
         "gate_failed": run.gate_failed,
-        "diagnostics": _diagnostics(run.diagnostics),
+        "diagnostics": _diagnostics(diagnostics),
         "top_next": top_next,
         "top_any": top_any,
         "table": table,
@@ -495,19 +493,25 @@ def build_context(run: Run, params: ReportParams) -> dict[str, Any]:
         "drivers": drivers,
         "figures": figures,
         "scenarios": scen,
-        "backtest": _backtest(run),
+        "backtest": _backtest(run, backtest),
         "missing": run.missing,
     }
-    ctx["proximity"] = _proximity(run, over_time, scen)
+    ctx["proximity"] = _proximity(run, diagnostics, backtest, over_time, scen)
     ctx["provenance"] = _provenance(run, t0)
     return ctx
 
 
-def _proximity(run: Run, regions: list[str], scen: list[dict[str, Any]] | None) -> dict[str, Any]:
+def _proximity(
+    run: Run,
+    diagnostics: DiagnosticsMetrics,
+    backtest: BacktestMetrics | None,
+    regions: list[str],
+    scen: list[dict[str, Any]] | None,
+) -> dict[str, Any]:
     """The proximity section (:mod:`model.report_proximity`); adds each scenario's ``notes``."""
     from model import report_proximity as rp
 
-    worth = rp.worth(run.diagnostics, run.backtest)
+    worth = rp.worth(diagnostics.proximity, {} if backtest is None else backtest.windows)
     changes = {s.name: s.changes for s in run.params.scenarios}
     post = run.idata["posterior"]
     for s in scen or []:

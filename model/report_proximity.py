@@ -2,60 +2,64 @@
 whose effects the data do not make clear, and the incidents behind each top region's indicators.
 
 Reads only what the run loaded (:class:`model.artefacts.Run`): ``diagnostics.json``'s
-``proximity``, ``backtest.json``'s ``windows.*.proximity``, ``reports/evidence.csv`` and the
+``proximity`` and ``backtest.json``'s ``windows.*.proximity`` (through
+:mod:`model.diagnostics_results` and :mod:`model.results`), ``reports/evidence.csv`` and the
 posterior's coefficients. Returns plain data for the template (``_proximity.html.j2``);
 everything taken from the data (actor and position names) is escaped by Jinja's autoescape.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from model import feature_names as fn
+from model.diagnostics_results import ProximityLoo
+from model.results import WindowScores
 
 
 def _pct(v: float | None) -> str:
     return "–" if v is None else f"{100 * v:+.2f}%"
 
 
-def skill_diff(w: dict[str, Any] | None) -> dict[str, Any] | None:
+def skill_diff(w: WindowScores | None) -> dict[str, Any] | None:
     """A ``backtest.json`` window's proximity worth as text: ``brier`` and ``log`` ("+0.10%
     (-0.20% to +0.40%)"), ``origins`` and ``decisive`` (the Brier interval excludes zero); None
     when the window has none. The report and the benchmarks print it this one way."""
-    if not w or "proximity" not in w:
+    if w is None or w.proximity is None:
         return None
-    p = w["proximity"]
-    b, lg = p["brier_skill_diff"], p["log_skill_diff"]
-    crosses = b["ci_low"] is not None and b["ci_low"] < 0 < b["ci_high"]
+    b, lg = w.proximity.brier_skill_diff, w.proximity.log_skill_diff
+    crosses = b.ci_low is not None and b.ci_low < 0 < b.ci_high
     return {
-        "brier": f"{_pct(b['mean'])} ({_pct(b['ci_low'])} to {_pct(b['ci_high'])})",
-        "log": f"{_pct(lg['mean'])} ({_pct(lg['ci_low'])} to {_pct(lg['ci_high'])})",
-        "origins": w.get("origins"),
+        "brier": f"{_pct(b.mean)} ({_pct(b.ci_low)} to {_pct(b.ci_high)})",
+        "log": f"{_pct(lg.mean)} ({_pct(lg.ci_low)} to {_pct(lg.ci_high)})",
+        "origins": w.origins,
         "decisive": not crosses,
     }
 
 
-def worth(diagnostics: dict[str, Any], backtest: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The block's worth as the report states it, or None when none was measured."""
-    loo = diagnostics.get("proximity")
-    windows = (backtest or {}).get("windows", {})
+def worth(loo: ProximityLoo | None, windows: Mapping[str, WindowScores]) -> dict[str, Any] | None:
+    """The block's worth as the report states it, or None when none was measured.
+
+    ``loo``: ``diagnostics.json``'s ``proximity``; ``windows``: ``backtest.json``'s (empty
+    without a backtest).
+    """
     test, dev = skill_diff(windows.get("test")), skill_diff(windows.get("dev"))
-    if not loo and not (test or dev):
+    if loo is None and not (test or dev):
         return None
     out: dict[str, Any] = {"test": test, "dev": dev, "loo": None, "block": [], "shipped": None}
-    cadence = [w["proximity"].get("refit_every") for w in windows.values() if "proximity" in w]
+    cadence = [w.proximity.refit_every for w in windows.values() if w.proximity is not None]
     out["refit_every"] = next((c for c in cadence if c), None)
-    if loo:
-        out["block"] = list(loo.get("block", []))
-        out["shipped"] = loo.get("shipped")
+    if loo is not None:
+        out["block"] = list(loo.block)
+        out["shipped"] = loo.shipped
         out["loo"] = {
-            "diff": f"{loo['loo_diff']:+.1f}",
-            "se": f"{loo['loo_se']:.1f}",
-            "decisive": bool(loo.get("clear", abs(loo["loo_diff"]) > 2 * loo["loo_se"])),
+            "diff": f"{loo.loo_diff:+.1f}",
+            "se": f"{loo.loo_se:.1f}",
+            "decisive": bool(loo.clear),
         }
     return out
 

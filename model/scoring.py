@@ -15,6 +15,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from model.catalogue import PER_STEP_SCORES, SCORE_NAMES
+
 ArrayLike = npt.ArrayLike
 FloatArray = npt.NDArray[np.float64]
 
@@ -50,6 +52,10 @@ def log_score(p: ArrayLike, y: ArrayLike, eps: float = LOG_EPS) -> FloatArray:
     p, y = _check(p, y)
     q = np.clip(p, eps, 1.0 - eps)
     return -(y * np.log(q) + (1.0 - y) * np.log1p(-q))
+
+
+#: The per-row losses of the scores with a skill (:data:`model.catalogue.SKILL_SCORES`).
+LOSSES = {"brier": brier_score, "log_score": log_score}
 
 
 def _average_ranks(x: FloatArray) -> FloatArray:
@@ -184,9 +190,10 @@ def murphy_decomposition(p: ArrayLike, y: ArrayLike, bins: int = 10) -> dict[str
 
 
 def summarize(p: ArrayLike, y: ArrayLike, bins: int = 10, eps: float = LOG_EPS) -> dict[str, float]:
-    """All aggregate scores of one forecaster on pooled rows (the backtest's per-model block)."""
+    """Every pooled score of :data:`model.catalogue.SCORES` of one forecaster, in its order
+    (the backtest's per-forecaster block)."""
     murphy = murphy_decomposition(p, y, bins)
-    return {
+    values = {
         "brier": murphy["brier"],
         "log_score": float(np.mean(log_score(p, y, eps))),
         "auc_roc": auc_roc(p, y),
@@ -196,6 +203,17 @@ def summarize(p: ArrayLike, y: ArrayLike, bins: int = 10, eps: float = LOG_EPS) 
         "resolution": murphy["resolution"],
         "uncertainty": murphy["uncertainty"],
     }
+    return {name: values[name] for name in SCORE_NAMES}
+
+
+def step_scores(p: ArrayLike, y: ArrayLike) -> dict[str, float]:
+    """The scores of :data:`model.catalogue.PER_STEP_SCORES`, on the rows of one step."""
+    values = {
+        "brier": lambda: float(brier_score(p, y).mean()),
+        "log_score": lambda: float(log_score(p, y).mean()),
+        "auc_pr": lambda: auc_pr(p, y),
+    }
+    return {name: values[name]() for name in PER_STEP_SCORES}
 
 
 def skill(score_model: float, score_baseline: float) -> float:

@@ -323,7 +323,8 @@ def _forecast(rng: np.random.Generator, panel: xr.Dataset) -> tuple[xr.Dataset, 
     return ds, pd.DataFrame(rows)
 
 
-def _diagnostics(gate: str) -> dict:
+def fake_diagnostics(gate: str) -> dict:
+    """diagnostics.json of a fit whose gate passed or failed, every key of docs/interfaces.md."""
     failed = ["r_hat_max 1.04 > 1.01 <script>alert(1)</script>"] if gate == "fail" else []
     elpd = {"elpd": -120.5, "se": 8.2, "p_loo": 12.1, "pareto_k_bad": 0}
     return {
@@ -335,6 +336,8 @@ def _diagnostics(gate: str) -> dict:
         "sampling_seconds": 42.0,
         "ess_bulk_per_second": 19.3,
         "sampler": "nutpie",
+        "chains": 4,
+        "draws": 1000,
         "gate": gate,
         "failed_checks": failed,
         "thresholds": {
@@ -343,6 +346,7 @@ def _diagnostics(gate: str) -> dict:
             "ess_tail_min": 400,
             "divergences_max": 0,
             "bfmi_min": 0.3,
+            "pareto_k_bad": 0.7,
         },
         "pareto_k": {"good": 20, "ok": 4, "bad": 0, "very_bad": 0},
         "prior_predictive": {"clash_rate_mean": 0.2, "observed_rate": 0.25},
@@ -351,6 +355,7 @@ def _diagnostics(gate: str) -> dict:
             "region_effects": {"elpd": -131.0, "se": 8.9, "p_loo": 4.0, "pareto_k_bad": 0},
             "no_proximity": {"elpd": -123.9, "se": 8.4, "p_loo": 10.0, "pareto_k_bad": 1},
             "best": "model",
+            "variant_draws": 250,
         },
         "proximity": {
             "loo_diff": 3.4,
@@ -361,6 +366,14 @@ def _diagnostics(gate: str) -> dict:
             "block": ["prox_government__armed_group_near"],
             "shipped": "with",
             "variant_draws": 500,
+        },
+        "design": {
+            "blocks": 24,
+            "outcomes": 96,
+            "regions": 4,
+            "countries": 2,
+            "clash_rate": 0.25,
+            "cutoff": "2020-06-29",
         },
     }
 
@@ -515,7 +528,7 @@ def build_fake_run(root: Path, *, gate: str = "pass", backtest: bool = True, see
     sc["diff_mean"], sc["diff_q05"], sc["diff_q95"] = 0.1, 0.02, 0.2
     sc["p_scenario_gt_baseline"] = 0.97
     sc.to_csv(root / "reports/scenarios.csv", index=False)
-    (root / "reports/metrics/diagnostics.json").write_text(json.dumps(_diagnostics(gate)))
+    (root / "reports/metrics/diagnostics.json").write_text(json.dumps(fake_diagnostics(gate)))
     n_ev = 40
     events = pd.DataFrame(
         {

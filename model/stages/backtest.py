@@ -25,6 +25,7 @@ import logging
 import os
 import time
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,7 @@ from model.backtest import (
 from model.baselines import Rates
 from model.config import DaskParams, Params
 from model.errors import StageError
-from model.evaluation import in_window, scores_by_origin, summarise_backtest
+from model.evaluation import backtest_metrics, in_window, scores_by_origin
 from model.paths import (
     BACKTEST_METRICS,
     BACKTEST_SCORES,
@@ -55,6 +56,7 @@ from model.paths import (
     RELIABILITY_WITHIN,
     WITHIN,
 )
+from model.results import BacktestMetrics, FoldSummary
 from model.scoring import reliability_table
 
 _log = logging.getLogger(__name__)
@@ -128,15 +130,11 @@ def plan_origins(params: Params, panel: xr.Dataset) -> dict[str, list]:
     return windows
 
 
-def _fold_list(results: list) -> list[dict[str, Any]]:
-    return [
-        {
-            "fit_cutoff": r.fold.cutoff.date().isoformat(),
-            "origins": len(r.fold.origins),
-            "divergences": r.divergences,
-        }
+def _fold_list(results: list) -> tuple[FoldSummary, ...]:
+    return tuple(
+        FoldSummary(r.fold.cutoff.date().isoformat(), len(r.fold.origins), r.divergences)
         for r in results
-    ]
+    )
 
 
 def write_outputs(
@@ -145,10 +143,10 @@ def write_outputs(
     params: Params,
     root: Path,
     timing: dict[str, Any],
-) -> dict[str, Any]:
+) -> BacktestMetrics:
     """Score the finished folds and write every output; returns the metrics document."""
     bt = params.backtest
-    metrics = summarise_backtest(
+    metrics = backtest_metrics(
         result.predictions,
         result.within,
         windows,
@@ -157,20 +155,21 @@ def write_outputs(
         block=bt.block_origins,
         seed=params.fit.seed,
     )
-    metrics["ewma_half_life"] = bt.ewma_half_life
-    metrics["folds"] = _fold_list(result.folds)
-    if result.comparison or result.failed_comparison:
-        metrics["proximity_folds"] = _fold_list(result.comparison)
-        for w in metrics["windows"].values():
-            if "proximity" in w:
-                w["proximity"]["refit_every"] = bt.proximity_refit_every
-    metrics["failed_origins"] = sorted(
-        o.date().isoformat() for origins, _ in result.failed.values() for o in origins
+    compared = bool(result.comparison or result.failed_comparison)
+    metrics = replace(
+        metrics,
+        windows=_with_refit_every(metrics, bt.proximity_refit_every if compared else None),
+        ewma_half_life=bt.ewma_half_life,
+        folds=_fold_list(result.folds),
+        proximity_folds=_fold_list(result.comparison) if compared else None,
+        failed_origins=tuple(
+            sorted(o.date().isoformat() for origins, _ in result.failed.values() for o in origins)
+        ),
     )
     test = windows.get("test", windows["dev"])  # dev only in a model-selection run
     io.write_parquet(root / PREDICTIONS, result.predictions)
     io.write_parquet(root / WITHIN, result.within)
-    io.write_json(root / BACKTEST_METRICS, metrics)
+    io.write_json(root / BACKTEST_METRICS, metrics.to_json())
     io.write_csv(
         root / RELIABILITY,
         reliability_table(in_window(result.predictions, test), bt.calibration_bins),
@@ -184,6 +183,17 @@ def write_outputs(
     )
     io.write_json(root / BACKTEST_TIMING, timing)
     return metrics
+
+
+def _with_refit_every(metrics: BacktestMetrics, every: int | None) -> dict[str, Any]:
+    """The windows, each proximity worth stamped with how often its comparison folds refit
+    (``every``; None: as they are)."""
+    return {
+        name: w
+        if w.proximity is None or every is None
+        else replace(w, proximity=replace(w.proximity, refit_every=every))
+        for name, w in metrics.windows.items()
+    }
 
 
 def _pct(x: float | None) -> str:
@@ -231,17 +241,18 @@ def run(params: Params, root: Path) -> None:
     }
     metrics = write_outputs(result, windows, params, root, timing)
     _log.info("backtest: %d folds in %.0f s on %d worker(s)", len(folds), wall, workers)
-    for name, w in metrics["windows"].items():
-        skill = w["skill"]["climatology"]["brier"]
+    for name, w in metrics.windows.items():
+        skill = w.skill["climatology"]["brier"]
         _log.info(
             "%s window: Brier skill vs climatology %s (90%%: %s … %s), ECE %s",
-            name, *(_pct(skill[k]) for k in ("mean", "ci_low", "ci_high")), w["model"]["ece"],
+            name, *(_pct(v) for v in (skill.mean, skill.ci_low, skill.ci_high)),
+            w.scores["model"]["ece"],
         )  # fmt: skip
-        if "proximity" in w:
-            d = w["proximity"]["brier_skill_diff"]
+        if w.proximity is not None:
+            d = w.proximity.brier_skill_diff
             _log.info(
                 "%s window: proximity block, Brier skill with minus without %s (90%%: %s … %s)",
-                name, *(_pct(d[k]) for k in ("mean", "ci_low", "ci_high")),
+                name, *(_pct(v) for v in (d.mean, d.ci_low, d.ci_high)),
             )  # fmt: skip
     failed = [*result.failed.values(), *result.failed_comparison.values()]
     if failed:

@@ -26,6 +26,7 @@ from model import diagnostics as diag
 from model import io
 from model.clash_model import design_from_params, model_from_params
 from model.config import FitParams, ModelParams, Params, RuntimeParams
+from model.diagnostics_results import DiagnosticsMetrics, Loo, ProximityLoo, SamplingSummary
 from model.errors import GateFailed, StageError
 from model.paths import DIAGNOSTIC_FIGURES, DIAGNOSTICS, IDATA, PANEL
 from model.posterior import posterior_attrs, save_idata
@@ -68,7 +69,7 @@ def _fit_variant(
     return fit_with_params(pm_model, fp, rt, draws=variant_draws(fp), tune=max(fp.tune // 4, 200))
 
 
-def _loo(panel: xr.Dataset, idata: xr.DataTree, params: Params) -> tuple[dict, xr.Dataset]:
+def _loo(panel: xr.Dataset, idata: xr.DataTree, params: Params) -> tuple[Loo, xr.Dataset]:
     """PSIS-LOO of the model and of each variant in params (each variant refitted here); the
     model's pointwise result."""
     mp, fp, dp = params.model, params.fit, params.diagnostics
@@ -81,14 +82,14 @@ def _loo(panel: xr.Dataset, idata: xr.DataTree, params: Params) -> tuple[dict, x
         n = variant_draws(fp)
         _log.info("LOO variant %s: refitting with %d draws per chain", name, n)
         fits[name] = _fit_variant(panel, variant, fp, params.runtime)
-    loo, pointwise = diag.loo_section(fits, dp.pareto_k_bad)
-    loo["variant_draws"] = variant_draws(fp)
-    _log.info("PSIS-LOO: elpd %.1f (SE %.1f); best %s", loo["model"]["elpd"], loo["model"]["se"],
-              loo["best"])  # fmt: skip
+    section, pointwise = diag.loo_section(fits, dp.pareto_k_bad)
+    loo = Loo.from_json(section | {"variant_draws": variant_draws(fp)})
+    model_loo = loo.fits["model"]
+    _log.info("PSIS-LOO: elpd %.1f (SE %.1f); best %s", model_loo.elpd, model_loo.se, loo.best)
     return loo, pointwise["model"]
 
 
-def _proximity_worth(panel: xr.Dataset, idata: xr.DataTree, params: Params) -> dict | None:
+def _proximity_worth(panel: xr.Dataset, idata: xr.DataTree, params: Params) -> ProximityLoo | None:
     """The proximity block's PSIS-LOO worth: the model's other proximity variant refitted (as
     the LOO variants are) and compared block by block; None without a block."""
     mp, fp = params.model, params.fit
@@ -100,11 +101,14 @@ def _proximity_worth(panel: xr.Dataset, idata: xr.DataTree, params: Params) -> d
               "without" if mp.ships_proximity else "with", n)  # fmt: skip
     other_fit = _fit_variant(panel, other, fp, params.runtime)
     pair = (idata, other_fit) if mp.ships_proximity else (other_fit, idata)
-    worth = diag.block_worth(*pair)
-    worth |= {"block": list(mp.proximity_block), "shipped": "with" if mp.ships_proximity else
-              "without", "variant_draws": n}  # fmt: skip
-    _log.info("proximity block: PSIS-LOO with minus without %.1f (SE %.1f)", worth["loo_diff"],
-              worth["loo_se"])  # fmt: skip
+    worth = ProximityLoo(
+        **diag.block_worth(*pair),
+        block=tuple(mp.proximity_block),
+        shipped="with" if mp.ships_proximity else "without",
+        variant_draws=n,
+    )
+    _log.info("proximity block: PSIS-LOO with minus without %.1f (SE %.1f)", worth.loo_diff,
+              worth.loo_se)  # fmt: skip
     return worth
 
 
@@ -136,22 +140,22 @@ def run(params: Params, root: Path) -> None:
     failed = diag.gate(summary, dp)
     _log.info("gate %s; %s", "fail" if failed else "pass", ", ".join(failed) or "all checks passed")
     loo, pointwise = _loo(panel, idata, params)
-    metrics = {
-        **summary,
-        "gate": "fail" if failed else "pass",
-        "failed_checks": failed,
-        "thresholds": diag.thresholds_dict(dp),
-        "pareto_k": diag.pareto_k_counts(pointwise["pareto_k"].values, dp.pareto_k_bad),
-        "prior_predictive": diag.prior_predictive_summary(rates, design.clash_rate),
-        "loo": loo,
-        "proximity": _proximity_worth(panel, idata, params),
-        "design": diag.design_summary(design),
-    }
+    metrics = DiagnosticsMetrics(
+        sampling=SamplingSummary(**summary),
+        gate="fail" if failed else "pass",
+        failed_checks=tuple(failed),
+        thresholds=diag.thresholds_dict(dp),
+        pareto_k=diag.pareto_k_counts(pointwise["pareto_k"].values, dp.pareto_k_bad),
+        prior_predictive=diag.prior_predictive_summary(rates, design.clash_rate),
+        loo=loo,
+        proximity=_proximity_worth(panel, idata, params),
+        design=diag.design_summary(design),
+    )
     _save_figures(root, idata, rates, design.clash_rate)
-    io.write_json(root / DIAGNOSTICS, metrics)
+    io.write_json(root / DIAGNOSTICS, metrics.to_json())
     if failed and dp.fail_on_gate:
         raise GateFailed("diagnostics gate failed: " + "; ".join(failed) + f" (see {DIAGNOSTICS})")
-    attrs = posterior_attrs(params, root) | {"gate": metrics["gate"], "horizon": str(mp.horizon)}
+    attrs = posterior_attrs(params, root) | {"gate": metrics.gate, "horizon": str(mp.horizon)}
     # The pointwise log-likelihood (chains × draws × blocks) is what makes the file large; LOO
     # has been computed from it above, and the file keeps LOO's result per block instead.
     stored = idata.drop_nodes("log_likelihood")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pandas as pd
+from fake_run import fake_diagnostics
 
 from model import evaluation as ev
 from model.headline import headline_metrics
 
 from .test_evaluation import fake_rows
 
-DIAGNOSTICS = {
+DIAGNOSTICS = fake_diagnostics("fail") | {
     "gate": "fail",
     "failed_checks": ["r_hat_max 1.02 > 1.01"],
     "divergences": 3,
@@ -49,7 +50,7 @@ def test_headline_quotes_the_test_window():
 def test_headline_without_backtest_or_test_window():
     assert set(headline_metrics(DIAGNOSTICS)) == {"gate", "failed_checks", "divergences", "seconds"}
     backtest = _backtest()
-    dev_only = {"windows": {"dev": backtest["windows"]["dev"]}}  # a model-selection run
+    dev_only = backtest | {"windows": {"dev": backtest["windows"]["dev"]}}  # model selection
     out = headline_metrics(DIAGNOSTICS, dev_only)
     assert out["dev"]["origins"] == backtest["windows"]["dev"]["origins"]
     assert out["seconds"] == {"sampling": 61.2}

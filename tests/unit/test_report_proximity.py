@@ -1,13 +1,25 @@
 """Plain words beside a scenario whose effect the data do not make clear, and the block's worth."""
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import xarray as xr
 
+from model import evaluation as ev
 from model.config import ScenarioChange
+from model.diagnostics_results import ProximityLoo
 from model.report_proximity import evidence_rows, scenario_notes, worth
+from model.results import Interval, ProximityWorth
+
+from .test_evaluation import fake_rows
 
 NEAR = "prox_a__b_near"
+
+
+def _loo(diff: float, se: float, clear: bool) -> ProximityLoo:
+    """``diagnostics.json``'s ``proximity``: only the difference, its SE and clarity matter."""
+    return ProximityLoo(diff, se, clear, -100.0, -100.0 - diff, (NEAR,), "with", 200)
 
 
 def _post(mean: float) -> xr.Dataset:
@@ -22,9 +34,9 @@ def _rows(lo: float, hi: float) -> pd.DataFrame:
 
 def test_a_clear_scenario_carries_no_note_and_an_unclear_one_says_why():
     change = [ScenarioChange(feature="prox_a__b_km", set=10)]
-    clear_loo = worth({"proximity": {"loo_diff": 12.0, "loo_se": 3.0, "clear": True}}, None)
+    clear_loo = worth(_loo(12.0, 3.0, True), {})
     assert scenario_notes(_rows(0.01, 0.04), change, _post(0.8), clear_loo) == []
-    vague_loo = worth({"proximity": {"loo_diff": -1.0, "loo_se": 3.9, "clear": False}}, None)
+    vague_loo = worth(_loo(-1.0, 3.9, False), {})
     notes = scenario_notes(_rows(-0.02, 0.04), change, _post(0.05), vague_loo)
     assert len(notes) == 3
     assert "spans zero" in notes[0]
@@ -33,16 +45,14 @@ def test_a_clear_scenario_carries_no_note_and_an_unclear_one_says_why():
 
 
 def test_worth_says_the_backtest_interval_and_none_without_a_block():
-    assert worth({}, None) is None
-    window = {
-        "origins": 104,
-        "proximity": {
-            "brier_skill_diff": {"mean": 0.001, "ci_low": -0.002, "ci_high": 0.004},
-            "log_skill_diff": {"mean": -0.01, "ci_low": -0.02, "ci_high": 0.0},
-            "refit_every": 52,
-        },
-    }
-    out = worth({}, {"windows": {"test": window}})
+    assert worth(None, {}) is None
+    scored = ev.backtest_metrics(*fake_rows(), bins=5, n_boot=20, block=2).windows["test"]
+    proximity = ProximityWorth(
+        "climatology", 60, Interval(0.001, -0.002, 0.004), 0.2, 0.2,
+        Interval(-0.01, -0.02, 0.0), 0.6, 0.6, refit_every=52,
+    )  # fmt: skip
+    window = replace(scored, origins=104, proximity=proximity)
+    out = worth(None, {"test": window})
     assert out["test"]["brier"] == "+0.10% (-0.20% to +0.40%)"
     assert not out["test"]["decisive"] and out["dev"] is None and out["loo"] is None
     assert out["refit_every"] == 52
