@@ -270,7 +270,7 @@ def prior_predictive_summary(rates: np.ndarray, observed_rate: float) -> dict[st
     }
 
 
-def _training_logits(post: xr.Dataset, const: xr.Dataset, sample: int) -> np.ndarray:
+def _training_logits(post: xr.Dataset, const: xr.Dataset, sample: int, n_h: int) -> np.ndarray:
     """One draw's linear predictor of the training blocks, (block, step), block effect 0."""
     draw = post.isel(sample=sample)
     region_idx = const[eq.REGION_IDX].values
@@ -288,7 +288,6 @@ def _training_logits(post: xr.Dataset, const: xr.Dataset, sample: int) -> np.nda
             bc = draw[eq.BETA_COUNTRY].transpose("country", eq.FEATURE_CV).values
             slopes["beta_country"] = bc[const[eq.REGION_COUNTRY_IDX].values[region_idx]]
             slopes["cv_pos"] = [features.index(f) for f in draw[eq.FEATURE_CV].values]
-    n_h = post.sizes.get("horizon", 1)
     return eq.linear_predictor(eq.NUMPY, n_h, level, offset, sigma, **slopes)
 
 
@@ -310,10 +309,11 @@ def posterior_predictive_blocks(
     n_total = post.sizes["sample"]
     keep = np.linspace(0, n_total - 1, min(n_draws, n_total)).astype(int)
     sigma = post[eq.SIGMA_BLOCK].values if eq.SIGMA_BLOCK in post else np.zeros(n_total)
+    n_h = idata["observed_data"][eq.OBSERVED].sizes["horizon"]  # no posterior variable may have it
     rng = np.random.default_rng(seed)
     reps = []
     for d in keep:
-        eta = _training_logits(post, const, int(d))
+        eta = _training_logits(post, const, int(d), n_h)
         eta = eta + sigma[d] * rng.normal(size=(eta.shape[0], 1))
         reps.append(rng.random(eta.shape) < 1.0 / (1.0 + np.exp(-eta)))
     return np.asarray(reps, dtype=np.int8), keep
