@@ -13,7 +13,9 @@ rows counted it ``H`` times and made every interval too narrow):
     region_eff[r] ~ Normal(intercept + sigma_country * country_offset[c(r)], sigma_region)
     beta[s, k] = beta_mu[k] + sigma_beta_horizon * beta_offset[s, k]
 
-``offset`` is a panel variable on the log-odds scale entered with coefficient 1 (by default the
+The first line, ``eta`` with the block effect at 0, is :func:`model.equation.linear_predictor`,
+the one the forecasts, the diagnostics and the simulators compute. ``offset`` is a panel
+variable on the log-odds scale entered with coefficient 1 (by default the
 region's exponentially weighted clash log-odds, ``clash_share_hl*``): the forecast starts from
 the region's recent rate, as a random walk would, and the rest of the model adjusts it. ``c``
 keeps the offset's meaning once the block effect is integrated out: ``E[invlogit(c·x +
@@ -54,7 +56,8 @@ import pymc as pm
 import pytensor.tensor as pt
 import xarray as xr
 
-from model.blocks import OFFSET_DIM, block_origins, offset_scale, quadrature
+from model import equation as eq
+from model.blocks import OFFSET_DIM, block_origins, quadrature
 from model.config import ModelParams, PriorSpec
 from model.numerics import strict_float_math
 from model.standardise import standardise
@@ -321,14 +324,14 @@ def block_random(
 
 def _base_effects(design: Design, priors: Mapping[str, PriorSpec], centred: bool):
     """Intercept plus country effects, per region."""
-    intercept = _prior("intercept", priors["intercept"])
+    intercept = _prior(eq.INTERCEPT, priors["intercept"])
     if len(design.countries) < 2:
         return intercept * pt.ones(len(design.regions))
-    sigma_country = _prior("sigma_country", priors["sigma_country"])
+    sigma_country = _prior(eq.SIGMA_COUNTRY, priors["sigma_country"])
     if centred:
-        country_eff = pm.Normal("country_eff", 0.0, sigma_country, dims="country")
+        country_eff = pm.Normal(eq.COUNTRY_EFF, 0.0, sigma_country, dims="country")
     else:
-        country_offset = pm.ZeroSumNormal("country_offset", sigma=1.0, dims="country")
+        country_offset = pm.ZeroSumNormal(eq.COUNTRY_OFFSET, sigma=1.0, dims="country")
         country_eff = sigma_country * country_offset
     return intercept + country_eff[design.region_country_idx]
 
@@ -338,50 +341,54 @@ def _region_effects(
 ) -> pt.TensorVariable:
     """``region_eff``: centred where ``centre`` says, non-centred elsewhere (module docstring)."""
     if centre.all():
-        return pm.Normal("region_eff", base, sigma_region, dims="region")
+        return pm.Normal(eq.REGION_EFF, base, sigma_region, dims="region")
     if not centre.any():
         if len(design.countries) > 1:
-            offset = pm.Normal("region_offset", 0.0, 1.0, dims="region")
+            offset = pm.Normal(eq.REGION_OFFSET, 0.0, 1.0, dims="region")
             centring = zero_sum_within(design.region_country_idx, len(design.countries))
             offset_zs = pt.dot(pt.constant(centring), offset)
         else:
-            offset_zs = pm.ZeroSumNormal("region_offset", sigma=1.0, dims="region")
-        return pm.Deterministic("region_eff", base + sigma_region * offset_zs, dims="region")
+            offset_zs = pm.ZeroSumNormal(eq.REGION_OFFSET, sigma=1.0, dims="region")
+        return pm.Deterministic(eq.REGION_EFF, base + sigma_region * offset_zs, dims="region")
     c_pos, n_pos = np.flatnonzero(centre), np.flatnonzero(~centre)
     pm_model.add_coord("region_centred", [design.regions[i] for i in c_pos])
     pm_model.add_coord("region_noncentred", [design.regions[i] for i in n_pos])
-    eff_c = pm.Normal("region_eff_centred", base[c_pos], sigma_region, dims="region_centred")
-    offset = pm.Normal("region_offset", 0.0, 1.0, dims="region_noncentred")
+    eff_c = pm.Normal(eq.REGION_EFF_CENTRED, base[c_pos], sigma_region, dims="region_centred")
+    offset = pm.Normal(eq.REGION_OFFSET, 0.0, 1.0, dims="region_noncentred")
     eff_n = base[n_pos] + sigma_region * offset
     back = np.argsort(np.concatenate([c_pos, n_pos]))
-    return pm.Deterministic("region_eff", pt.concatenate([eff_c, eff_n])[back], dims="region")
+    return pm.Deterministic(eq.REGION_EFF, pt.concatenate([eff_c, eff_n])[back], dims="region")
 
 
 def _feature_effects(
     design: Design, priors: Mapping[str, PriorSpec], centred: bool, cv: Sequence[str]
-) -> pt.TensorVariable:
-    """``X · beta[s]`` per block and step (plus country-varying slopes), shape (block, H)."""
-    X = pm.Data("X", design.X, dims=("obs_id", "feature"))
-    beta_mu = _prior("beta_mu", priors["beta"], dims="feature")
-    sigma_bh = _prior("sigma_beta_horizon", priors["sigma_beta_horizon"])
+) -> dict[str, object]:
+    """The features' terms of :func:`model.equation.linear_predictor`: ``x``, ``beta`` and,
+    with country-varying slopes, each block's ``beta_country`` and the slopes' ``cv_pos``."""
+    X = pm.Data(eq.X, design.X, dims=("obs_id", "feature"))
+    beta_mu = _prior(eq.BETA_MU, priors["beta"], dims="feature")
+    sigma_bh = _prior(eq.SIGMA_BETA_HORIZON, priors["sigma_beta_horizon"])
     if centred:
-        beta = pm.Normal("beta", beta_mu, sigma_bh, dims=("horizon", "feature"))
+        beta = pm.Normal(eq.BETA, beta_mu, sigma_bh, dims=("horizon", "feature"))
     else:
-        beta_offset = pm.Normal("beta_offset", 0.0, 1.0, dims=("horizon", "feature"))
+        beta_offset = pm.Normal(eq.BETA_OFFSET, 0.0, 1.0, dims=("horizon", "feature"))
         beta = pm.Deterministic(
-            "beta", beta_mu + sigma_bh * beta_offset, dims=("horizon", "feature")
+            eq.BETA, beta_mu + sigma_bh * beta_offset, dims=("horizon", "feature")
         )
-    xb = pt.dot(X, beta.T)
     if not cv:
-        return xb
-    cv_pos = [design.features.index(f) for f in cv]
-    sigma_bc = _prior("sigma_beta_country", priors["sigma_beta_country"])
-    bc_offset = pm.Normal("beta_country_offset", 0.0, 1.0, dims=("country", "feature_cv"))
+        return {"x": X, "beta": beta}
+    sigma_bc = _prior(eq.SIGMA_BETA_COUNTRY, priors["sigma_beta_country"])
+    bc_offset = pm.Normal(eq.BETA_COUNTRY_OFFSET, 0.0, 1.0, dims=("country", eq.FEATURE_CV))
     beta_country = pm.Deterministic(
-        "beta_country", sigma_bc * bc_offset, dims=("country", "feature_cv")
+        eq.BETA_COUNTRY, sigma_bc * bc_offset, dims=("country", eq.FEATURE_CV)
     )
-    country_idx = pm.Data("country_idx", design.country_idx, dims="obs_id")
-    return xb + (X[:, cv_pos] * beta_country[country_idx]).sum(axis=-1)[:, None]
+    country_idx = pm.Data(eq.COUNTRY_IDX, design.country_idx, dims="obs_id")
+    return {
+        "x": X,
+        "beta": beta,
+        "beta_country": beta_country[country_idx],
+        "cv_pos": [design.features.index(f) for f in cv],
+    }
 
 
 def _check_inputs(
@@ -455,7 +462,7 @@ def build_clash_model(
     cv = _check_inputs(design, priors, country_varying, dependence, region_effects)
     coords = design.coords()
     if cv:
-        coords["feature_cv"] = cv
+        coords[eq.FEATURE_CV] = cv
     if design.offset_name:
         coords[OFFSET_DIM] = [design.offset_name]
     centred = parameterisation == "centred"
@@ -465,23 +472,23 @@ def build_clash_model(
         centre = np.full(len(design.regions), centred)
 
     with pm.Model(coords=coords) as pm_model:
-        region_idx = pm.Data("region_idx", design.region_idx, dims="obs_id")
-        pm.Data("x_mean", design.x_mean, dims="feature")
-        pm.Data("x_scale", design.x_scale, dims="feature")
-        pm.Data("region_country_idx", design.region_country_idx, dims="region")
-        sigma_block = _prior("sigma_block", priors["sigma_block"]) if dependence else 0.0
-        eta_block = pt.zeros(design.n_blocks)
+        region_idx = pm.Data(eq.REGION_IDX, design.region_idx, dims="obs_id")
+        pm.Data(eq.X_MEAN, design.x_mean, dims="feature")
+        pm.Data(eq.X_SCALE, design.x_scale, dims="feature")
+        pm.Data(eq.REGION_COUNTRY_IDX, design.region_country_idx, dims="region")
+        sigma_block = _prior(eq.SIGMA_BLOCK, priors["sigma_block"]) if dependence else 0.0
+        level = pt.zeros(design.n_blocks)
         if region_effects:
-            sigma_region = _prior("sigma_region", priors["sigma_region"])
+            sigma_region = _prior(eq.SIGMA_REGION, priors["sigma_region"])
             base = _base_effects(design, priors, centred)
-            region_eff = _region_effects(pm_model, design, base, sigma_region, centre)
-            eta_block = region_eff[region_idx]
+            level = _region_effects(pm_model, design, base, sigma_region, centre)[region_idx]
+        offset = None
         if design.offset_name:
-            offset = pm.Data("offset", design.offset[:, None], dims=("obs_id", OFFSET_DIM))
-            eta_block = eta_block + offset_scale(sigma_block) * offset[:, 0]
-        eta = eta_block[:, None] * pt.ones((1, design.horizon))
-        if design.features:
-            eta = eta + _feature_effects(design, priors, centred, cv)
+            offset = pm.Data(eq.OFFSET, design.offset[:, None], dims=("obs_id", OFFSET_DIM))[:, 0]
+        slopes = _feature_effects(design, priors, centred, cv) if design.features else {}
+        eta = eq.linear_predictor(
+            eq.pytensor_ops(), design.horizon, level, offset, sigma_block, **slopes
+        )
         _likelihood(design, eta, sigma_block, dependence)
     return pm_model
 
@@ -490,7 +497,7 @@ def _likelihood(design: Design, eta, sigma_block, dependence: bool) -> None:
     """The observed blocks: with a shared block effect, or a Bernoulli per step."""
     if dependence:
         pm.CustomDist(
-            "clash_any",
+            eq.OBSERVED,
             eta,
             sigma_block,
             logp=block_logp,
@@ -500,7 +507,7 @@ def _likelihood(design: Design, eta, sigma_block, dependence: bool) -> None:
             dims=("obs_id", "horizon"),
         )
     else:
-        pm.Bernoulli("clash_any", logit_p=eta, observed=design.y, dims=("obs_id", "horizon"))
+        pm.Bernoulli(eq.OBSERVED, logit_p=eta, observed=design.y, dims=("obs_id", "horizon"))
 
 
 def design_from_params(panel: xr.Dataset, mp: ModelParams, cutoff: object | None = None) -> Design:

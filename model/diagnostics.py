@@ -16,19 +16,20 @@ import arviz as az
 import numpy as np
 import xarray as xr
 
+from model import equation as eq
 from model import feature_names as fn
-from model.blocks import OFFSET_DIM, offset_scale
+from model.blocks import OFFSET_DIM
 from model.config import DiagnosticsParams, ModelParams
 from model.diagnostics_results import THRESHOLDS, evaluate_gate, failed_checks
 
 #: Hyper-parameters shown in rank/trace plots (those present in the posterior).
 HYPER = (
-    "intercept",
-    "sigma_country",
-    "sigma_region",
-    "sigma_block",
-    "sigma_beta_horizon",
-    "sigma_beta_country",
+    eq.INTERCEPT,
+    eq.SIGMA_COUNTRY,
+    eq.SIGMA_REGION,
+    eq.SIGMA_BLOCK,
+    eq.SIGMA_BETA_HORIZON,
+    eq.SIGMA_BETA_COUNTRY,
 )
 
 #: LOO variants: each changes one thing of the fitted model.
@@ -226,7 +227,7 @@ def block_worth(with_block: xr.DataTree, without_block: xr.DataTree) -> dict[str
     }
 
 
-def prior_predictive_rates(prior_idata: xr.DataTree, var_name: str = "clash_any") -> np.ndarray:
+def prior_predictive_rates(prior_idata: xr.DataTree, var_name: str = eq.OBSERVED) -> np.ndarray:
     """Implied clash rate (share of rows with a clash) for each prior draw."""
     y = prior_idata["prior_predictive"][var_name]
     dims = [d for d in y.dims if d not in ("chain", "draw")]
@@ -252,27 +253,25 @@ def prior_predictive_summary(rates: np.ndarray, observed_rate: float) -> dict[st
     }
 
 
-def _training_logits(post: xr.Dataset, const: xr.Dataset, sample: int) -> np.ndarray:
+def _training_logits(post: xr.Dataset, const: xr.Dataset, sample: int, n_h: int) -> np.ndarray:
     """One draw's linear predictor of the training blocks, (block, step), block effect 0."""
-    region_idx = const["region_idx"].values
-    eta = np.zeros((region_idx.size, 1))
-    if "region_eff" in post:
-        eta = post["region_eff"].isel(sample=sample).values[region_idx][:, None]
-    if OFFSET_DIM in const.coords:
-        sigma = float(post["sigma_block"].isel(sample=sample)) if "sigma_block" in post else 0.0
-        eta = eta + offset_scale(sigma) * const["offset"].values[:, :1]
-    n_h = post.sizes.get("horizon", 1)
-    eta = np.broadcast_to(eta, (region_idx.size, n_h))
-    if "beta" in post and const.sizes.get("feature", 0):
-        X = const["X"].transpose("obs_id", "feature").values
-        beta = post["beta"].isel(sample=sample).transpose("horizon", "feature").values
-        eta = eta + X @ beta.T
-        if "beta_country" in post:
-            cv = [list(const["feature"].values).index(f) for f in post["feature_cv"].values]
-            bc = post["beta_country"].isel(sample=sample).transpose("country", "feature_cv")
-            c_idx = const["region_country_idx"].values[region_idx]
-            eta = eta + np.einsum("nk,nk->n", X[:, cv], bc.values[c_idx])[:, None]
-    return eta
+    draw = post.isel(sample=sample)
+    region_idx = const[eq.REGION_IDX].values
+    level = np.zeros(region_idx.size)
+    if eq.REGION_EFF in draw:
+        level = draw[eq.REGION_EFF].values[region_idx]
+    offset = const[eq.OFFSET].values[:, 0] if OFFSET_DIM in const.coords else None
+    sigma = float(draw[eq.SIGMA_BLOCK]) if eq.SIGMA_BLOCK in draw else 0.0
+    slopes = {}
+    if eq.BETA in draw and const.sizes.get("feature", 0):
+        X = const[eq.X].transpose("obs_id", "feature").values
+        slopes = {"x": X, "beta": draw[eq.BETA].transpose("horizon", "feature").values}
+        if eq.BETA_COUNTRY in draw:
+            features = list(const["feature"].values)
+            bc = draw[eq.BETA_COUNTRY].transpose("country", eq.FEATURE_CV).values
+            slopes["beta_country"] = bc[const[eq.REGION_COUNTRY_IDX].values[region_idx]]
+            slopes["cv_pos"] = [features.index(f) for f in draw[eq.FEATURE_CV].values]
+    return eq.linear_predictor(eq.NUMPY, n_h, level, offset, sigma, **slopes)
 
 
 def posterior_predictive_blocks(
@@ -292,11 +291,12 @@ def posterior_predictive_blocks(
     post = idata["posterior"].to_dataset().stack(sample=("chain", "draw"))
     n_total = post.sizes["sample"]
     keep = np.linspace(0, n_total - 1, min(n_draws, n_total)).astype(int)
-    sigma = post["sigma_block"].values if "sigma_block" in post else np.zeros(n_total)
+    sigma = post[eq.SIGMA_BLOCK].values if eq.SIGMA_BLOCK in post else np.zeros(n_total)
+    n_h = idata["observed_data"][eq.OBSERVED].sizes["horizon"]  # no posterior variable may have it
     rng = np.random.default_rng(seed)
     reps = []
     for d in keep:
-        eta = _training_logits(post, const, int(d))
+        eta = _training_logits(post, const, int(d), n_h)
         eta = eta + sigma[d] * rng.normal(size=(eta.shape[0], 1))
         reps.append(rng.random(eta.shape) < 1.0 / (1.0 + np.exp(-eta)))
     return np.asarray(reps, dtype=np.int8), keep
@@ -314,9 +314,9 @@ def posterior_predictive_region_rates(
     regions : list of str
     """
     const = idata["constant_data"].to_dataset()
-    y = idata["observed_data"]["clash_any"].transpose("obs_id", ...).values
+    y = idata["observed_data"][eq.OBSERVED].transpose("obs_id", ...).values
     y = y.reshape(y.shape[0], -1)
-    region_idx = const["region_idx"].values
+    region_idx = const[eq.REGION_IDX].values
     regions = [str(r) for r in const["region"].values]
     n_reg = len(regions)
     counts = np.maximum(np.bincount(region_idx, minlength=n_reg) * y.shape[1], 1)
@@ -392,7 +392,7 @@ def plot_forest_effects(idata: xr.DataTree) -> Any:
     """Forest plot of the pooled coefficients, the intercept and the scales."""
     names = [
         v
-        for v in ("intercept", "beta_mu", "sigma_region", "sigma_block", "sigma_beta_horizon")
+        for v in (eq.INTERCEPT, eq.BETA_MU, eq.SIGMA_REGION, eq.SIGMA_BLOCK, eq.SIGMA_BETA_HORIZON)
         if v in idata["posterior"]
     ]
     if not names:

@@ -22,7 +22,8 @@ import pandas as pd
 import xarray as xr
 from scipy.special import expit, ndtri
 
-from model.blocks import OFFSET_DIM, offset_scale
+from model import equation as eq
+from model.blocks import OFFSET_DIM
 from model.standardise import standardised
 
 SAMPLE = "draw"
@@ -102,9 +103,12 @@ def horizons_of(idata: xr.DataTree) -> np.ndarray:
 
 def block_scale(idata: xr.DataTree) -> np.ndarray:
     """``sigma_block`` per stacked draw (zeros when the steps are independent)."""
-    post = _stacked_posterior(idata)
-    if "sigma_block" in post:
-        return post["sigma_block"].values
+    return _sigma_block(_stacked_posterior(idata))
+
+
+def _sigma_block(post: xr.Dataset) -> np.ndarray:
+    if eq.SIGMA_BLOCK in post:
+        return post[eq.SIGMA_BLOCK].values
     return np.zeros(post.sizes[SAMPLE])
 
 
@@ -123,6 +127,8 @@ def linear_predictor(
 ) -> xr.DataArray:
     """logit P(clash | block effect 0) per region, step and draw, from raw features.
 
+    :func:`model.equation.linear_predictor` of every draw, at one origin.
+
     Parameters
     ----------
     idata : xarray.DataTree
@@ -131,35 +137,55 @@ def linear_predictor(
     offset : xarray.DataArray, optional
         The offset variable per region (required when the posterior has one); it enters
         multiplied by ``sqrt(1 + π sigma_block² / 8)`` of each draw, as in the model.
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims ``(region, horizon, draw)``; the ``draw`` coordinate where a per-draw region
+        effect or coefficient entered.
     """
     post = _stacked_posterior(idata)
-    const = idata["constant_data"].to_dataset()
-    if "region_eff" in post:
-        eta = post["region_eff"].transpose(SAMPLE, "region")
+    coords = {"region": fitted_regions(idata), "horizon": horizons_of(idata)}
+    if eq.REGION_EFF in post:
+        level = post[eq.REGION_EFF].transpose(SAMPLE, "region")
+        coords |= {"region": level["region"].values, SAMPLE: level[SAMPLE].values}
+        level = level.values
     else:
-        regions = fitted_regions(idata)
-        eta = xr.DataArray(
-            np.zeros((post.sizes[SAMPLE], len(regions))),
-            dims=(SAMPLE, "region"),
-            coords={"region": regions},
-        )
+        level = np.zeros((post.sizes[SAMPLE], len(coords["region"])))
+    off = None
     if offset_name(idata) is not None:
         if offset is None:
             raise ValueError(f"the posterior needs the offset {offset_name(idata)!r}")
-        scale = offset_scale(block_scale(idata))
-        eta = eta + xr.DataArray(scale, dims=SAMPLE) * offset
-    eta = eta.expand_dims(horizon=horizons_of(idata), axis=-1)
-    if list(x_raw["feature"].values):
-        z = standardised(x_raw, const["x_mean"], const["x_scale"])
-        eta = eta + xr.dot(z, post["beta"], dim="feature")
-        if "beta_country" in post:
-            rc_idx = const["region_country_idx"].values
-            cv = list(post["feature_cv"].values)
-            bc = post["beta_country"].isel(country=xr.DataArray(rc_idx, dims="region"))
-            bc = bc.drop_vars("country", errors="ignore")
-            zc = z.sel(feature=cv).rename(feature="feature_cv")
-            eta = eta + xr.dot(zc, bc, dim="feature_cv")
+        off = _by_region(offset, coords["region"]).values
+    const = idata["constant_data"].to_dataset()
+    slopes = _slopes(post, const, _by_region(x_raw, coords["region"]))
+    if slopes:
+        coords[SAMPLE] = post[SAMPLE].values
+    n_h = coords["horizon"].size
+    eta = eq.linear_predictor(eq.NUMPY, n_h, level, off, _sigma_block(post), **slopes)
+    eta = xr.DataArray(eta, dims=(SAMPLE, "region", "horizon"), coords=coords)
     return eta.transpose("region", "horizon", SAMPLE)
+
+
+def _by_region(da: xr.DataArray, regions: Sequence[str]) -> xr.DataArray:
+    """``da`` with ``region`` first, in the order of ``regions`` where it has their labels."""
+    if "region" in da.coords:
+        da = da.sel(region=regions)
+    return da.transpose("region", ...)
+
+
+def _slopes(post: xr.Dataset, const: xr.Dataset, x_raw: xr.DataArray) -> dict[str, object]:
+    """The features' terms of :func:`model.equation.linear_predictor` (none without features)."""
+    if not list(x_raw["feature"].values):
+        return {}
+    z = standardised(x_raw, const[eq.X_MEAN], const[eq.X_SCALE]).transpose("region", "feature")
+    out = {"x": z.values, "beta": post[eq.BETA].transpose(SAMPLE, "horizon", "feature").values}
+    if eq.BETA_COUNTRY in post:
+        features = [str(f) for f in z["feature"].values]
+        bc = post[eq.BETA_COUNTRY].transpose(SAMPLE, "country", eq.FEATURE_CV).values
+        out["beta_country"] = bc[:, const[eq.REGION_COUNTRY_IDX].values, :]
+        out["cv_pos"] = [features.index(str(f)) for f in post[eq.FEATURE_CV].values]
+    return out
 
 
 def step_probability(eta: xr.DataArray, sigma_block: np.ndarray) -> xr.DataArray:

@@ -5,11 +5,11 @@ The process is the model's one-step form: for each region r and period t ≥ 1
 
     clash_any[r, t] ~ Bernoulli(invlogit(intercept + country[c] + region[r] + z[r, t-1] · beta))
 
-with ``country = sigma_country * N(0, 1)`` (absent with one country), ``region =
-sigma_region * N(0, 1)`` and ``z`` the features at t − 1 standardised by fixed nominal
-constants (:data:`NOMINAL_SCALE`). At step 1 the fitted model is exactly this process; at
-steps s > 1 its coefficients are the implied direct-forecast ones, which have no closed form,
-so recovery is checked with ``horizon=1``.
+(:func:`model.equation.linear_predictor` with one step) with ``country = sigma_country *
+N(0, 1)`` (absent with one country), ``region = sigma_region * N(0, 1)`` and ``z`` the features
+at t − 1 standardised by fixed nominal constants (:data:`NOMINAL_SCALE`). At step 1 the fitted
+model is exactly this process; at steps s > 1 its coefficients are the implied direct-forecast
+ones, which have no closed form, so recovery is checked with ``horizon=1``.
 
 Features named like the panel's are computed from the simulated history (self-exciting):
 ``clash_decay_hl{h}``, ``event_decay_hl{h}`` (events = clashes + Poisson noise),
@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from model import equation as eq
 from model import feature_names as fn
 from model.blocks import OFFSET_DIM
 from model.clash_model import Design
@@ -112,7 +113,8 @@ def simulate_panel(
     x_prev = None
     for t in range(n_periods):
         if x_prev is not None:
-            eta = effects.alpha + ((x_prev - centre) / scale) @ beta
+            z = (x_prev - centre) / scale
+            eta = eq.linear_predictor(eq.NUMPY, 1, effects.alpha, x=z, beta=beta[None, :])[:, 0]
             state.draw_clashes(t, eta, rng)
         state.step(t, truth, rng)
         x_prev = np.stack([state.out[f][:, t] for f in features], axis=-1) if features else None
@@ -334,10 +336,10 @@ def fake_posterior(
     region_offset = rng.normal(0, 1, (chains, draws, n_r))
     region_eff = intercept[..., None] + sigma_region[..., None] * region_offset
     post = {
-        "intercept": (sd, intercept),
-        "sigma_region": (sd, sigma_region),
-        "region_offset": ((*sd, "region"), region_offset),
-        "beta": ((*sd, "horizon", "feature"), rng.normal(0, 0.5, (chains, draws, n_h, n_f))),
+        eq.INTERCEPT: (sd, intercept),
+        eq.SIGMA_REGION: (sd, sigma_region),
+        eq.REGION_OFFSET: ((*sd, "region"), region_offset),
+        eq.BETA: ((*sd, "horizon", "feature"), rng.normal(0, 0.5, (chains, draws, n_h, n_f))),
     }
     coords = {
         "region": list(design.regions),
@@ -349,23 +351,23 @@ def fake_posterior(
         n_c = len(design.countries)
         sigma_country = rng.uniform(0.2, 1, (chains, draws))
         country_offset = rng.normal(0, 1, (chains, draws, n_c))
-        post["sigma_country"] = (sd, sigma_country)
-        post["country_offset"] = ((*sd, "country"), country_offset)
+        post[eq.SIGMA_COUNTRY] = (sd, sigma_country)
+        post[eq.COUNTRY_OFFSET] = ((*sd, "country"), country_offset)
         c_eff = sigma_country[..., None] * country_offset
         region_eff = region_eff + c_eff[..., design.region_country_idx]
-    post["region_eff"] = ((*sd, "region"), region_eff)
+    post[eq.REGION_EFF] = ((*sd, "region"), region_eff)
     if sigma_block is not None:
-        post["sigma_block"] = (sd, np.full((chains, draws), float(sigma_block)))
+        post[eq.SIGMA_BLOCK] = (sd, np.full((chains, draws), float(sigma_block)))
     const = xr.Dataset(
         {
-            "x_mean": ("feature", design.x_mean),
-            "x_scale": ("feature", design.x_scale),
-            "region_country_idx": ("region", design.region_country_idx),
+            eq.X_MEAN: ("feature", design.x_mean),
+            eq.X_SCALE: ("feature", design.x_scale),
+            eq.REGION_COUNTRY_IDX: ("region", design.region_country_idx),
         },
         coords={"feature": list(design.features), "region": list(design.regions)},
     )
     if design.offset_name:
-        const["offset"] = (("obs_id", OFFSET_DIM), design.offset[:, None])
+        const[eq.OFFSET] = (("obs_id", OFFSET_DIM), design.offset[:, None])
         const = const.assign_coords({OFFSET_DIM: [design.offset_name]})
     return xr.DataTree.from_dict(
         {"posterior": xr.Dataset(post, coords=coords), "constant_data": const}
@@ -379,10 +381,10 @@ def truth_on_design_scale(truth: Truth, design: Design) -> dict[str, float]:
     rows' means and scales; with ``eta = a + Σ β (x − c) / s`` and ``z = (x − m) / sd`` the same
     predictor is ``a + Σ β (m − c) / s + Σ (β sd / s) z``.
     """
-    out = {"intercept": float(truth.intercept)}
+    out = {eq.INTERCEPT: float(truth.intercept)}
     for k, f in enumerate(design.features):
         beta = float(truth.beta.get(f, 0.0))
         centre, scale = _nominal(f)
-        out["intercept"] += beta * (design.x_mean[k] - centre) / scale
+        out[eq.INTERCEPT] += beta * (design.x_mean[k] - centre) / scale
         out[f] = beta * design.x_scale[k] / scale
     return out

@@ -7,16 +7,16 @@ each training block from the model itself:
     y[r, t + s] ~ Bernoulli(invlogit(c · offset[r, t] + region_eff[r] + X[r, t] · beta[s]
                                      + sigma_block · u[r, t])),    u ~ Normal(0, 1)
 
-with ``c = offset_scale(sigma_block)`` as in the model
-
-for the block origins ``t`` that :func:`model.blocks.block_origins` gives with the cutoff at
-the last period. Features are standardised over those origins exactly as
-:func:`model.clash_model.make_design` does, so the true coefficients are on the fitted model's
-scale. Averaged over draws from the prior, a correct posterior covers the truth at its nominal
-rate (simulation-based calibration): :func:`interval_hits` counts it for the hyper-parameters
-and for the next week's clash probability in each region, ``invlogit(eta + sigma_block · u)``
-with the next block's own effect ``u`` (the quantity a forecast's interval is about; its
-mean over ``u`` is the forecast itself). Used by ``benchmarks/bench_coverage.py``.
+with ``c = offset_scale(sigma_block)``: the model's own ``eta``
+(:func:`model.equation.linear_predictor`) plus the block's effect, for the block origins ``t``
+that :func:`model.blocks.block_origins` gives with the cutoff at the last period. Features are
+standardised over those origins exactly as :func:`model.clash_model.make_design` does, so the
+true coefficients are on the fitted model's scale. Averaged over draws from the prior, a
+correct posterior covers the truth at its nominal rate (simulation-based calibration):
+:func:`interval_hits` counts it for the hyper-parameters and for the next week's clash
+probability in each region, ``invlogit(eta + sigma_block · u)`` with the next block's own
+effect ``u`` (the quantity a forecast's interval is about; its mean over ``u`` is the forecast
+itself). Used by ``benchmarks/bench_coverage.py``.
 
 :func:`simulate_proximity_panel` draws a panel with a known proximity effect (or none), for the
 test that the proximity block's worth is found when it is there and only then.
@@ -32,15 +32,16 @@ import pandas as pd
 import pymc as pm
 import xarray as xr
 
+from model import equation as eq
 from model import feature_names as fn
-from model.blocks import block_origins, offset_scale, quadrature
+from model.blocks import block_origins, quadrature
 from model.config import PriorSpec
 from model.features import derive_proximity
 from model.numerics import strict_float_math
 
 OFFSET = "offset_level"
 #: Hyper-parameters whose coverage is counted (those the model has).
-HYPER = ("intercept", "sigma_country", "sigma_region", "sigma_block", "sigma_beta_horizon")
+HYPER = (eq.INTERCEPT, eq.SIGMA_COUNTRY, eq.SIGMA_REGION, eq.SIGMA_BLOCK, eq.SIGMA_BETA_HORIZON)
 
 
 def _draw(spec: PriorSpec, rng: np.random.Generator, size: Any = None) -> np.ndarray:
@@ -59,17 +60,17 @@ def draw_truth(
     region_effects: bool = True,
 ) -> dict[str, Any]:
     """Every parameter of the model, drawn from its prior (country effects sum to zero)."""
-    truth: dict[str, Any] = {"sigma_block": float(_draw(priors["sigma_block"], rng))}
+    truth: dict[str, Any] = {eq.SIGMA_BLOCK: float(_draw(priors["sigma_block"], rng))}
     country_of = np.arange(n_regions) * n_countries // n_regions
     truth["country_of"] = country_of
-    truth["region_eff"] = np.zeros(n_regions)
+    truth[eq.REGION_EFF] = np.zeros(n_regions)
     if region_effects:
         _draw_region_effects(truth, priors, n_countries, rng)
     if features:
         beta_mu = _draw(priors["beta"], rng, size=len(features))
-        truth["sigma_beta_horizon"] = float(_draw(priors["sigma_beta_horizon"], rng))
-        truth["beta_mu"] = beta_mu
-        truth["beta"] = beta_mu + truth["sigma_beta_horizon"] * rng.standard_normal(
+        truth[eq.SIGMA_BETA_HORIZON] = float(_draw(priors["sigma_beta_horizon"], rng))
+        truth[eq.BETA_MU] = beta_mu
+        truth[eq.BETA] = beta_mu + truth[eq.SIGMA_BETA_HORIZON] * rng.standard_normal(
             (horizon, len(features))
         )
     return truth
@@ -81,18 +82,18 @@ def _draw_region_effects(
     n_countries: int,
     rng: np.random.Generator,
 ) -> None:
-    truth["intercept"] = float(_draw(priors["intercept"], rng))
-    truth["sigma_region"] = float(_draw(priors["sigma_region"], rng))
+    truth[eq.INTERCEPT] = float(_draw(priors["intercept"], rng))
+    truth[eq.SIGMA_REGION] = float(_draw(priors["sigma_region"], rng))
     country_eff = np.zeros(n_countries)
     if n_countries > 1:
-        truth["sigma_country"] = float(_draw(priors["sigma_country"], rng))
+        truth[eq.SIGMA_COUNTRY] = float(_draw(priors["sigma_country"], rng))
         z = rng.standard_normal(n_countries)
-        country_eff = truth["sigma_country"] * (z - z.mean())
+        country_eff = truth[eq.SIGMA_COUNTRY] * (z - z.mean())
     n_regions = truth["country_of"].size
-    truth["region_eff"] = (
-        truth["intercept"]
+    truth[eq.REGION_EFF] = (
+        truth[eq.INTERCEPT]
         + country_eff[truth["country_of"]]
-        + truth["sigma_region"] * rng.standard_normal(n_regions)
+        + truth[eq.SIGMA_REGION] * rng.standard_normal(n_regions)
     )
 
 
@@ -131,12 +132,9 @@ def simulate_block_panel(
         x[f] = (x[f] - at.mean()) / at.std()
     y = (rng.random((n_regions, n_periods)) < 1 / (1 + np.exp(-offset))).astype(np.int8)
     X = np.stack([x[f] for f in features], axis=-1) if features else None
-    c = offset_scale(truth["sigma_block"])
     for t in origins:
-        eta = c * offset[:, t, None] + truth["region_eff"][:, None]
-        if X is not None:
-            eta = eta + X[:, t, :] @ truth["beta"].T
-        eta = eta + truth["sigma_block"] * rng.standard_normal((n_regions, 1))
+        eta = _true_logits(truth, offset[:, t], None if X is None else X[:, t, :])
+        eta = eta + truth[eq.SIGMA_BLOCK] * rng.standard_normal((n_regions, 1))
         y[:, t + 1 : t + 1 + horizon] = rng.random(eta.shape) < 1 / (1 + np.exp(-eta))
     x_last = None if X is None else X[:, -1, :]
     truth["p_next_mean"] = true_marginal(truth, offset[:, -1], x_last)
@@ -159,14 +157,18 @@ def simulate_block_panel(
 
 
 def _true_logits(truth: Mapping[str, Any], offset: np.ndarray, x: np.ndarray | None) -> np.ndarray:
-    eta = offset_scale(truth["sigma_block"]) * offset[:, None] + truth["region_eff"][:, None]
-    return eta if x is None else eta + x @ truth["beta"].T
+    """The model's ``eta`` (region, step) with the true parameters; without features every step
+    is the same, and one column stands for them."""
+    beta = truth.get(eq.BETA)
+    n_h = 1 if x is None else beta.shape[0]
+    sigma = truth[eq.SIGMA_BLOCK]
+    return eq.linear_predictor(eq.NUMPY, n_h, truth[eq.REGION_EFF], offset, sigma, x=x, beta=beta)
 
 
 def true_marginal(truth: Mapping[str, Any], offset: np.ndarray, x: np.ndarray | None) -> np.ndarray:
     """True P(clash) per region and step from an origin, the block effect integrated out."""
     nodes, weights = quadrature(41)
-    e = _true_logits(truth, offset, x)[..., None] + truth["sigma_block"] * nodes
+    e = _true_logits(truth, offset, x)[..., None] + truth[eq.SIGMA_BLOCK] * nodes
     return (1 / (1 + np.exp(-e))) @ weights
 
 
@@ -174,7 +176,7 @@ def true_step(
     truth: Mapping[str, Any], offset: np.ndarray, x: np.ndarray | None, u: np.ndarray
 ) -> np.ndarray:
     """True P(clash) per region and step from an origin given the block's effect ``u``."""
-    e = _true_logits(truth, offset, x) + truth["sigma_block"] * u[:, None]
+    e = _true_logits(truth, offset, x) + truth[eq.SIGMA_BLOCK] * u[:, None]
     return 1 / (1 + np.exp(-e))
 
 
@@ -217,10 +219,13 @@ def simulate_proximity_panel(
     x = near - near[:, origins].mean()
     beta = effect / near[:, origins].std()
     y = (rng.random(shape) < 1 / (1 + np.exp(-offset))).astype(np.int8)
-    c = offset_scale(sigma_block)
+    level, slope = np.zeros(n_regions), np.array([[beta]])
     for t in origins:
-        eta = c * offset[:, t] + beta * x[:, t] + sigma_block * rng.standard_normal(n_regions)
-        p = 1 / (1 + np.exp(-eta[:, None]))
+        eta = eq.linear_predictor(
+            eq.NUMPY, 1, level, offset[:, t], sigma_block, x=x[:, t, None], beta=slope
+        )
+        eta = eta + sigma_block * rng.standard_normal((n_regions, 1))
+        p = 1 / (1 + np.exp(-eta))
         y[:, t + 1 : t + 1 + horizon] = rng.random((n_regions, horizon)) < p
     grid = ("region", "period")
     data = {

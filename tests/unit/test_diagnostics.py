@@ -97,3 +97,32 @@ def test_variant_settings_change_one_thing_each():
     bare = ModelParams(offset="clash_level_hl8", region_effects=False, priors=priors)
     with pytest.raises(ValueError, match="no parameter"):
         variant_settings("no_dependence", bare)
+
+
+def test_replicated_blocks_have_every_step_without_coefficients():
+    """The shipped model (offset, block effect, no features, no region effects) has no
+    posterior variable with steps: the replicated blocks still have all H of them."""
+    import pymc as pm
+    from conftest import PRIORS
+
+    from model.clash_model import build_clash_model, make_design
+    from model.diagnostics import posterior_predictive_blocks, posterior_predictive_region_rates
+    from model.simulate import simulate_panel
+
+    panel = simulate_panel(1, 3, 30, ["clash_decay_hl1"], seed=2)
+    panel["level"] = panel["clash_decay_hl1"] - 2.0
+    design = make_design(panel, [], horizon=4, burn_in=2, offset="level")
+    priors = {k: PriorSpec(**v) for k, v in PRIORS.items()}
+    prior = pm.sample_prior_predictive(
+        draws=50, model=build_clash_model(design, priors, region_effects=False), random_seed=1
+    )
+    assert "horizon" not in prior["prior"].dims
+    idata = xr.DataTree.from_dict(
+        {g: prior[g].to_dataset() for g in ("constant_data", "observed_data")}
+        | {"posterior": prior["prior"].to_dataset()}
+    )
+    reps, _ = posterior_predictive_blocks(idata, n_draws=50)
+    assert reps.shape == (50, design.n_blocks, 4)
+    replicated, _, _ = posterior_predictive_region_rates(idata, n_draws=50)
+    # the prior predictive's own outcomes are draws from the same model: rates alike
+    assert abs(replicated.mean() - prior["prior_predictive"]["clash_any"].mean()) < 0.05
