@@ -37,6 +37,7 @@ from model.blocks import block_origins, offset_scale, quadrature
 from model.config import PriorSpec
 from model.features import derive_proximity
 from model.numerics import strict_float_math
+from model.panel_facts import PanelFacts
 
 OFFSET = "offset_level"
 #: Hyper-parameters whose coverage is counted (those the model has).
@@ -153,7 +154,7 @@ def simulate_block_panel(
             "period": periods.values.astype("datetime64[ns]"),
             "country": ("region", [f"C{c}" for c in truth["country_of"]]),
         },
-        attrs={"freq": "W-MON"},
+        attrs=PanelFacts.defaults("W-MON", features).to_attrs(),
     )
     return panel, truth
 
@@ -238,5 +239,5 @@ def simulate_proximity_panel(
             "period": periods.values.astype("datetime64[ns]"),
             "country": ("region", ["C0"] * n_regions),
         },
-        attrs={"freq": "W-MON", "true_effect_per_sd": float(effect)},
+        attrs={**PanelFacts.defaults("W-MON").to_attrs(), "true_effect_per_sd": float(effect)},
     )

@@ -45,6 +45,7 @@ from model.baselines import Rates
 from model.config import DaskParams, Params
 from model.errors import StageError
 from model.evaluation import in_window, scores_by_origin, summarise_backtest
+from model.panel_facts import PanelFacts
 from model.paths import (
     BACKTEST_METRICS,
     BACKTEST_SCORES,
@@ -110,7 +111,7 @@ def plan_origins(params: Params, panel: xr.Dataset) -> dict[str, list]:
     periods = panel["period"].values
     try:
         start = bt.start or default_start(
-            periods, mp.burn_in, mp.horizon, str(panel.attrs.get("freq", "W-MON"))
+            periods, mp.burn_in, mp.horizon, PanelFacts.from_attrs(panel).periods_per_year
         )
         origins = backtest_origins(periods, start, bt.stride, mp.horizon, end=bt.end)
         windows = split_windows(origins, bt.test_start)
