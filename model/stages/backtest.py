@@ -56,6 +56,7 @@ from model.paths import (
     RELIABILITY_WITHIN,
     WITHIN,
 )
+from model.readers import read_panel
 from model.scoring import reliability_table
 
 _log = logging.getLogger(__name__)
@@ -195,7 +196,7 @@ def run(params: Params, root: Path) -> None:
     """Run the backtest stage (see the module docstring)."""
     root = Path(root)
     bt = params.backtest
-    panel = io.load_panel(root)
+    panel = read_panel(root)
     windows = plan_origins(params, panel)
     origins = [o for os_ in windows.values() for o in os_]
     folds = make_folds(origins, bt.refit_every, params.fit.seed)
