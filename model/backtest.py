@@ -119,16 +119,16 @@ class BacktestResult:
 
 
 def default_start(
-    periods: Sequence[Any], burn_in: int, horizon: int, freq: str = "W-MON"
+    periods: Sequence[Any], burn_in: int, horizon: int, periods_per_year: int
 ) -> pd.Timestamp:
     """The first origin when params give none: after the burn-in and a year of training blocks.
 
-    A year is 52 weekly or 12 monthly periods (``13 × horizon`` at least), so that the first
-    fit has a full seasonal cycle of blocks after the features have warmed up.
+    A year is ``periods_per_year`` periods (:attr:`model.panel_facts.PanelFacts.periods_per_year`,
+    ``13 × horizon`` at least), so that the first fit has a full seasonal cycle of blocks after
+    the features have warmed up.
     """
     periods = pd.DatetimeIndex(periods)
-    year = 12 if freq == "MS" else 52
-    i = burn_in + max(year, 13 * horizon)
+    i = burn_in + max(periods_per_year, 13 * horizon)
     if i >= len(periods):
         raise ValueError(
             f"{len(periods)} periods are too few for a backtest: the first origin needs "

@@ -566,7 +566,8 @@ def _warm_up_problems(raw: dict[str, Any]) -> list[str]:
     features += list(_get(raw, "model", "proximity_block") or [])
     offset = _get(raw, "model", "offset")
     burn_in = _get(raw, "model", "burn_in")
-    long = _get(raw, "panel", "level_long_half_life") or 52.0
+    default = PanelParams.model_fields["level_long_half_life"].get_default()
+    long = _get(raw, "panel", "level_long_half_life") or default
     if not isinstance(burn_in, int) or not isinstance(long, int | float):
         return []
     names = [f for f in [*features, offset] if isinstance(f, str)]

@@ -20,22 +20,10 @@ import pandas as pd
 from model import feature_names as fn
 from model.config import ProximityPair
 from model.features import active_positions, point_region_km
+from model.readers import TABLES
 from model.regions import haversine_km
 
-COLUMNS = (
-    "region",
-    "pair",
-    "kind",
-    "date",
-    "name",
-    "actor1",
-    "actor2",
-    "category",
-    "side",
-    "distance_km",
-    "nearest",
-    "source_row",
-)
+COLUMNS = tuple(TABLES["evidence"])
 
 
 def _side(events: pd.DataFrame, side: str) -> pd.DataFrame:

@@ -16,9 +16,6 @@ import shapely
 
 from model.regions import haversine_km
 
-#: ``since_clash`` counts periods since the last clash up to this cap (a year), per frequency.
-SINCE_CAP = {"W-MON": 52, "MS": 12}
-
 # --------------------------------------------------------------------------- temporal
 
 

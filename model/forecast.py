@@ -24,6 +24,7 @@ from scipy.special import expit, ndtri
 
 from model import equation as eq
 from model.blocks import OFFSET_DIM
+from model.panel_facts import PanelFacts
 from model.standardise import standardised
 
 SAMPLE = "draw"
@@ -219,7 +220,7 @@ def _origin_inputs(
 
 def _label(p: xr.DataArray, panel: xr.Dataset, t: pd.Timestamp, name: str) -> xr.DataArray:
     regions = [str(r) for r in p["region"].values]
-    freq = panel.attrs.get("freq", "W-MON")
+    freq = PanelFacts.from_attrs(panel).freq
     starts = pd.date_range(t, periods=p.sizes["horizon"] + 1, freq=freq)[1:]
     country = panel["country"].sel(region=regions).values
     p = p.assign_coords(

@@ -1,10 +1,9 @@
-"""Reading and writing artefacts; every write atomic: an output appears whole or not at all.
+"""Writing artefacts atomically: an output appears whole or not at all.
 
 Every artefact is written to a temporary file beside its target and moved into place with
 ``os.replace`` (atomic on POSIX), so a stage killed mid-write leaves the previous output or
-none, never a truncated file that a later stage would read. Netcdf files are read with the
-h5netcdf engine they are written with (:func:`read_dataset`); :func:`load_panel` is the one
-reader of the panel.
+none, never a truncated file that a later stage would read. Netcdf files are written with the
+h5netcdf engine; :mod:`model.readers` reads every artefact back.
 """
 
 from __future__ import annotations
@@ -17,8 +16,6 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-
-from model import paths
 
 
 def _umask() -> int:
@@ -125,55 +122,3 @@ def atomic_dir(target: Path | str) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-
-
-def read_dataset(path: Path | str) -> Any:
-    """A netCDF file written by :func:`write_netcdf`, loaded into memory (``xarray.Dataset``)."""
-    import xarray as xr
-
-    with xr.open_dataset(path, engine="h5netcdf") as ds:
-        return ds.load()
-
-
-def load_panel(root: Path | str) -> Any:
-    """The panel of the run under ``root`` (:data:`model.paths.PANEL`), loaded into memory.
-
-    Raises
-    ------
-    model.errors.StageError
-        When there is no panel yet (the message names the stage that makes it).
-    """
-    return read_dataset(paths.require(Path(root), paths.PANEL, "panel"))
-
-
-#: Columns of ``data/interim/positions.parquet`` that the panel and the evidence read.
-POSITION_COLUMNS = ("side", "latitude", "longitude", "start_date", "end_date")
-
-
-def load_positions(root: Path | str, configured: bool) -> Any:
-    """The positions of the run under ``root`` (:data:`model.paths.POSITIONS`) with their dates
-    parsed, or None when there are none and params name none (``configured`` False).
-
-    Raises
-    ------
-    model.errors.StageError
-        A configured positions file is missing, unreadable or lacks a column.
-    """
-    import pandas as pd
-
-    from model.errors import StageError
-
-    path = Path(root) / paths.POSITIONS
-    if not path.exists() and not configured:
-        return None
-    path = paths.require(Path(root), paths.POSITIONS, "positions")
-    try:
-        pos = pd.read_parquet(path)
-    except Exception as e:  # pyarrow raises several types for a damaged file
-        raise StageError(f"{path}: cannot read positions: {e}") from e
-    lacking = [c for c in POSITION_COLUMNS if c not in pos.columns]
-    if lacking:
-        raise StageError(f"{path}: positions lack columns {lacking}")
-    for c in ("start_date", "end_date"):
-        pos[c] = pd.to_datetime(pos[c])
-    return pos

@@ -26,6 +26,7 @@ import xarray as xr
 from model import feature_names as fn
 from model import features as ft
 from model.config import PanelParams, Window
+from model.panel_facts import PERIODS_PER_YEAR, PanelFacts
 
 COUNT_COLUMNS = ("event_id", "date", "region", "side1", "side2", "category", "fatalities")
 
@@ -227,7 +228,7 @@ def _history_features(
         feats[fn.level(h)] = ft.level_logit(
             clash > 0, h, panel.level_long_half_life, panel.level_prior
         )
-    since = ft.periods_since(clash > 0, ft.SINCE_CAP[panel.freq])
+    since = ft.periods_since(clash > 0, PERIODS_PER_YEAR[panel.freq])
     feats[fn.SINCE_CLASH] = np.log1p(since.astype(np.float64))
     for h in hls:
         nbr = ft.neighbour_mean(ft.decayed_sum(clash, h), names, neighbours)
@@ -337,20 +338,14 @@ def _assemble(
             "region_id": ("region", regions["region_id"].astype(str).to_numpy(dtype=object)),
         },
         attrs={
-            "freq": panel.freq,
+            **PanelFacts.from_params(panel, feature_names(panel)).to_attrs(),
             "window_start": str(window.start),
             "window_end": str(window.end),
-            "clash_sides": json.dumps(list(panel.clash.sides)),
             "clash_categories": json.dumps(list(panel.clash.categories)),
-            "feature_names": json.dumps(feature_names(panel)),
-            "half_lives": json.dumps(list(panel.half_lives)),
-            "level_long_half_life": float(panel.level_long_half_life),
-            "level_prior": float(panel.level_prior),
             "proximity_pairs": json.dumps([p.model_dump(mode="json") for p in panel.proximity]),
             "proximity_scale_km": float(panel.proximity_scale_km),
             "contact_categories": json.dumps(list(panel.contact_categories)),
             "contact_half_life": float(panel.contact_half_life),
-            "since_clash_cap": int(ft.SINCE_CAP[panel.freq]),
             "events_outside_panel": n_outside,
         },
     )
@@ -386,7 +381,7 @@ def panel_summary(ds: xr.Dataset) -> dict[str, object]:
     observation). The precursors are observed everywhere (not co-present, no first contact,
     no exposure are facts), except ``_closing_km``, NaN where it is unknown.
     """
-    fnames = json.loads(ds.attrs["feature_names"])
+    fnames = list(PanelFacts.from_attrs(ds).feature_names)
     periods = pd.DatetimeIndex(ds["period"].to_numpy())
     n_cells = ds.sizes["region"] * ds.sizes["period"]
     missing: dict[str, float] = {}

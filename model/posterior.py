@@ -24,6 +24,7 @@ from model import io
 from model.config import Params
 from model.paths import PANEL
 from model.provenance import file_sha256, stamp
+from model.readers import typed_idata
 
 
 class ProvenanceMismatch(ValueError):
@@ -112,6 +113,9 @@ def _mismatches(attrs: Mapping[str, Any], expect: Mapping[str, str]) -> list[str
 def load_idata(path: Path | str, expect: Mapping[str, str] | None = None) -> xr.DataTree:
     """Read a posterior written by :func:`save_idata`, refusing a provenance mismatch.
 
+    The one reader of ``idata.nc``: its declared groups are checked and its outcome cast to
+    integers (:func:`model.readers.typed_idata`).
+
     Parameters
     ----------
     path : path-like
@@ -125,12 +129,15 @@ def load_idata(path: Path | str, expect: Mapping[str, str] | None = None) -> xr.
         No such file.
     ProvenanceMismatch
         An expected attribute is missing or differs; the message names each one.
+    model.errors.StageError
+        A declared group is missing, or the outcome holds values other than whole numbers.
     """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no fitted posterior (run `clashcast fit`)")
     idata = xr.open_datatree(path, engine="h5netcdf").load()
     idata.close()
+    idata = typed_idata(idata)
     problems = _mismatches(idata.attrs, expect or {})
     if problems:
         raise ProvenanceMismatch(

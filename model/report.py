@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import io
-import json
 import logging
 import re
 import time
@@ -322,7 +321,7 @@ def _coverage(run: Run) -> dict[str, Any] | None:
     ingest = run.ingest or {}
     if not isinstance(ingest.get("sides"), dict):
         return None
-    clash = set(json.loads(run.panel.attrs.get("clash_sides", "[]")))
+    clash = set(run.facts.clash_sides)
     rows = [
         {
             "side": side,
@@ -446,7 +445,7 @@ def build_context(run: Run, params: ReportParams) -> dict[str, Any]:
     backtest = None if run.backtest is None else BacktestMetrics.from_json(run.backtest)
     fc = run.forecast
     horizon = run.horizon
-    word = "month" if run.panel.attrs.get("freq", "W-MON") == "MS" else "week"
+    word = run.facts.period_word
     periods = pd.DatetimeIndex(run.panel["period"].values)
     prev = previous_origin(run)
     p_any = p_any_draws(run)

@@ -29,8 +29,9 @@ import xarray as xr
 
 from model import feature_names as fn
 from model.config import Scenario, ScenarioChange
-from model.features import SINCE_CAP, decayed_share_logit, derive_proximity, level_logit
+from model.features import decayed_share_logit, derive_proximity, level_logit
 from model.forecast import SAMPLE, forecast_draws, resolve_origin
+from model.panel_facts import PanelFacts
 
 
 def _new_value(old: np.ndarray, change: ScenarioChange) -> np.ndarray:
@@ -66,7 +67,7 @@ def _apply_clash(panel: xr.Dataset, change: ScenarioChange, sel: dict) -> None:
             panel[name].loc[sel] = np.log1p(np.maximum(current + delta, 0.0))
     _recompute_shares(panel, sel["period"])
     if fn.SINCE_CLASH in panel:
-        cap = SINCE_CAP.get(str(panel.attrs.get("freq", "W-MON")), 52)
+        cap = PanelFacts.from_attrs(panel).since_clash_cap
         t = sel["period"]
         history = panel["clash"].sel(region=sel["region"], period=slice(None, t))
         values = []
@@ -87,6 +88,7 @@ def _recompute_shares(panel: xr.Dataset, t: pd.Timestamp) -> None:
     history = panel["clash_any"].sel(period=slice(None, t)).transpose("region", "period")
     occurred = history.values > 0
     where = {"period": t, "region": history["region"].values}
+    facts = PanelFacts.from_attrs(panel)
     for name in list(panel.data_vars):
         f = fn.parse(str(name))
         if f.family not in fn.SHARE_KINDS:
@@ -95,8 +97,7 @@ def _recompute_shares(panel: xr.Dataset, t: pd.Timestamp) -> None:
         if f.family == "share":
             value = decayed_share_logit(occurred, h)
         else:
-            long = float(panel.attrs.get("level_long_half_life", 52.0))
-            value = level_logit(occurred, h, long, float(panel.attrs.get("level_prior", 4.0)))
+            value = level_logit(occurred, h, facts.level_long_half_life, facts.level_prior)
         panel[name].loc[where] = value[:, -1]
 
 

@@ -36,6 +36,10 @@ from model import equation as eq
 from model import feature_names as fn
 from model.blocks import OFFSET_DIM
 from model.clash_model import Design
+from model.panel_facts import PERIODS_PER_YEAR, PanelFacts
+
+#: ``since_clash``'s cap: a year of weekly periods.
+_CAP = PERIODS_PER_YEAR["W-MON"]
 
 #: Nominal (centre, scale) used to standardise features inside the generative process, by the
 #: decayed count, ``since`` or the proximity part the name says (:mod:`model.feature_names`).
@@ -206,7 +210,7 @@ class _History:
             half_lives=hls,
             decay_state={f: np.zeros(n_reg) for f in hls},
             exo=exo,
-            since=np.full(n_reg, 52.0),
+            since=np.full(n_reg, float(_CAP)),
             out={f: np.zeros(grid) for f in features},
             prox_vars=prox_vars,
             clash=np.zeros(grid, dtype=np.int64),
@@ -223,7 +227,7 @@ class _History:
         """Events, distances and every feature at period ``t``, after its outcomes."""
         n_reg = self.country_of.size
         self.events[:, t] = self.clash[:, t] + rng.poisson(0.5, n_reg)
-        self.since = np.where(self.clash[:, t] > 0, 0.0, np.minimum(self.since + 1, 52.0))
+        self.since = np.where(self.clash[:, t] > 0, 0.0, np.minimum(self.since + 1, float(_CAP)))
         for p in self.pairs:
             self._step_proximity(t, p, truth, rng)
         for f, h in self.half_lives.items():
@@ -302,10 +306,9 @@ def _simulated_dataset(
             "region_id": ("region", [f"X-{r}" for r in regions]),
         },
         attrs={
-            "freq": "W-MON",
+            **PanelFacts.defaults("W-MON", feature_names).to_attrs(),
             "window_start": str(periods[0].date()),
             "window_end": str((periods[-1] + pd.Timedelta(days=6)).date()),
-            "feature_names": json.dumps(feature_names),
             "proximity_scale_km": truth.proximity_scale_km,
             "simulation_truth": json.dumps(truth_record),
             "simulated": "true",

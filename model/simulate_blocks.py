@@ -38,6 +38,7 @@ from model.blocks import block_origins, quadrature
 from model.config import PriorSpec
 from model.features import derive_proximity
 from model.numerics import strict_float_math
+from model.panel_facts import PanelFacts
 
 OFFSET = "offset_level"
 #: Hyper-parameters whose coverage is counted (those the model has).
@@ -151,7 +152,7 @@ def simulate_block_panel(
             "period": periods.values.astype("datetime64[ns]"),
             "country": ("region", [f"C{c}" for c in truth["country_of"]]),
         },
-        attrs={"freq": "W-MON"},
+        attrs=PanelFacts.defaults("W-MON", features).to_attrs(),
     )
     return panel, truth
 
@@ -243,5 +244,5 @@ def simulate_proximity_panel(
             "period": periods.values.astype("datetime64[ns]"),
             "country": ("region", ["C0"] * n_regions),
         },
-        attrs={"freq": "W-MON", "true_effect_per_sd": float(effect)},
+        attrs={**PanelFacts.defaults("W-MON").to_attrs(), "true_effect_per_sd": float(effect)},
     )

@@ -21,7 +21,6 @@
 
 # %%
 # %matplotlib inline
-import json
 import os
 from pathlib import Path
 
@@ -36,7 +35,7 @@ ROOT = Path(os.environ.get("CLASHCAST_ROOT", Path.cwd().parent if Path.cwd().nam
 run = load_run(ROOT)
 panel = run.panel
 print(f"run at {ROOT.resolve()}: {panel.sizes['region']} regions × {panel.sizes['period']} periods "
-      f"({panel.attrs.get('freq')}), window {panel.attrs.get('window_start')} – {panel.attrs.get('window_end')}")
+      f"({run.facts.freq}), window {panel.attrs.get('window_start')} – {panel.attrs.get('window_end')}")
 
 # %% [markdown]
 # ## Ingest: what was read, kept and rejected
@@ -109,7 +108,7 @@ display(fig)
 # absent); the model uses the derived `_near` / `_absent` features instead.
 
 # %%
-features = json.loads(panel.attrs["feature_names"])
+features = list(run.facts.feature_names)
 frame = panel[features].to_dataframe()[features]
 display(frame.describe().T.assign(missing=frame.isna().mean()))
 

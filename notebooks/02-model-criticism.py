@@ -68,6 +68,7 @@ from model.diagnostics import posterior_predictive_blocks
 
 dt = idata.copy()
 reps, _ = posterior_predictive_blocks(idata, n_draws=200, seed=0)
+# 0/1 per block and step, as integers (the loader declares the outcome's dtype; PyMC keeps floats)
 y = dt["observed_data"]["clash_any"].transpose("obs_id", ...).values.reshape(len(reps[0]), -1)
 # one value per week (block × step), as PAVA calibration wants
 ppc = xr.DataTree.from_dict({

@@ -20,7 +20,11 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from model.config import read_params
 from model.diagnostics import pointwise_loo
+from model.forecast_context import forecast_context
+from model.panel_facts import PanelFacts
+from model.posterior import expected_attrs
 
 SCRIPT = "<script>alert(1)</script>"
 ONERROR = "<img src=x onerror=alert(1)>"
@@ -160,16 +164,20 @@ def _panel(rng: np.random.Generator) -> xr.Dataset:
         ds[f] = (("region", "period"), rng.normal(0.5, 0.3, clash.shape).clip(0))
     ds["prox_government__armed_group_km"] = (("region", "period"), rng.uniform(5, 90, clash.shape))
     ds["clash_level_hl4"] = (("region", "period"), rng.normal(-1.0, 0.8, clash.shape))
+    facts = PanelFacts(
+        freq="W-MON",
+        half_lives=(1.0, 4.0),
+        level_long_half_life=4.0,
+        level_prior=4.0,
+        clash_sides=("government", "armed_group"),
+        feature_names=tuple(FEATURES),
+    )
     ds.attrs = {
-        "freq": "W-MON",
+        **facts.to_attrs(),
         "window_start": "2020-01-06",
         "window_end": "2020-08-02",
-        "clash_sides": json.dumps(["government", "armed_group"]),
         "clash_categories": json.dumps(["state_based"]),
-        "feature_names": json.dumps(FEATURES),
         "proximity_scale_km": 50.0,
-        "level_long_half_life": 4.0,
-        "level_prior": 4.0,
         "git_commit": "0123456789abcdef",
         "input_sha256_tiny_ged.csv": "ab" * 32,
     }
@@ -223,7 +231,7 @@ def _idata(rng: np.random.Generator, panel: xr.Dataset) -> xr.DataTree:
     prior_vars = {k: (d, rng.normal(0, 1, v.shape)) for k, (d, v) in post_vars.items()}
     for k in ("sigma_country", "sigma_region", "sigma_beta_horizon", "sigma_block"):
         prior_vars[k] = ((), np.abs(prior_vars[k][1]))
-    y = rng.binomial(1, 0.3, (n_obs, HORIZON)).astype("int64")
+    y = rng.binomial(1, 0.3, (n_obs, HORIZON))
     loglik = np.where(y == 1, np.log(p)[..., None], np.log1p(-p)[..., None]).sum(axis=-1)
     tree = xr.DataTree.from_dict(
         {
@@ -241,8 +249,9 @@ def _idata(rng: np.random.Generator, panel: xr.Dataset) -> xr.DataTree:
                 },
                 coords,
             ),
+            # as PyMC keeps an observed 0/1 outcome: floats
             "observed_data": xr.Dataset(
-                {"clash_any": (("obs_id", "horizon"), y)},
+                {"clash_any": (("obs_id", "horizon"), y.astype("float64"))},
                 coords={"obs_id": coords["obs_id"], "horizon": coords["horizon"]},
             ),
             "constant_data": xr.Dataset(
@@ -278,7 +287,9 @@ def _pointwise_loo(posterior: xr.Dataset, log_likelihood: xr.Dataset) -> xr.Data
     return pointwise_loo(res)
 
 
-def _forecast(rng: np.random.Generator, panel: xr.Dataset) -> tuple[xr.Dataset, pd.DataFrame]:
+def _forecast(
+    rng: np.random.Generator, panel: xr.Dataset, idata: xr.DataTree
+) -> tuple[xr.Dataset, pd.DataFrame]:
     origin = pd.Timestamp(panel.period.values[-1])
     nr = len(REGIONS)
     base = np.array([0.45, 0.15, 0.30, 0.03])
@@ -294,9 +305,10 @@ def _forecast(rng: np.random.Generator, panel: xr.Dataset) -> tuple[xr.Dataset, 
         },
     )
     cum = 1 - np.cumprod(1 - p, axis=1)
-    ds = xr.Dataset(
-        {"p": da, "p_any_within": da.copy(data=cum)}, attrs={"origin": origin.date().isoformat()}
-    )
+    # the previous origin and the level breakdown as the forecast stage computes them
+    context = forecast_context(idata, panel, origin, REGIONS)
+    ds = xr.Dataset({"p": da, "p_any_within": da.copy(data=cum)}).merge(context)
+    ds.attrs = {"origin": origin.date().isoformat(), **context.attrs}
     p_any = cum[:, -1]
     rank = pd.Series(p_any.mean(1)).rank(ascending=False, method="first").astype(int).to_numpy()
     rows = []
@@ -516,8 +528,11 @@ def build_fake_run(root: Path, *, gate: str = "pass", backtest: bool = True, see
     )
     panel = _panel(rng)
     panel.to_netcdf(root / "data/processed/panel.nc", engine="netcdf4")
-    _idata(rng, panel).to_netcdf(root / "data/fitted/idata.nc", engine="netcdf4")
-    fds, fcsv = _forecast(rng, panel)
+    idata = _idata(rng, panel)
+    # stamped as the fit stage stamps it: fitted with these model params to this panel
+    idata.attrs |= expected_attrs(read_params(root / "params.yaml"), root)
+    idata.to_netcdf(root / "data/fitted/idata.nc", engine="h5netcdf")  # as the fit stage
+    fds, fcsv = _forecast(rng, panel, idata)
     fds.to_netcdf(root / "data/forecast/forecast.nc", engine="netcdf4")
     fcsv.to_csv(root / "reports/forecast.csv", index=False)
     sc = fcsv[fcsv.region == "North"][["region", "country", "horizon", "p_mean"]].copy()

@@ -46,6 +46,7 @@ from model.baselines import Rates
 from model.config import DaskParams, Params
 from model.errors import StageError
 from model.evaluation import backtest_metrics, in_window, scores_by_origin
+from model.panel_facts import PanelFacts
 from model.paths import (
     BACKTEST_METRICS,
     BACKTEST_SCORES,
@@ -56,6 +57,7 @@ from model.paths import (
     RELIABILITY_WITHIN,
     WITHIN,
 )
+from model.readers import read_panel
 from model.results import BacktestMetrics, FoldSummary
 from model.scoring import reliability_table
 
@@ -112,7 +114,7 @@ def plan_origins(params: Params, panel: xr.Dataset) -> dict[str, list]:
     periods = panel["period"].values
     try:
         start = bt.start or default_start(
-            periods, mp.burn_in, mp.horizon, str(panel.attrs.get("freq", "W-MON"))
+            periods, mp.burn_in, mp.horizon, PanelFacts.from_attrs(panel).periods_per_year
         )
         origins = backtest_origins(periods, start, bt.stride, mp.horizon, end=bt.end)
         windows = split_windows(origins, bt.test_start)
@@ -204,7 +206,7 @@ def run(params: Params, root: Path) -> None:
     """Run the backtest stage (see the module docstring)."""
     root = Path(root)
     bt = params.backtest
-    panel = io.load_panel(root)
+    panel = read_panel(root)
     windows = plan_origins(params, panel)
     origins = [o for os_ in windows.values() for o in os_]
     folds = make_folds(origins, bt.refit_every, params.fit.seed)

@@ -16,10 +16,11 @@ from pathlib import Path
 import pandas as pd
 
 from model import io
+from model import readers as rd
 from model.config import Params
 from model.errors import StageError
 from model.evidence import COLUMNS, proximity_evidence
-from model.paths import EVENTS, EVIDENCE, require
+from model.paths import EVIDENCE
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +33,11 @@ def run(params: Params, root: Path) -> None:
     from model.regions import load_regions  # shapely and the boundaries
 
     root = Path(root)
-    events = pd.read_parquet(require(root, EVENTS, "events"))
-    positions = io.load_positions(root, params.ingest.positions is not None)
+    events = rd.read_table(root, "events")
+    positions = rd.read_positions(root, params.ingest.positions is not None)
     if positions is None:
-        positions = pd.DataFrame(columns=[*io.POSITION_COLUMNS, "name", "kind"])
-    panel = io.load_panel(root)
+        positions = pd.DataFrame(columns=list(rd.TABLES["positions"]))
+    panel = rd.read_panel(root)
     starts = pd.DatetimeIndex(panel["period"].values)
     ends = pd.DatetimeIndex(panel["period_end"].values)
     origin = params.forecast.origin

@@ -30,6 +30,7 @@ from model.diagnostics_results import DiagnosticsMetrics, Loo, ProximityLoo, Sam
 from model.errors import GateFailed, StageError
 from model.paths import DIAGNOSTIC_FIGURES, DIAGNOSTICS, IDATA, PANEL
 from model.posterior import posterior_attrs, save_idata
+from model.readers import read_panel
 from model.sampling import fit_with_params, sample_prior_predictive
 
 _log = logging.getLogger(__name__)
@@ -115,7 +116,7 @@ def _proximity_worth(panel: xr.Dataset, idata: xr.DataTree, params: Params) -> P
 def run(params: Params, root: Path) -> None:
     """Run the fit stage (see the module docstring)."""
     mp, fp, dp = params.model, params.fit, params.diagnostics
-    panel = io.load_panel(root)
+    panel = read_panel(root)
     try:
         design = design_from_params(panel, mp)
     except ValueError as e:

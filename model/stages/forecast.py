@@ -3,9 +3,9 @@
 Inputs: ``data/processed/panel.nc``, ``data/fitted/idata.nc`` (refused unless fitted to this
 panel with these model params). Outputs: ``data/forecast/forecast.nc`` (``p`` with dims
 ``region, horizon, draw`` and ``p_any_within``, P(any clash in steps 1..horizon) from the joint
-model), ``reports/forecast.csv``
-and ``reports/scenarios.csv`` — the CSVs carry no timings, hosts or commits, so a re-run with the
-same inputs is byte-identical.
+model; the forecast at the previous origin and the level breakdown by region,
+:mod:`model.forecast_context`), ``reports/forecast.csv`` and ``reports/scenarios.csv`` — the
+CSVs carry no timings, hosts or commits, so a re-run with the same inputs is byte-identical.
 """
 
 from __future__ import annotations
@@ -16,9 +16,11 @@ from pathlib import Path
 import xarray as xr
 
 from model import io
+from model import readers as rd
 from model.config import Params
 from model.errors import StageError
-from model.forecast import forecast_draws, summarise, within_draws
+from model.forecast import forecast_draws, resolve_origin, summarise, within_draws
+from model.forecast_context import forecast_context
 from model.paths import FORECAST_CSV, FORECAST_NC, IDATA, SCENARIOS_CSV
 from model.posterior import ProvenanceMismatch, expected_attrs, load_idata
 from model.provenance import stamp
@@ -29,7 +31,7 @@ _log = logging.getLogger(__name__)
 
 def run(params: Params, root: Path) -> None:
     """Run the forecast stage (see the module docstring)."""
-    panel = io.load_panel(root)
+    panel = rd.read_panel(root)
     try:
         idata = load_idata(root / IDATA, expect=expected_attrs(params, root))
     except (FileNotFoundError, ProvenanceMismatch) as e:
@@ -48,13 +50,16 @@ def run(params: Params, root: Path) -> None:
             params.forecast.interval,
             baseline=p,
         )
+        regions = [str(r) for r in p["region"].values]
+        context = forecast_context(idata, panel, resolve_origin(panel, origin), regions)
     except ValueError as e:
         raise StageError(f"forecast: {e}") from None
-    ds = xr.Dataset({"p": p, "p_any_within": within})
+    ds = xr.Dataset({rd.P: p, rd.P_ANY_WITHIN: within}).merge(context, combine_attrs="drop")
     ds.attrs = {
         **stamp({"model": params.model, "forecast": params.forecast}),
-        "origin": p.attrs["origin"],
+        rd.ORIGIN: p.attrs["origin"],
         "posterior_gate": str(idata.attrs.get("gate", "unknown")),
+        **context.attrs,
     }
     io.write_netcdf(root / FORECAST_NC, ds)
     io.write_csv(root / FORECAST_CSV, table, float_format="%.6g")

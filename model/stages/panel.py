@@ -11,25 +11,15 @@ import logging
 import time
 from pathlib import Path
 
-import pandas as pd
-
 from model.config import Params
 from model.errors import StageError
-from model.io import load_positions, write_json, write_netcdf
+from model.io import write_json, write_netcdf
 from model.panel import blank_start_positions, build_panel, panel_summary
 from model.paths import EVENTS, PANEL, PANEL_METRICS, POSITIONS
 from model.provenance import content_stamp
+from model.readers import read_positions, read_table
 
 log = logging.getLogger(__name__)
-
-
-def _read_parquet(path: Path, what: str) -> pd.DataFrame:
-    if not path.exists():
-        raise StageError(f"{path}: no {what}; run `clashcast ingest` (or `dvc repro ingest`) first")
-    try:
-        return pd.read_parquet(path)
-    except Exception as e:  # pyarrow raises several types for a damaged file
-        raise StageError(f"{path}: cannot read {what}: {e}") from e
 
 
 def run(params: Params, root: Path) -> None:
@@ -39,8 +29,8 @@ def run(params: Params, root: Path) -> None:
     t0 = time.perf_counter()
     root = Path(root)
     events_path, positions_path = root / EVENTS, root / POSITIONS
-    events = _read_parquet(events_path, "events")
-    positions = load_positions(root, params.ingest.positions is not None)
+    events = read_table(root, "events")
+    positions = read_positions(root, params.ingest.positions is not None)
     regions = load_regions(params.ingest.regions, root)
 
     try:

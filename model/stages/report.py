@@ -9,7 +9,6 @@ succeeded, so a failure leaves the previous pair in place. The headline
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from pathlib import Path
@@ -19,6 +18,7 @@ from model.config import Params
 from model.headline import headline_metrics
 from model.io import write_bytes, write_json, write_text
 from model.paths import BACKTEST_TIMING, HEADLINE, REPORT_HTML, REPORT_PDF
+from model.readers import read_json
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,6 @@ def run(params: Params, root: Path) -> None:
 def write_headline(result: Run, root: Path) -> None:
     """Write the headline figures of the run (what ``dvc metrics show`` and ``dvc exp show``
     compare across experiments)."""
-    timing_path = root / BACKTEST_TIMING
-    timing = json.loads(timing_path.read_text(encoding="utf-8")) if timing_path.exists() else None
+    timing = read_json(root, "backtest_timing") if (root / BACKTEST_TIMING).exists() else None
     write_json(root / HEADLINE, headline_metrics(result.diagnostics, result.backtest, timing))
     log.info("headline metrics: %s", HEADLINE)

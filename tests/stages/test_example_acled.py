@@ -5,7 +5,7 @@ The export is synthetic (tests/synthetic_acled.py: ACLED's columns and naming co
 and Iraq, 2017-2024; ACLED's own data may not be redistributed). The fast test checks that the
 example's side map turns every clash between the two sides into a clash week of the panel, and
 nothing else; the slow one runs the whole pipeline on it with a tiny sampler, as ``dvc exp run
--S`` would set it.
+-S`` would set it, and executes every notebook on the run's artefacts.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import xarray as xr
 
 from model.config import read_params
 
+from .test_notebooks import NOTEBOOKS, execute_notebook
 from .tinyrun import ROOT, STAGES, no_network, run_pipeline, set_params
 
 EXAMPLE = ROOT / "params/examples/acled_us_iran.yaml"
@@ -113,7 +114,9 @@ def test_coverage_names_the_unmatched_actors_without_a_false_alarm(panel_run):
 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
-def test_the_example_runs_end_to_end_on_an_acled_export(tmp_path: Path):
+def test_the_example_runs_end_to_end_on_an_acled_export(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     project, _ = example_project(tmp_path / "project")
     set_params(project / "params.yaml", TINY)
     with no_network() as attempts:
@@ -140,6 +143,12 @@ def test_the_example_runs_end_to_end_on_an_acled_export(tmp_path: Path):
     html = (project / "reports/forecast.html").read_text(encoding="utf-8")
     assert "Sides: events and actors" in html and "Unidentified Armed Group (Syria)" in html
     assert (project / "reports/forecast.pdf").stat().st_size > 0
+    # Every notebook on the artefacts of this real run (not only on the fake tiny one).
+    for path in NOTEBOOKS:
+        workdir = tmp_path / path.stem
+        workdir.mkdir()
+        outputs = execute_notebook(path, project, workdir, monkeypatch)
+        assert not [o for o in outputs if o.get("output_type") == "error"], path.name
 
 
 def test_the_example_builds_the_acled_precursors(panel_run):

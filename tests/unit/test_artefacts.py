@@ -1,10 +1,12 @@
-"""The run loader: every artefact read, optional ones reported missing, required ones refused."""
+"""The run loader: every artefact read by its reader, optional ones reported missing, required
+ones refused, and the report's quantities read as the forecast stage wrote them."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -14,15 +16,17 @@ import xarray as xr
 from fake_run import REGIONS, build_fake_run
 
 from model.artefacts import (
+    RECOMPUTED,
     constant_scales,
     contributions,
-    forecast_draws_from,
     input_hashes,
+    level_breakdown,
     load_run,
     p_any_draws,
     previous_origin,
 )
 from model.errors import StageError
+from model.forecast import forecast_draws, within_draws
 
 
 @pytest.fixture(scope="module")
@@ -75,18 +79,51 @@ def test_forecast_without_every_region_is_refused(tmp_path: Path) -> None:
         load_run(root)
 
 
-def test_forecast_draws_flattens_chain_and_draw() -> None:
-    ds = xr.Dataset({"p": (("chain", "draw", "region", "horizon"), np.zeros((2, 5, 3, 4)))})
-    da = forecast_draws_from(ds)
-    assert da is not None and da.dims == ("region", "horizon", "draw") and da.sizes["draw"] == 10
+def _rewrite_forecast_nc(root: Path, change: Callable[[xr.Dataset], xr.Dataset]) -> None:
+    path = root / "data/forecast/forecast.nc"
+    with xr.open_dataset(path) as ds:
+        ds = ds.load()
+    change(ds).to_netcdf(path)
+
+
+def test_a_forecast_nc_without_a_declared_variable_is_refused(tmp_path: Path) -> None:
+    root = build_fake_run(tmp_path)
+    _rewrite_forecast_nc(root, lambda ds: ds.drop_vars("previous_p_step1"))
+    with pytest.raises(StageError, match=r"forecast.nc.*previous_p_step1.*forecast stage"):
+        load_run(root)
+
+
+def test_a_posterior_fitted_with_other_params_is_refused(tmp_path: Path) -> None:
+    root = build_fake_run(tmp_path)
+    params = root / "params.yaml"
+    params.write_text(params.read_text().replace("horizon: 3", "horizon: 2"))
+    with pytest.raises(StageError, match=r"idata.nc.*model_config.horizon"):
+        load_run(root)
+
+
+def test_forecast_files_of_two_runs_are_refused(tmp_path: Path) -> None:
+    root = build_fake_run(tmp_path)
+    _rewrite_forecast_nc(root, lambda ds: ds.assign_attrs(origin="2019-01-07"))
+    with pytest.raises(StageError, match="different runs"):
+        load_run(root)
+
+
+def test_the_outcome_is_read_as_integers(fake_root: Path) -> None:
+    """PyMC keeps the observed outcome as floats; notebook 02 counts clash weeks per block."""
+    run = load_run(fake_root)
+    y = run.idata["observed_data"]["clash_any"].values
+    assert y.dtype == np.int8
+    assert np.bincount(y.sum(axis=-1)).sum() == y.shape[0]
 
 
 def test_derived_quantities(fake_root: Path) -> None:
     run = load_run(fake_root)
-    assert input_hashes(run) == {"tiny_ged.csv": "ab" * 32}
+    panel = "data/processed/panel.nc"  # stamped on the posterior, as the fit stage does
+    assert input_hashes(run) == {"tiny_ged.csv": "ab" * 32, panel: run.hashes[panel]}
     mean, scale = constant_scales(run.idata)
     assert list(mean["feature"].values) == json.loads(run.panel.attrs["feature_names"])
     assert (scale > 0).all()
+    assert list(mean["feature"].values) == list(run.facts.feature_names)
     pa = p_any_draws(run)
     p = run.forecast_draws.sel(region="North").values
     assert pa.loc["North", "any_mean"] == pytest.approx((1 - np.prod(1 - p, axis=0)).mean())
@@ -94,7 +131,46 @@ def test_derived_quantities(fake_root: Path) -> None:
     contrib, how = contributions(run, ["North", "West"])
     assert contrib.shape == (2, 5) and "constant data" in how
     prev = previous_origin(run)
-    assert prev["source"] is not None and set(prev["step1"].index) <= set(REGIONS)
+    assert prev["source"] == RECOMPUTED and set(prev["step1"].index) == set(REGIONS)
+
+
+def test_the_previous_origin_is_what_the_report_recomputed_before(fake_root: Path) -> None:
+    """Bit for bit what the loader computed from the posterior before the forecast stage
+    wrote it (features of the period before the origin, the same posterior)."""
+    run = load_run(fake_root)
+    earlier = pd.DatetimeIndex(run.panel["period"].values)
+    earlier = earlier[earlier < run.origin][-1]
+    step1 = forecast_draws(run.idata, run.panel, earlier).sel(horizon=1).mean("draw")
+    any_ = within_draws(run.idata, run.panel, earlier).isel(horizon=-1).mean("draw")
+    prev = previous_origin(run)
+    assert prev["origin"] == earlier
+    for got, want in ((prev["step1"], step1), (prev["any"], any_)):
+        want = want.to_series().rename(index=str)
+        assert list(got.index) == list(want.index)
+        assert np.array_equal(got.to_numpy(), want.to_numpy())
+
+
+def test_the_level_breakdown_is_what_the_report_recomputed_before(fake_root: Path) -> None:
+    from model.features import decayed_share, decayed_sum
+
+    run = load_run(fake_root)
+    regions = ["West", "North"]
+    at = run.panel.sel(period=slice(None, run.origin))
+    value = at["clash_level_hl4"].isel(period=-1).to_series()
+    y = at["clash_any"].transpose("region", "period").values > 0
+    long = float(run.panel.attrs["level_long_half_life"])
+    want = pd.DataFrame(
+        {
+            "recent": decayed_sum(y, 4.0)[:, -1] / decayed_sum(np.ones_like(y, float), 4.0)[:, -1],
+            "long_run": decayed_share(y, long)[:, -1],
+            "level": 1.0 / (1.0 + np.exp(-value)),
+        },
+        index=[str(r) for r in value.index],
+    ).loc[regions]
+    got = level_breakdown(run, regions)
+    assert list(got.columns) == list(want.columns) and list(got.index) == regions
+    assert np.array_equal(got.to_numpy(), want.to_numpy())
+    assert got.attrs == {"half_life": 4.0, "long_half_life": 4.0}
 
 
 def test_loader_imports_no_plotting_or_templating() -> None:

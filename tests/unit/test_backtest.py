@@ -25,11 +25,11 @@ def test_origins_run_from_start_to_the_last_with_outcomes_after_them():
 
 def test_default_start_leaves_burn_in_and_a_year_of_training():
     periods = pd.date_range("2010-01-04", periods=300, freq="W-MON")
-    assert bt.default_start(periods, burn_in=104, horizon=4) == periods[104 + 52]
+    assert bt.default_start(periods, burn_in=104, horizon=4, periods_per_year=52) == periods[156]
     months = pd.date_range("2010-01-01", periods=80, freq="MS")
-    assert bt.default_start(months, burn_in=24, horizon=3, freq="MS") == months[24 + 39]
+    assert bt.default_start(months, burn_in=24, horizon=3, periods_per_year=12) == months[24 + 39]
     with pytest.raises(ValueError, match="too few"):
-        bt.default_start(periods[:120], burn_in=104, horizon=4)
+        bt.default_start(periods[:120], burn_in=104, horizon=4, periods_per_year=52)
 
 
 def test_windows_split_at_test_start_or_keep_the_last_third_for_test():

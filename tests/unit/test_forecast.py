@@ -6,7 +6,6 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from model.artefacts import FORECAST_COLUMNS
 from model.blocks import quadrature
 from model.clash_model import make_design
 from model.forecast import (
@@ -16,6 +15,7 @@ from model.forecast import (
     summarise,
     within_draws,
 )
+from model.readers import TABLES
 from model.simulate import fake_posterior, simulate_panel
 
 FEATURES = ["clash_decay_hl1", "since_clash"]
@@ -123,7 +123,7 @@ def test_summary_has_every_region_and_horizon_with_ordered_quantiles(setup):
     panel, _, idata = setup
     origin = panel["period"].values[-5]
     df = summarise(forecast_draws(idata, panel, origin), within_draws(idata, panel, origin))
-    assert tuple(df.columns) == FORECAST_COLUMNS  # what the report's loader requires
+    assert tuple(df.columns) == tuple(TABLES["forecast"])  # what the report's loader requires
     assert len(df) == 6 * 3
     assert set(map(tuple, df[["region", "horizon"]].values)) == {
         (r, h) for r in panel["region"].values for h in (1, 2, 3)
