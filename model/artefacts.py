@@ -26,6 +26,7 @@ from typing import Any
 import pandas as pd
 import xarray as xr
 
+from model import equation as eq
 from model import paths
 from model import readers as rd
 from model.config import Params, RegionsSpec, read_params
@@ -332,9 +333,9 @@ def contributions(
     when the model has no feature.
     """
     post = run.idata["posterior"].to_dataset()
-    if "beta" not in post and "beta_mu" not in post:
+    if eq.BETA not in post and eq.BETA_MU not in post:
         return None, "the model has no features"
-    beta = post["beta"] if "beta" in post else post["beta_mu"]
+    beta = post[eq.BETA] if eq.BETA in post else post[eq.BETA_MU]
     if "horizon" in beta.dims:
         beta = beta.sel(horizon=horizon)
     features = [str(f) for f in beta["feature"].values]

@@ -22,6 +22,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import PathPatch
 from matplotlib.path import Path as MplPath
 
+from model import equation as eq
+
 RISK_CMAP = "YlOrRd"
 WIDTH_CMAP = "Blues"
 FAN = "#c0392b"
@@ -183,11 +185,11 @@ def plot_risk_over_time(
 
 
 def plot_coefficients(
-    idata: xr.DataTree, *, var_name: str = "beta", prob: float = 0.9
+    idata: xr.DataTree, *, var_name: str = eq.BETA, prob: float = 0.9
 ) -> tuple[Figure, Axes]:
     """Posterior mean and central interval of each feature's effect (log-odds per SD), by step."""
     post = idata["posterior"].to_dataset()
-    da = post[var_name] if var_name in post else post["beta_mu"]
+    da = post[var_name] if var_name in post else post[eq.BETA_MU]
     if "horizon" not in da.dims:
         da = da.expand_dims(horizon=[1])
     features = [str(f) for f in da["feature"].values]

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from model import equation as eq
 from model import paths
 from model.errors import StageError
 from model.panel_facts import FACT_ATTRS, PanelFacts
@@ -40,7 +41,7 @@ LEVEL, LEVEL_RECENT, LEVEL_LONG_RUN = "level", "level_recent", "level_long_run"
 ORIGIN, PREVIOUS_ORIGIN, OFFSET = "origin", "previous_origin", "offset"
 LEVEL_HALF_LIFE, LEVEL_LONG_HALF_LIFE = "level_half_life", "level_long_half_life"
 #: The posterior's constant data that standardise the features, and its outcome.
-X_MEAN, X_SCALE, OUTCOME = "x_mean", "x_scale", "clash_any"
+X_MEAN, X_SCALE, OUTCOME = eq.X_MEAN, eq.X_SCALE, eq.OBSERVED
 #: Groups every posterior file holds, and those that may hold the outcome.
 IDATA_GROUPS = ("posterior", "constant_data")
 OUTCOME_GROUPS = ("observed_data", "prior_predictive", "posterior_predictive")

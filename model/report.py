@@ -27,6 +27,7 @@ import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
+from model import equation as eq
 from model import plots
 from model.artefacts import (
     Run,
@@ -432,9 +433,9 @@ def _drivers(run: Run, regions: list[str]) -> dict[str, Any]:
         out["long_half_life"] = levels.attrs.get("long_half_life")
     post = run.idata["posterior"]
     out["sigma_block"] = None
-    if "sigma_block" in post:
-        q = post["sigma_block"].quantile([0.05, 0.95]).values
-        out["sigma_block"] = f"{float(post['sigma_block'].mean()):.2f} ({q[0]:.2f}–{q[1]:.2f})"
+    if eq.SIGMA_BLOCK in post:
+        q = post[eq.SIGMA_BLOCK].quantile([0.05, 0.95]).values
+        out["sigma_block"] = f"{float(post[eq.SIGMA_BLOCK].mean()):.2f} ({q[0]:.2f}–{q[1]:.2f})"
     return out
 
 

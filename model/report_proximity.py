@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from model import equation as eq
 from model import feature_names as fn
 from model.diagnostics_results import ProximityLoo
 from model.results import WindowScores
@@ -77,12 +78,12 @@ def _moved(changes: Sequence[Any]) -> set[str]:
 
 def _unclear_coefficients(post: Any, features: set[str]) -> list[str]:
     """Model features among ``features`` whose coefficient's 90% interval spans zero."""
-    if "beta_mu" not in post:
+    if eq.BETA_MU not in post:
         return []
-    names = [str(f) for f in post["beta_mu"]["feature"].values]
+    names = [str(f) for f in post[eq.BETA_MU]["feature"].values]
     out = []
     for f in sorted(features & set(names)):
-        lo, hi = np.quantile(post["beta_mu"].sel(feature=f).values, [0.05, 0.95])
+        lo, hi = np.quantile(post[eq.BETA_MU].sel(feature=f).values, [0.05, 0.95])
         if lo < 0 < hi:
             out.append(f"{f} (90% interval of its effect {lo:+.2f} to {hi:+.2f} per SD)")
     return out
