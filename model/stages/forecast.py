@@ -52,7 +52,7 @@ def run(params: Params, root: Path) -> None:
         raise StageError(f"forecast: {e}") from None
     ds = xr.Dataset({"p": p, "p_any_within": within})
     ds.attrs = {
-        **stamp({"model": params.model, "forecast": params.forecast}),
+        **stamp({"model": params.model, "forecast": params.forecast}, stage="forecast"),
         "origin": p.attrs["origin"],
         "posterior_gate": str(idata.attrs.get("gate", "unknown")),
     }
