@@ -11,12 +11,10 @@ text from the data (region and actor names, notes) is shown as text, never as ma
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import io
 import json
 import logging
 import re
-import time
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
@@ -40,7 +38,8 @@ from model.artefacts import (
 from model.baselines import FORECASTERS, WITHIN_FORECASTERS
 from model.config import ReportParams
 from model.forecast import offset_name
-from model.provenance import git_commit, package_versions
+from model.paths import TIMING
+from model.provenance import code_sha256, package_versions
 
 log = logging.getLogger(__name__)
 
@@ -174,8 +173,6 @@ def _diagnostics(d: dict[str, Any]) -> dict[str, Any]:
         "loo": loo_rows,
         "loo_best": loo.get("best"),
         "sampler": d.get("sampler", "n/a"),
-        "seconds": d.get("sampling_seconds"),
-        "ess_per_s": d.get("ess_bulk_per_second"),
     }
 
 
@@ -341,7 +338,7 @@ def _coverage(run: Run) -> dict[str, Any] | None:
     return {"sides": rows, "unknown_side": ingest.get("unknown_side"), "unknown": unknown}
 
 
-def _provenance(run: Run, t0: float) -> dict[str, Any]:
+def _provenance(run: Run) -> dict[str, Any]:
     ingest = run.ingest or {}
     sources = [
         {
@@ -377,10 +374,10 @@ def _provenance(run: Run, t0: float) -> dict[str, Any]:
             width=100,
             allow_unicode=True,
         ),
-        "git_commit_fit": str(run.idata.attrs.get("git_commit", "unknown")),
-        "git_commit_report": git_commit(run.root),
+        "code_fit": str(run.idata.attrs.get("code_sha256", "not stamped")),
+        "code_report": code_sha256("report"),
+        "timing_log": TIMING.as_posix(),
         "versions": [(n, fit_versions.get(n, "–"), now_versions.get(n, "–")) for n in names],
-        "build_seconds": f"{time.perf_counter() - t0:.1f}",
         "missing": sorted(run.missing.values()),
     }
 
@@ -444,8 +441,8 @@ def _drivers(run: Run, regions: list[str]) -> dict[str, Any]:
 
 
 def build_context(run: Run, params: ReportParams) -> dict[str, Any]:
-    """Everything the template shows, as plain data (strings, numbers, lists, data URIs)."""
-    t0 = time.perf_counter()
+    """Everything the template shows, as plain data (strings, numbers, lists, data URIs); no
+    time or date of the run, so that equal inputs render equal bytes."""
     fc = run.forecast
     horizon = run.horizon
     word = "month" if run.panel.attrs.get("freq", "W-MON") == "MS" else "week"
@@ -470,7 +467,6 @@ def build_context(run: Run, params: ReportParams) -> dict[str, Any]:
         ),
     }
     scen = _scenarios(run.scenarios)
-    generated = dt.datetime.now(dt.UTC).replace(microsecond=0)
     ctx = {
         "title": params.title,
         "origin": run.origin.date().isoformat(),
@@ -481,7 +477,6 @@ def build_context(run: Run, params: ReportParams) -> dict[str, Any]:
         "n_periods": len(periods),
         "period_word": word,
         "horizon": horizon,
-        "generated": generated.isoformat().replace("+00:00", " UTC"),
         "gate_failed": run.gate_failed,
         "diagnostics": _diagnostics(run.diagnostics),
         "top_next": top_next,
@@ -499,7 +494,7 @@ def build_context(run: Run, params: ReportParams) -> dict[str, Any]:
         "missing": run.missing,
     }
     ctx["proximity"] = _proximity(run, over_time, scen)
-    ctx["provenance"] = _provenance(run, t0)
+    ctx["provenance"] = _provenance(run)
     return ctx
 
 
