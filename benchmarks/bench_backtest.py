@@ -25,6 +25,7 @@ from pathlib import Path
 
 import yaml
 
+from model import timing
 from model.report_proximity import skill_diff
 from model.results import WindowScores
 
@@ -71,7 +72,7 @@ def run(project: Path, params: dict, workers: int) -> dict:
     wall = time.perf_counter() - t0
     out = {"workers": workers, "wall": wall, "rc": proc.returncode, "stderr": proc.stderr[-2000:]}
     if proc.returncode == 0:
-        out["timing"] = json.loads((project / "reports/metrics/backtest_timing.json").read_text())
+        out["timing"] = timing.read(project)["backtest"]
         out["metrics_bytes"] = (project / "reports/metrics/backtest.json").read_bytes()
     return out
 

@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from model import timing
 from model.config import ParamsError, read_params
 from model.errors import StageError
 
@@ -31,7 +32,9 @@ def _run_stage(stage: str, args: argparse.Namespace) -> int:
     module = importlib.import_module(f"model.stages.{stage}")
     t0 = time.perf_counter()
     module.run(params, Path(args.root))
-    _log.info("%s done in %.1f s", stage, time.perf_counter() - t0)
+    seconds = time.perf_counter() - t0
+    timing.record(args.root, stage, {"seconds": round(seconds, 3)})
+    _log.info("%s done in %.1f s", stage, seconds)
     return 0
 
 

@@ -89,19 +89,21 @@ def _min_max(result: xr.Dataset | xr.DataTree, how: str) -> float:
 
 
 def sampling_summary(idata: xr.DataTree, var_names: Sequence[str] | None = None) -> dict[str, Any]:
-    """R-hat, ESS, divergences, E-BFMI and speed over every stored posterior variable.
+    """R-hat, ESS, divergences and E-BFMI over every stored posterior variable.
+
+    The speed of the fit is not here: it differs on every run, and ``diagnostics.json`` must
+    not (:func:`model.timing.sampling` puts it in the run log).
 
     Returns
     -------
     dict
-        ``r_hat_max, ess_bulk_min, ess_tail_min, divergences, bfmi_min, sampling_seconds,
-        ess_bulk_per_second, sampler, chains, draws``.
+        ``r_hat_max, ess_bulk_min, ess_tail_min, divergences, bfmi_min, sampler, chains,
+        draws``.
     """
     post = idata["posterior"].to_dataset()
     if var_names is not None:
         post = post[list(var_names)]
     stats = idata["sample_stats"].to_dataset()
-    seconds = float(idata.attrs.get("sampling_seconds", float("nan")))
     ess_bulk = _min_max(az.ess(post, method="bulk"), "min")
     energy = stats["energy"].values
     bfmi = np.square(np.diff(energy, axis=1)).mean(axis=1) / energy.var(axis=1)
@@ -111,8 +113,6 @@ def sampling_summary(idata: xr.DataTree, var_names: Sequence[str] | None = None)
         "ess_tail_min": _min_max(az.ess(post, method="tail"), "min"),
         "divergences": int(stats["diverging"].sum()),
         "bfmi_min": float(bfmi.min()),
-        "sampling_seconds": seconds,
-        "ess_bulk_per_second": ess_bulk / seconds if seconds > 0 else float("nan"),
         "sampler": str(idata.attrs.get("sampler", "unknown")),
         "chains": int(post.sizes["chain"]),
         "draws": int(post.sizes["draw"]),

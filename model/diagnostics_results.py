@@ -94,15 +94,14 @@ def failed_checks(results: Sequence[CheckResult]) -> list[str]:
 
 @dataclass(frozen=True)
 class SamplingSummary(FlatResult):
-    """Convergence and speed of a fit (:func:`model.diagnostics.sampling_summary`)."""
+    """Convergence of a fit (:func:`model.diagnostics.sampling_summary`); its speed is in the run
+    log (:mod:`model.timing`)."""
 
     r_hat_max: float
     ess_bulk_min: float
     ess_tail_min: float
     divergences: int
     bfmi_min: float
-    sampling_seconds: float
-    ess_bulk_per_second: float
     sampler: str
     chains: int
     draws: int

@@ -4,8 +4,10 @@
 one column each; ``diagnostics.json`` and ``backtest.json`` together hold about 300. The
 headline keeps the figures that decide whether a change helped: the diagnostics gate, the
 skill of the model over each baseline with its 90% interval, its calibration (ECE) and
-discrimination (AUC-PR), the same for "any clash within H", and how long the run took. It is
-read from those files, never recomputed, so it cannot disagree with them.
+discrimination (AUC-PR), the same for "any clash within H". It is read from those files, never
+recomputed, so it cannot disagree with them. How long the run took is not a headline: a time
+differs on every run, and DVC would see a changed metrics file (the run log,
+:mod:`model.timing`, holds the times).
 """
 
 from __future__ import annotations
@@ -43,9 +45,8 @@ def _window(window: WindowScores) -> dict[str, Any]:
 def headline_metrics(
     diagnostics: Mapping[str, Any],
     backtest: Mapping[str, Any] | None = None,
-    timing: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The headline of a run from its diagnostics, backtest metrics and backtest timing.
+    """The headline of a run from its diagnostics and backtest metrics.
 
     Parameters
     ----------
@@ -54,16 +55,13 @@ def headline_metrics(
     backtest : mapping, optional
         ``reports/metrics/backtest.json``; its test window is quoted (the dev window when the
         run has no test window, as in a model-selection run), under the window's own name.
-    timing : mapping, optional
-        ``reports/metrics/backtest_timing.json``.
 
     Returns
     -------
     dict
         ``{gate, failed_checks, divergences, <window>: {origins, brier, ece, auc_pr,
         prevalence, brier_skill: {baseline: {mean, ci_low, ci_high}}, within_h: {brier, ece,
-        auc_pr, brier_skill}}, seconds: {sampling, backtest}}``; absent inputs leave their
-        keys out.
+        auc_pr, brier_skill}}}``; absent inputs leave their keys out.
     """
     diag = DiagnosticsMetrics.from_json(diagnostics)
     out: dict[str, Any] = {
@@ -75,8 +73,4 @@ def headline_metrics(
     name = "test" if "test" in windows else next(iter(windows), None)
     if name is not None:
         out[name] = _window(windows[name])
-    seconds = {"sampling": diag.sampling.sampling_seconds}
-    if timing is not None:
-        seconds["backtest"] = timing.get("wall_seconds")
-    out["seconds"] = {k: None if v is None else round(float(v), 1) for k, v in seconds.items()}
     return out

@@ -3,7 +3,9 @@
 :func:`save_idata` writes the posterior with the configuration it was fitted with stamped on
 the root, as pymc-marketing stamps its model config: ``model_config`` (the ``model`` section of
 params, as JSON) and ``fit_config`` (the ``fit`` section), besides the params hashes, versions,
-git commit and the panel's SHA-256 (:func:`posterior_attrs`). :func:`load_idata` refuses a file
+the SHA-256 of the fit stage's code and the panel's SHA-256 (:func:`posterior_attrs`), and
+without the times PyMC and ArviZ stamp on its groups (those are in the run log,
+:mod:`model.timing`). :func:`load_idata` refuses a file
 whose attributes differ from what the caller expects (:func:`expected_attrs`: fitted with other
 model params or to another panel), naming each difference down to the params key.
 
@@ -25,6 +27,7 @@ from model.config import Params
 from model.paths import PANEL
 from model.provenance import file_sha256, stamp
 from model.readers import typed_idata
+from model.timing import without_clock_attrs
 
 
 class ProvenanceMismatch(ValueError):
@@ -48,7 +51,7 @@ def expected_attrs(params: Params, root: Path) -> dict[str, str]:
 def posterior_attrs(params: Params, root: Path) -> dict[str, str]:
     """Everything the fit stage stamps: :func:`expected_attrs`, the fit section, provenance."""
     return (
-        stamp({"model": params.model, "fit": params.fit})
+        stamp({"model": params.model, "fit": params.fit}, stage="fit")
         | {"fit_config": config_json(params.fit)}
         | expected_attrs(params, root)
     )
@@ -79,7 +82,7 @@ def save_idata(idata: xr.DataTree, path: Path | str, attrs: Mapping[str, str]) -
     attrs : mapping of str to str
         Usually :func:`posterior_attrs` plus the gate's verdict.
     """
-    out = _compact(idata)
+    out = without_clock_attrs(_compact(idata))
     out.attrs = {**out.attrs, **{str(k): str(v) for k, v in attrs.items()}}
     return io.write_netcdf(path, out)
 

@@ -1,5 +1,9 @@
-"""Provenance stamped on every artefact: params hash, input hashes and, where the bytes depend
-on the run anyway, git commit and versions."""
+"""Provenance stamped on every artefact: params hash, input hashes and, for the posterior and the
+forecast, the SHA-256 of the code that made them and the package versions.
+
+No artefact carries a git commit or a time: a stage's outputs are a function of its code,
+params and inputs, so that a fresh clone's ``dvc repro`` writes the bytes ``dvc.lock`` records.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+#: The package whose code :func:`code_sha256` hashes; ``dvc.yaml`` lies beside it.
+PACKAGE = Path(__file__).resolve().parent
 PACKAGES = ("clashcast", "pymc", "pytensor", "arviz", "nutpie", "numpy", "pandas", "xarray")
 
 
@@ -103,14 +111,61 @@ def content_stamp(
     return attrs
 
 
+def _declared_code(package: Path, stage: str) -> list[Path] | None:
+    """The package's ``.py`` files that ``dvc.yaml`` lists as ``stage``'s dependencies (a
+    folder stands for every file in it); None without a ``dvc.yaml`` naming the stage."""
+    spec = package.parent / "dvc.yaml"
+    if not spec.is_file():
+        return None
+    stages = (yaml.safe_load(spec.read_text(encoding="utf-8")) or {}).get("stages") or {}
+    if stage not in stages:
+        return None
+    files: set[Path] = set()
+    for dep in map(str, stages[stage].get("deps") or []):
+        if not dep.startswith(f"{package.name}/"):
+            continue
+        full = package.parent / dep
+        if full.is_dir():
+            files.update(full.rglob("*.py"))
+        elif full.suffix == ".py" and full.is_file():
+            files.add(full)
+    return sorted(files)
+
+
+def code_sha256(stage: str | None = None, package: Path | str = PACKAGE) -> str:
+    """The SHA-256 of the code a stage runs, in place of a git commit.
+
+    One line ``<path>\\0<file SHA-256>`` per Python file, paths relative to the project root
+    and sorted, hashed together: equal code gives an equal digest on any clone, committed or not.
+
+    Parameters
+    ----------
+    stage : str, optional
+        A stage of ``dvc.yaml``: only the package files it lists as dependencies are hashed,
+        the code DVC re-runs the stage for. An edit to another stage's module then leaves the
+        digest, and the bytes of the outputs DVC recorded, as they were.
+    package : path-like
+        The package folder (``model/``). Without ``stage``, or without a ``dvc.yaml`` beside the
+        package that names it (an installed package), every ``.py`` file under it is hashed.
+    """
+    package = Path(package)
+    files = (_declared_code(package, stage) if stage else None) or sorted(package.rglob("*.py"))
+    lines = (f"{f.relative_to(package.parent).as_posix()}\0{file_sha256(f)}\n" for f in files)
+    return hashlib.sha256("".join(sorted(lines)).encode()).hexdigest()
+
+
 def stamp(
-    params: dict[str, Any], inputs: Iterable[Path | str] = (), root: Path | str | None = None
+    params: dict[str, Any],
+    inputs: Iterable[Path | str] = (),
+    root: Path | str | None = None,
+    *,
+    stage: str | None = None,
 ) -> dict[str, str]:
-    """:func:`content_stamp` plus ``git_commit`` and ``version_*``: the provenance of an
-    artefact made once per run (the posterior, the forecast), whose bytes depend on the
-    sampler anyway."""
+    """:func:`content_stamp` plus ``code_sha256`` (:func:`code_sha256` of ``stage``) and
+    ``version_*``: the provenance of the posterior and the forecast, which depend on the
+    sampler and its packages too."""
     attrs = content_stamp(params, inputs, root)
-    attrs["git_commit"] = git_commit()
+    attrs["code_sha256"] = code_sha256(stage)
     for k, v in package_versions().items():
         attrs[f"version_{k}"] = v
     return attrs

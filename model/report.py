@@ -11,11 +11,9 @@ text from the data (region and actor names, notes) is shown as text, never as ma
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import io
 import logging
 import re
-import time
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
@@ -41,7 +39,8 @@ from model.catalogue import FORECASTERS, REPORTED, WITHIN_FORECASTERS
 from model.config import ReportParams
 from model.diagnostics_results import DiagnosticsMetrics
 from model.forecast import offset_name
-from model.provenance import git_commit, package_versions
+from model.paths import TIMING
+from model.provenance import code_sha256, package_versions
 from model.results import BacktestMetrics, Scores, SkillTable, WindowScores
 
 log = logging.getLogger(__name__)
@@ -173,8 +172,6 @@ def _diagnostics(d: DiagnosticsMetrics) -> dict[str, Any]:
         "loo": _loo_rows(d),
         "loo_best": d.loo.best,
         "sampler": d.sampling.sampler,
-        "seconds": d.sampling.sampling_seconds,
-        "ess_per_s": d.sampling.ess_bulk_per_second,
     }
 
 
@@ -337,7 +334,7 @@ def _coverage(run: Run) -> dict[str, Any] | None:
     return {"sides": rows, "unknown_side": ingest.get("unknown_side"), "unknown": unknown}
 
 
-def _provenance(run: Run, t0: float) -> dict[str, Any]:
+def _provenance(run: Run) -> dict[str, Any]:
     ingest = run.ingest or {}
     sources = [
         {
@@ -373,10 +370,10 @@ def _provenance(run: Run, t0: float) -> dict[str, Any]:
             width=100,
             allow_unicode=True,
         ),
-        "git_commit_fit": str(run.idata.attrs.get("git_commit", "unknown")),
-        "git_commit_report": git_commit(run.root),
+        "code_fit": str(run.idata.attrs.get("code_sha256", "not stamped")),
+        "code_report": code_sha256("report"),
+        "timing_log": TIMING.as_posix(),
         "versions": [(n, fit_versions.get(n, "–"), now_versions.get(n, "–")) for n in names],
-        "build_seconds": f"{time.perf_counter() - t0:.1f}",
         "missing": sorted(run.missing.values()),
     }
 
@@ -440,8 +437,8 @@ def _drivers(run: Run, regions: list[str]) -> dict[str, Any]:
 
 
 def build_context(run: Run, params: ReportParams) -> dict[str, Any]:
-    """Everything the template shows, as plain data (strings, numbers, lists, data URIs)."""
-    t0 = time.perf_counter()
+    """Everything the template shows, as plain data (strings, numbers, lists, data URIs); no
+    time or date of the run, so that equal inputs render equal bytes."""
     diagnostics = DiagnosticsMetrics.from_json(run.diagnostics)
     backtest = None if run.backtest is None else BacktestMetrics.from_json(run.backtest)
     fc = run.forecast
@@ -468,7 +465,6 @@ def build_context(run: Run, params: ReportParams) -> dict[str, Any]:
         ),
     }
     scen = _scenarios(run.scenarios)
-    generated = dt.datetime.now(dt.UTC).replace(microsecond=0)
     ctx = {
         "title": params.title,
         "origin": run.origin.date().isoformat(),
@@ -479,7 +475,6 @@ def build_context(run: Run, params: ReportParams) -> dict[str, Any]:
         "n_periods": len(periods),
         "period_word": word,
         "horizon": horizon,
-        "generated": generated.isoformat().replace("+00:00", " UTC"),
         "gate_failed": run.gate_failed,
         "diagnostics": _diagnostics(diagnostics),
         "top_next": top_next,
@@ -497,7 +492,7 @@ def build_context(run: Run, params: ReportParams) -> dict[str, Any]:
         "missing": run.missing,
     }
     ctx["proximity"] = _proximity(run, diagnostics, backtest, over_time, scen)
-    ctx["provenance"] = _provenance(run, t0)
+    ctx["provenance"] = _provenance(run)
     return ctx
 
 

@@ -33,6 +33,7 @@ import xarray as xr
 from IPython.display import display
 from matplotlib.figure import Figure
 
+from model import timing
 from model.artefacts import load_run
 from model.diagnostics import HYPER as HYPER_CANDIDATES
 
@@ -47,8 +48,10 @@ print(idata.groups)
 # %%
 d = run.diagnostics
 print(f"gate: {d.get('gate')}  failed checks: {d.get('failed_checks')}")
+speed = timing.read(ROOT).get("fit", {})  # the run log: times are in no output DVC hashes
 display(pd.Series({k: d.get(k) for k in ("r_hat_max", "ess_bulk_min", "ess_tail_min", "divergences",
-                                         "bfmi_min", "sampling_seconds", "ess_bulk_per_second", "sampler")}))
+                                         "bfmi_min", "sampler")}
+                  | {k: speed.get(k) for k in ("sampling_seconds", "ess_bulk_per_second")}))
 
 # %%
 post = idata["posterior"].to_dataset()

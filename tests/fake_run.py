@@ -178,7 +178,6 @@ def _panel(rng: np.random.Generator) -> xr.Dataset:
         "window_end": "2020-08-02",
         "clash_categories": json.dumps(["state_based"]),
         "proximity_scale_km": 50.0,
-        "git_commit": "0123456789abcdef",
         "input_sha256_tiny_ged.csv": "ab" * 32,
     }
     return ds
@@ -272,7 +271,7 @@ def _idata(rng: np.random.Generator, panel: xr.Dataset) -> xr.DataTree:
             ),
         }
     )
-    tree.attrs = {"git_commit": "0123456789abcdef", "params_hash_model": "feedbeef"}
+    tree.attrs = {"code_sha256": "0123456789abcdef" * 4, "params_hash_model": "feedbeef"}
     return tree
 
 
@@ -345,8 +344,6 @@ def fake_diagnostics(gate: str) -> dict:
         "ess_tail_min": 655.0,
         "divergences": 0,
         "bfmi_min": 0.81,
-        "sampling_seconds": 42.0,
-        "ess_bulk_per_second": 19.3,
         "sampler": "nutpie",
         "chains": 4,
         "draws": 1000,

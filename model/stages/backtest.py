@@ -3,9 +3,9 @@
 Reads ``data/processed/panel.nc``; writes ``data/backtest/predictions.parquet`` (per region and
 step) and ``data/backtest/within.parquet`` (per region, "within H"),
 ``reports/metrics/backtest.json`` (bit-reproducible for a fixed seed: no timings),
-``reports/metrics/backtest_timing.json`` (wall time, per-fold seconds),
 ``reports/plots/reliability.csv`` and ``reliability_within.csv`` (the model on the test
-window) and ``reports/plots/backtest_scores.csv``.
+window) and ``reports/plots/backtest_scores.csv``. The wall time, workers and per-fold seconds
+go to the run log (:mod:`model.timing`), which no stage declares.
 
 Origins run from ``backtest.start`` to ``backtest.end`` (defaults: after the burn-in and a year
 of training; the last origin with H outcomes), split at ``backtest.test_start`` (default: the
@@ -50,7 +50,6 @@ from model.panel_facts import PanelFacts
 from model.paths import (
     BACKTEST_METRICS,
     BACKTEST_SCORES,
-    BACKTEST_TIMING,
     PANEL,
     PREDICTIONS,
     RELIABILITY,
@@ -60,6 +59,7 @@ from model.paths import (
 from model.readers import read_panel
 from model.results import BacktestMetrics, FoldSummary
 from model.scoring import reliability_table
+from model.timing import record as record_timing
 
 _log = logging.getLogger(__name__)
 
@@ -183,7 +183,7 @@ def write_outputs(
     io.write_csv(
         root / BACKTEST_SCORES, scores_by_origin(result.predictions, windows, result.within)
     )
-    io.write_json(root / BACKTEST_TIMING, timing)
+    record_timing(root, "backtest", timing)
     return metrics
 
 

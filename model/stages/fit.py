@@ -23,7 +23,7 @@ import numpy as np
 import xarray as xr
 
 from model import diagnostics as diag
-from model import io
+from model import io, timing
 from model.clash_model import design_from_params, model_from_params
 from model.config import FitParams, ModelParams, Params, RuntimeParams
 from model.diagnostics_results import DiagnosticsMetrics, Loo, ProximityLoo, SamplingSummary
@@ -138,6 +138,7 @@ def run(params: Params, root: Path) -> None:
     idata = fit_with_params(pm_model, fp, params.runtime)
     idata["prior"] = xr.DataTree(prior["prior"].to_dataset(), name="prior")
     summary = diag.sampling_summary(idata)
+    timing.record(root, "fit", timing.sampling(idata, summary["ess_bulk_min"]))
     failed = diag.gate(summary, dp)
     _log.info("gate %s; %s", "fail" if failed else "pass", ", ".join(failed) or "all checks passed")
     loo, pointwise = _loo(panel, idata, params)

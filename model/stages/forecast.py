@@ -56,7 +56,7 @@ def run(params: Params, root: Path) -> None:
         raise StageError(f"forecast: {e}") from None
     ds = xr.Dataset({rd.P: p, rd.P_ANY_WITHIN: within}).merge(context, combine_attrs="drop")
     ds.attrs = {
-        **stamp({"model": params.model, "forecast": params.forecast}),
+        **stamp({"model": params.model, "forecast": params.forecast}, stage="forecast"),
         rd.ORIGIN: p.attrs["origin"],
         "posterior_gate": str(idata.attrs.get("gate", "unknown")),
         **context.attrs,

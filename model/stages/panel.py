@@ -2,13 +2,13 @@
 
 Reads ``data/interim/events.parquet`` and ``data/interim/positions.parquet`` (written by
 ``ingest``) and the boundaries through :func:`model.regions.load_regions`; writes the panel and
-``reports/metrics/panel.json`` atomically (docs/interfaces.md).
+``reports/metrics/panel.json`` atomically (docs/interfaces.md); the stage's time goes to the
+run log (:mod:`model.timing`), not into either.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 
 from model.config import Params
@@ -26,7 +26,6 @@ def run(params: Params, root: Path) -> None:
     """Build the panel from the ingest outputs and write it with its metrics."""
     from model.regions import load_regions  # the regions module loads shapely and boundaries
 
-    t0 = time.perf_counter()
     root = Path(root)
     events_path, positions_path = root / EVENTS, root / POSITIONS
     events = read_table(root, "events")
@@ -62,7 +61,6 @@ def run(params: Params, root: Path) -> None:
     summary["positions_blank_start"] = blank_start_positions(positions, params.panel)
     summary["events"] = int(ds["events"].sum())
     summary["events_outside_panel"] = int(ds.attrs["events_outside_panel"])
-    summary["seconds"] = round(time.perf_counter() - t0, 3)
 
     write_netcdf(root / PANEL, ds)
     write_json(root / PANEL_METRICS, summary)

@@ -4,7 +4,8 @@ run's headline figures as ``reports/metrics/headline.json`` (the one DVC metrics
 Reads every artefact through :func:`model.artefacts.load_run`, builds one context and renders it
 twice. Both files are written atomically (``model.io``), and only after both renderings have
 succeeded, so a failure leaves the previous pair in place. The headline
-(:func:`model.headline.headline_metrics`) quotes the diagnostics, the backtest and its timing.
+(:func:`model.headline.headline_metrics`) quotes the diagnostics and the backtest. None of the
+three holds a time or date: equal inputs render equal bytes (timings: :mod:`model.timing`).
 """
 
 from __future__ import annotations
@@ -17,8 +18,7 @@ from model.artefacts import Run, load_run
 from model.config import Params
 from model.headline import headline_metrics
 from model.io import write_bytes, write_json, write_text
-from model.paths import BACKTEST_TIMING, HEADLINE, REPORT_HTML, REPORT_PDF
-from model.readers import read_json
+from model.paths import HEADLINE, REPORT_HTML, REPORT_PDF
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,5 @@ def run(params: Params, root: Path) -> None:
 def write_headline(result: Run, root: Path) -> None:
     """Write the headline figures of the run (what ``dvc metrics show`` and ``dvc exp show``
     compare across experiments)."""
-    timing = read_json(root, "backtest_timing") if (root / BACKTEST_TIMING).exists() else None
-    write_json(root / HEADLINE, headline_metrics(result.diagnostics, result.backtest, timing))
+    write_json(root / HEADLINE, headline_metrics(result.diagnostics, result.backtest))
     log.info("headline metrics: %s", HEADLINE)

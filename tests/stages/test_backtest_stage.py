@@ -13,6 +13,7 @@ import pytest
 from conftest import ROOT
 
 from model import paths
+from model import timing as run_log
 from model.config import BacktestParams, DaskParams, read_params
 from model.errors import StageError
 from model.simulate import Truth, simulate_panel
@@ -108,7 +109,7 @@ def test_backtest_stage_on_two_worker_processes_keeps_finished_folds(
     assert set(test["within_h"]["skill"]) == {"climatology", "ewma"}
     assert "wall_seconds" not in json.dumps(metrics)
 
-    timing = json.loads((tmp_path / paths.BACKTEST_TIMING).read_text())
+    timing = run_log.read(tmp_path)["backtest"]  # the run log, which DVC does not hash
     assert timing["workers"] == 2 and timing["folds"] == 3
     for path in (paths.RELIABILITY, paths.RELIABILITY_WITHIN):
         rel = pd.read_csv(tmp_path / path)
@@ -163,5 +164,5 @@ def test_a_failed_comparison_fold_is_named_and_the_others_still_score_the_block(
     worth = metrics["windows"]["test"]["proximity"]
     assert worth["rows"] == 3 * 4 * 2 and worth["refit_every"] == 3
     assert [f["fit_cutoff"] for f in metrics["proximity_folds"]] == [str(periods[35].date())]
-    timing = json.loads((tmp_path / paths.BACKTEST_TIMING).read_text())
+    timing = run_log.read(tmp_path)["backtest"]
     assert list(timing["proximity_fold_seconds"]) == [str(periods[35].date())]

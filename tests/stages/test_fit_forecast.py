@@ -91,8 +91,6 @@ def test_gate_off_writes_everything_and_forecast_follows(project, monkeypatch):
         "ess_tail_min",
         "divergences",
         "bfmi_min",
-        "sampling_seconds",
-        "ess_bulk_per_second",
         "sampler",
         "gate",
         "failed_checks",
@@ -158,6 +156,54 @@ def test_forecast_refuses_a_posterior_from_another_panel(project, monkeypatch, c
     io.write_netcdf(root / "data/processed/panel.nc", simulate_panel(1, 4, 30, FEATURES, seed=4))
     assert _run(project, "forecast") == 2
     assert "input_sha256:data/processed/panel.nc" in capsys.readouterr().err
+
+
+def _clock_or_commit(path: Path) -> list[str]:
+    """Attributes of any group or variable of a netCDF file that name a time or a commit."""
+    bad = ("created_at", "sampling_time", "sampling_seconds", "git_commit")
+    tree = xr.open_datatree(path, engine="h5netcdf")
+    found = [
+        f"{node.path}:{name}"
+        for node in tree.subtree
+        for name in [*node.attrs, *(a for v in node.variables.values() for a in v.attrs)]
+        if name in bad
+    ]
+    tree.close()
+    return found
+
+
+def test_fit_and_forecast_write_equal_bytes_twice_and_times_only_to_the_run_log(
+    project, monkeypatch
+):
+    """What DVC hashes is a function of code, params and data: no clock, no commit."""
+    root, params = project
+    raw = yaml.safe_load(params.read_text())
+    raw["diagnostics"].update(fail_on_gate=False, loo_variants=[])
+    raw["model"]["proximity_block"] = []
+    params.write_text(yaml.safe_dump(raw))
+    monkeypatch.setattr(pm, "sample", partial(mock_sample, sample_stats=_stats(0.0)))
+    outputs = [
+        "data/fitted/idata.nc",
+        "reports/metrics/diagnostics.json",
+        "data/forecast/forecast.nc",
+    ]
+    runs = []
+    for _ in range(2):
+        assert _run(project, "fit") == 0 and _run(project, "forecast") == 0
+        figures = sorted((root / "reports/figures/diagnostics").glob("*.png"))
+        runs.append(
+            {p: (root / p).read_bytes() for p in outputs}
+            | {f.name: f.read_bytes() for f in figures}
+        )
+    assert runs[0] == runs[1]
+    for nc in ("data/fitted/idata.nc", "data/forecast/forecast.nc"):
+        assert _clock_or_commit(root / nc) == []
+        with xr.open_dataset(root / nc, engine="h5netcdf") as ds:
+            assert len(ds.attrs["code_sha256"]) == 64
+    assert not {"sampling_seconds", "ess_bulk_per_second"} & set(io_json(root / outputs[1]))
+    log = io_json(root / "reports/metrics/timing.json")
+    assert {"sampling_seconds", "ess_bulk_per_second", "seconds"} <= set(log["fit"])
+    assert log["fit"]["sampling_seconds"] >= 0 and log["forecast"]["seconds"] >= 0
 
 
 def io_json(path):

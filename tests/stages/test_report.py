@@ -61,3 +61,22 @@ def test_missing_posterior_is_a_clear_error(
     assert _cli(root) == 2
     assert "data/fitted/idata.nc" in capsys.readouterr().err
     assert not (root / "reports/forecast.html").exists()
+
+
+def test_two_renderings_of_a_run_are_byte_identical(tmp_path: Path) -> None:
+    """The report and the headline hold no time, date or commit: DVC sees the same bytes on
+    every run and every clone, and the stage's time goes to the run log only."""
+    root = build_fake_run(tmp_path)
+    outputs = ("reports/forecast.html", "reports/forecast.pdf", "reports/metrics/headline.json")
+    renderings = []
+    for _ in range(2):
+        assert _cli(root) == 0
+        renderings.append({p: (root / p).read_bytes() for p in outputs})
+    assert renderings[0] == renderings[1]
+    pdf = renderings[0]["reports/forecast.pdf"]
+    assert b"/CreationDate" not in pdf and b"/ModDate" not in pdf  # equal within a second, too
+    html = renderings[0]["reports/forecast.html"].decode()
+    assert "Generated" not in html and "Git commit" not in html
+    assert "reports/metrics/timing.json" in html and "0123456789abcdef" * 4 in html
+    assert "seconds" not in json.loads(renderings[0]["reports/metrics/headline.json"])
+    assert json.loads((root / "reports/metrics/timing.json").read_text())["report"]["seconds"] > 0

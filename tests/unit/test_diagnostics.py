@@ -40,7 +40,7 @@ def test_healthy_posterior_passes():
     summary = sampling_summary(fabricated())
     assert gate(summary, DiagnosticsParams()) == []
     assert summary["divergences"] == 0 and summary["r_hat_max"] < 1.01
-    assert summary["ess_bulk_per_second"] == pytest.approx(summary["ess_bulk_min"] / 10.0)
+    assert not {"sampling_seconds", "ess_bulk_per_second"} & set(summary)  # in the run log
     assert summary["bfmi_min"] > 0.3
 
 

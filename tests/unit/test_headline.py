@@ -14,7 +14,7 @@ DIAGNOSTICS = fake_diagnostics("fail") | {
     "gate": "fail",
     "failed_checks": ["r_hat_max 1.02 > 1.01"],
     "divergences": 3,
-    "sampling_seconds": 61.234,
+    "sampling_seconds": 61.234,  # an old diagnostics.json: a time is never a headline
     "r_hat_max": 1.02,
 }
 
@@ -26,10 +26,10 @@ def _backtest() -> dict:
 
 def test_headline_quotes_the_test_window():
     backtest = _backtest()
-    out = headline_metrics(DIAGNOSTICS, backtest, {"wall_seconds": 100.04, "workers": 2})
+    out = headline_metrics(DIAGNOSTICS, backtest)
     test = backtest["windows"]["test"]
     assert out["gate"] == "fail" and out["failed_checks"] == 1 and out["divergences"] == 3
-    assert out["seconds"] == {"sampling": 61.2, "backtest": 100.0}
+    assert "seconds" not in pd.json_normalize(out).columns.str.split(".").str[-1]
     assert "dev" not in out
     assert out["test"]["ece"] == test["model"]["ece"]
     assert out["test"]["auc_pr"] == test["model"]["auc_pr"]
@@ -48,9 +48,9 @@ def test_headline_quotes_the_test_window():
 
 
 def test_headline_without_backtest_or_test_window():
-    assert set(headline_metrics(DIAGNOSTICS)) == {"gate", "failed_checks", "divergences", "seconds"}
+    assert set(headline_metrics(DIAGNOSTICS)) == {"gate", "failed_checks", "divergences"}
     backtest = _backtest()
     dev_only = backtest | {"windows": {"dev": backtest["windows"]["dev"]}}  # model selection
     out = headline_metrics(DIAGNOSTICS, dev_only)
     assert out["dev"]["origins"] == backtest["windows"]["dev"]["origins"]
-    assert out["seconds"] == {"sampling": 61.2}
+    assert "seconds" not in out

@@ -1,4 +1,5 @@
-"""Provenance: the commit stamped on artefacts is dirty only when an input differs from it."""
+"""Provenance: the commit is dirty only when an input differs from it; artefacts carry the code's
+SHA-256 instead, a function of the stage's code alone."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import subprocess
 
 import pytest
 
-from model.provenance import content_stamp, git_commit, stamp
+from model.provenance import code_sha256, content_stamp, git_commit, stamp
 
 
 @pytest.fixture
@@ -64,4 +65,45 @@ def test_content_stamp_names_inputs_from_the_root_and_no_commit(tmp_path) -> Non
         "input_sha256:data/x.csv",
         f"input_sha256:{outside.as_posix()}",  # outside the project: named as given
     }
-    assert set(stamp({"ingest": {"k": 1}})) >= {"params_hash_ingest", "git_commit"}
+    attrs = stamp({"ingest": {"k": 1}}, stage="fit")
+    assert set(attrs) >= {"params_hash_ingest", "code_sha256", "version_pymc"}
+    assert "git_commit" not in attrs and attrs["code_sha256"] == code_sha256("fit")
+
+
+def _package(root, files: dict[str, str]):
+    for name, text in files.items():
+        (root / "model" / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / "model" / name).write_text(text)
+    return root / "model"
+
+
+def test_code_sha256_is_a_function_of_paths_and_bytes_only(tmp_path) -> None:
+    files = {"a.py": "x = 1\n", "sub/b.py": "y = 2\n", "data.txt": "not code\n"}
+    one = _package(tmp_path / "one", files)
+    two = _package(tmp_path / "elsewhere" / "two", files)
+    assert code_sha256(package=one) == code_sha256(package=two)  # wherever the clone is
+    (two / "data.txt").write_text("changed, but not code\n")
+    assert code_sha256(package=one) == code_sha256(package=two)
+    (two / "sub" / "b.py").write_text("y = 3\n")
+    assert code_sha256(package=one) != code_sha256(package=two)
+    (two / "sub" / "b.py").rename(two / "sub" / "c.py")
+    (two / "sub" / "c.py").write_text("y = 2\n")
+    assert code_sha256(package=one) != code_sha256(package=two)  # same bytes, another name
+
+
+def test_a_stage_hashes_only_the_code_dvc_yaml_lists_for_it(tmp_path) -> None:
+    """An edit to the report's module must leave the fit's stamp, and so idata.nc, unchanged:
+    DVC does not re-run the fit for it, and a fresh clone's full run must write the same bytes."""
+    package = _package(tmp_path, {"a.py": "", "report.py": "", "sources/s.py": ""})
+    (tmp_path / "dvc.yaml").write_text(
+        "stages:\n  fit:\n    deps: [model/a.py, model/sources, data/raw]\n"
+        "  report:\n    deps: [model/report.py]\n"
+    )
+    fit, report, everything = (code_sha256(s, package) for s in ("fit", "report", None))
+    assert len({fit, report, everything}) == 3
+    (package / "report.py").write_text("changed = True\n")
+    assert code_sha256("fit", package) == fit
+    assert code_sha256("report", package) != report
+    (package / "sources" / "s.py").write_text("changed = True\n")  # a folder dep: every file
+    assert code_sha256("fit", package) != fit
+    assert code_sha256("unknown", package) == code_sha256(None, package)  # not in dvc.yaml
