@@ -63,8 +63,8 @@ test-slow: env
 	$(VENV)/bin/pytest -m slow
 
 lint: env
-	$(VENV)/bin/ruff check model tests benchmarks
-	$(VENV)/bin/ruff format --check model tests benchmarks
+	$(VENV)/bin/ruff check model clashcast_testing tests benchmarks
+	$(VENV)/bin/ruff format --check model clashcast_testing tests benchmarks
 
 bench: env
 	$(PY) benchmarks/run_all.py

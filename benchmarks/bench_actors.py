@@ -28,7 +28,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from model.sources.acled import COLUMNS  # noqa: E402
+from model.data.sources.acled import COLUMNS  # noqa: E402
 
 PARAMS = ROOT / "params/examples/acled_us_iran.yaml"
 CORE = [

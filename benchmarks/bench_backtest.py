@@ -26,7 +26,7 @@ from pathlib import Path
 import yaml
 
 from model import timing
-from model.report_proximity import skill_diff
+from model.reporting.report_proximity import skill_diff
 from model.results import WindowScores
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,7 +41,7 @@ def make_project(base: Path, params: dict) -> tuple[Path, str]:
         source = f"shipped panel {PANEL}"
     else:
         sys.path.insert(0, str(ROOT))
-        from model.simulate import Truth, simulate_panel
+        from clashcast_testing.simulate import Truth, simulate_panel
 
         feats = params["model"]["features"]
         beta = {"clash_decay_hl1": 0.8, "clash_decay_hl13": 0.4, "since_clash": -0.4}

@@ -1,14 +1,14 @@
 """Coverage of the model's intervals on panels simulated from its own generative process.
 
-Draws ``--panels`` panels with :func:`model.simulate_blocks.simulate_block_panel` (every
+Draws ``--panels`` panels with :func:`clashcast_testing.simulate_blocks.simulate_block_panel` (every
 parameter from the priors in ``params.yaml``, an exogenous offset and two features, blocks of
 ``model.horizon`` steps with a shared block effect), fits each with the shipped model builder
 and sampler (nutpie, ``--chains`` × ``--draws``), and prints how often the central 50% and 90%
 posterior intervals hold the truth:
 
 - the next week's clash probability of every region after the last origin, as the forecast's
-  interval states it (:func:`model.forecast.forecast_draws`: each draw with its block effect),
-  against the true one given the next block's own effect;
+  interval states it (:func:`model.inference.forecast.forecast_draws`: each draw with its block
+  effect), against the true one given the next block's own effect;
 - the hyper-parameters (intercept, sigma_region, sigma_block, sigma_beta_horizon, beta_mu).
 
 Averaged over draws from the prior, a correct posterior covers the truth at the nominal rate
@@ -32,16 +32,16 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from model.clash_model import build_clash_model, make_design  # noqa: E402
-from model.config import read_params  # noqa: E402
-from model.forecast import forecast_draws  # noqa: E402
-from model.sampling import fit  # noqa: E402
-from model.simulate_blocks import (  # noqa: E402
+from clashcast_testing.simulate_blocks import (  # noqa: E402
     HYPER,
     OFFSET,
     interval_hits,
     simulate_block_panel,
 )
+from model.config import read_params  # noqa: E402
+from model.inference.clash_model import build_clash_model, make_design  # noqa: E402
+from model.inference.forecast import forecast_draws  # noqa: E402
+from model.inference.sampling import fit  # noqa: E402
 
 FEATURES = ("x1", "x2")
 

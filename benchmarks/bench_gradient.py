@@ -3,8 +3,8 @@
 For the panel sizes of ``bench_scaling.py`` (1x, 4x, 10x the shipped rows), compiles the model's
 log density and gradient (PyTensor, the Numba backend NUTS uses) and times it at the initial
 point: in one process alone, then in two processes at the same time (what two chains on two
-cores do), each with one BLAS thread as ``model.sampling.fit`` samples; and two at once with
-the BLAS library's own thread count, as the fit sampled before it limited BLAS (the gradient's
+cores do), each with one BLAS thread as ``model.inference.sampling.fit`` samples; and two at once
+with the BLAS library's own thread count, as the fit sampled before it limited BLAS (the gradient's
 matrix product then spreads over every core, and the two chains fight for them). Compiled with
 strict math, as the fit compiles (``model.numerics.strict_float_math``), and once more alone
 with PyTensor's default fast-math, for what strict math costs. The first column shows how the
@@ -35,10 +35,10 @@ def child(
 
     import pytensor
 
-    from model.clash_model import build_clash_model, make_design
+    from clashcast_testing.simulate import simulate_panel
     from model.config import read_params
+    from model.inference.clash_model import build_clash_model, make_design
     from model.numerics import single_threaded_blas, strict_float_math
-    from model.simulate import simulate_panel
 
     params = read_params(ROOT / "params.yaml")
     features = list(params.model.features)

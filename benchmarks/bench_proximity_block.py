@@ -23,8 +23,8 @@ from pathlib import Path
 
 from bench_model_selection import WINDOWS, _merge, prepare, run_variant
 
-from model import feature_names as fn
-from model.report_proximity import skill_diff
+from model.data import feature_names as fn
+from model.reporting.report_proximity import skill_diff
 from model.results import WindowScores
 
 PAIR = fn.pair_stem("us_coalition", "armed_group")

@@ -35,10 +35,10 @@ import xarray as xr
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from model.clash_model import build_clash_model, make_design  # noqa: E402
+from clashcast_testing.simulate import Truth, simulate_panel  # noqa: E402
 from model.config import read_params  # noqa: E402
-from model.sampling import fit  # noqa: E402
-from model.simulate import Truth, simulate_panel  # noqa: E402
+from model.inference.clash_model import build_clash_model, make_design  # noqa: E402
+from model.inference.sampling import fit  # noqa: E402
 
 CONFIGS = (
     "centred-pymc",

@@ -1,10 +1,10 @@
 """How the fit scales: panels of 1x, 4x and 10x the shipped size, each fitted in its own process.
 
-The panels are drawn from the model's own generative process (``model.simulate``) with the
-shipped panel's shape as the 1x size (18 regions x 260 weeks) and more regions *and* more periods
-for the larger ones. Each size is fitted with the default sampler settings in ``params.yaml``
-(``fit`` section) in a fresh child process, so that its peak resident memory is its own.
-Prints wall time (model build + sampling, compilation included), sampling time, min bulk ESS,
+The panels are drawn from the model's own generative process (``clashcast_testing.simulate``) with
+the shipped panel's shape as the 1x size (18 regions x 260 weeks) and more regions *and* more
+periods for the larger ones. Each size is fitted with the default sampler settings in
+``params.yaml`` (``fit`` section) in a fresh child process, so that its peak resident memory is its
+own. Prints wall time (model build + sampling, compilation included), sampling time, min bulk ESS,
 ESS/s and peak RSS per size, and the time ratios against 1x. Asserts nothing.
 
 Targets (issue 6): 10x rows take ≤ 12x the time of 1x; peak memory ≤ 4 GB at 10x.
@@ -31,10 +31,10 @@ def child(countries: int, per_country: int, periods: int, draws: int, tune: int,
     import arviz as az
     import numpy as np
 
-    from model.clash_model import build_clash_model, make_design
+    from clashcast_testing.simulate import simulate_panel
     from model.config import read_params
-    from model.sampling import fit
-    from model.simulate import simulate_panel
+    from model.inference.clash_model import build_clash_model, make_design
+    from model.inference.sampling import fit
 
     params = read_params(ROOT / "params.yaml")
     features = list(params.model.features)

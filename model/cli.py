@@ -39,13 +39,13 @@ def _run_stage(stage: str, args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from model.ingest import validate_file
+    from model.data.ingest import validate_file
 
     return validate_file(Path(args.file), args.format, Path(args.params), limit=args.limit)
 
 
 def _actors(args: argparse.Namespace) -> int:
-    from model.sources.actors import actors_report
+    from model.data.sources.actors import actors_report
 
     ip = read_params(args.params).ingest
     print("\n".join(actors_report(Path(args.file), args.format, ip, unmatched=args.unmatched)))

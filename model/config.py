@@ -23,8 +23,8 @@ from pydantic import (
     model_validator,
 )
 
-from model import feature_names as fn
-from model.feature_names import memory_of
+from model.data import feature_names as fn
+from model.data.feature_names import memory_of
 from model.side_grammar import entry_text, parse_entry
 
 DEFAULT_PARAMS = Path("params.yaml")
@@ -173,7 +173,7 @@ class ProximityPair(_Section):
     radius_km: PositiveFloat = 50.0  # count b events within this distance of a
     near_km: PositiveFloat = 100.0  # a region considers locations within this distance of it
     use_positions: bool = True
-    # Precursors (model.features.precursors): closing compares the nearness now with the
+    # Precursors (model.data.features.precursors): closing compares the nearness now with the
     # nearness trend_window periods before; first contact is b within radius_km of a after
     # contact_memory periods without.
     trend_window: PositiveInt = 4
@@ -270,8 +270,8 @@ class ModelParams(_Section):
     # Training origins: how many periods of history before the first origin are skipped so
     # that decayed lags have warmed up (at least twice the longest half-life in use).
     burn_in: NonNegInt = 8
-    # How NUTS sees the region effects (model.clash_model.build_clash_model): auto centres the
-    # regions whose data pin their effect; the model is the same either way.
+    # How NUTS sees the region effects (model.inference.clash_model.build_clash_model): auto
+    # centres the regions whose data pin their effect; the model is the same either way.
     parameterisation: Literal["auto", "non_centred", "centred"] = "auto"
     priors: dict[str, PriorSpec]
     # The proximity block whose worth is measured (PSIS-LOO in the fit stage, skill in the
@@ -363,7 +363,8 @@ class DiagnosticsParams(_Section):
     bfmi_min: PositiveFloat = Field(0.3, description="smallest E-BFMI of any chain")
     pareto_k_bad: PositiveFloat = Field(0.7, description="Pareto k above this counts as bad")
     fail_on_gate: bool = Field(True, description="a failed gate fails the fit stage")
-    # Simpler (or richer) variants compared with the model by PSIS-LOO (model.diagnostics).
+    # Simpler (or richer) variants compared with the model by PSIS-LOO
+    # (model.inference.diagnostics).
     loo_variants: list[
         Literal["no_features", "no_proximity", "no_spatial", "no_dependence", "region_effects"]
     ] = Field(default_factory=lambda: ["region_effects"])

@@ -2,8 +2,8 @@
 
 The five checks of the gate (R-hat, bulk and tail ESS, divergences, E-BFMI) are declared once,
 in :data:`CHECKS`: each names its statistic, its threshold in params ``diagnostics`` and which
-side of it passes. :func:`model.diagnostics.gate` evaluates them after a fit, and the report
-shows them from the file. :class:`DiagnosticsMetrics` is what the fit stage writes to
+side of it passes. :func:`model.inference.diagnostics.gate` evaluates them after a fit, and the
+report shows them from the file. :class:`DiagnosticsMetrics` is what the fit stage writes to
 ``reports/metrics/diagnostics.json`` and what the report and the headline read back, with
 ``to_json``/``from_json`` as in :mod:`model.results`.
 """
@@ -23,7 +23,7 @@ from model.results import At, FlatResult, Number, optional_field, plain
 class Check:
     """One check of the diagnostics gate: a sampling statistic against a threshold of params.
 
-    ``key`` names the statistic (:func:`model.diagnostics.sampling_summary` and
+    ``key`` names the statistic (:func:`model.inference.diagnostics.sampling_summary` and
     ``diagnostics.json``), ``threshold`` its limit in params ``diagnostics``; ``upper``: the
     statistic must stay at or below the limit (else at or above). ``label`` and ``fmt`` are how
     the report shows it.
@@ -94,8 +94,8 @@ def failed_checks(results: Sequence[CheckResult]) -> list[str]:
 
 @dataclass(frozen=True)
 class SamplingSummary(FlatResult):
-    """Convergence of a fit (:func:`model.diagnostics.sampling_summary`); its speed is in the run
-    log (:mod:`model.timing`)."""
+    """Convergence of a fit (:func:`model.inference.diagnostics.sampling_summary`); its speed is in
+    the run log (:mod:`model.timing`)."""
 
     r_hat_max: float
     ess_bulk_min: float
@@ -142,8 +142,8 @@ class Loo:
 
 @dataclass(frozen=True)
 class ProximityLoo(FlatResult):
-    """The proximity block's PSIS-LOO worth (:func:`model.diagnostics.block_worth`): with minus
-    without, its SE, whether it is clear (beyond 2 SE), which of the two ships."""
+    """The proximity block's PSIS-LOO worth (:func:`model.inference.diagnostics.block_worth`): with
+    minus without, its SE, whether it is clear (beyond 2 SE), which of the two ships."""
 
     loo_diff: float
     loo_se: float

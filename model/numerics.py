@@ -1,8 +1,8 @@
 """Numerics that make a fit the same every run: one BLAS thread, strict IEEE arithmetic.
 
-Context managers around model compilation and sampling (:func:`model.sampling.fit`, the fit
-stage's prior check, :func:`model.clash_model.centred_regions`' prior median). The same seed
-then gives the same draws whatever the core count and whether PyTensor compiles the model
+Context managers around model compilation and sampling (:func:`model.inference.sampling.fit`, the
+fit stage's prior check, :func:`model.inference.clash_model.centred_regions`' prior median). The
+same seed then gives the same draws whatever the core count and whether PyTensor compiles the model
 afresh or loads it from its Numba cache.
 """
 

@@ -1,8 +1,8 @@
 """Where each artefact of a run lives, relative to the project root: the one home of the paths.
 
-Every stage, the report's loader (:mod:`model.artefacts`) and the notebooks take their paths
-from here. ``dvc.yaml`` must name the same files (DVC reads no Python); a test checks that every
-path here is declared there by the stage that writes it, and that each stage's outputs in
+Every stage, the report's loader (:mod:`model.reporting.artefacts`) and the notebooks take their
+paths from here. ``dvc.yaml`` must name the same files (DVC reads no Python); a test checks that
+every path here is declared there by the stage that writes it, and that each stage's outputs in
 ``dvc.yaml`` are here, so the two cannot drift apart. The run log :data:`TIMING` is the one
 file written that no stage declares.
 """
@@ -58,7 +58,7 @@ PROVENANCE_MD = Path("data/raw/PROVENANCE.md")
 #: declares it, so the outputs DVC hashes hold no time and equal inputs give equal bytes.
 TIMING = Path("reports/metrics/timing.json")
 
-#: Every artefact a stage writes, by key (the keys :func:`model.artefacts.load_run` uses).
+#: Every artefact a stage writes, by key (the keys :func:`model.reporting.artefacts.load_run` uses).
 ARTEFACTS: dict[str, Artefact] = {
     "events": Artefact(EVENTS, "ingest"),
     "positions": Artefact(POSITIONS, "ingest"),

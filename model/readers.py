@@ -1,14 +1,14 @@
 """One typed reader per pipeline artefact: the declared names and dtypes, or a loud refusal.
 
 Every artefact of :data:`model.paths.ARTEFACTS` that a stage, the report or a notebook reads is
-read here, except the posterior, whose reader is :func:`model.posterior.load_idata` (it also
-refuses a posterior fitted to other params or another panel). A reader checks that the file
+read here, except the posterior, whose reader is :func:`model.inference.posterior.load_idata` (it
+also refuses a posterior fitted to other params or another panel). A reader checks that the file
 holds the columns, variables, keys or attributes declared for it below and casts the declared
 dtypes: an outcome is an integer, whatever dtype the file kept it in. A missing name is a
 :class:`~model.errors.StageError` naming the file, the name and the stage that writes it.
 Nothing is guessed and nothing recomputed: what a caller needs, the stage that computes it
 writes under a declared name (``forecast.nc`` carries the forecast at the previous origin and
-the level breakdown, :mod:`model.forecast_context`).
+the level breakdown, :mod:`model.inference.forecast_context`).
 
 Text columns stay in the string dtype pandas reads them with (``str`` only casts numbers read
 as numbers); dates are parsed; integers are cast only when the values are whole.
@@ -26,10 +26,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from model import equation as eq
 from model import paths
+from model.data.panel_facts import FACT_ATTRS, PanelFacts
 from model.errors import StageError
-from model.panel_facts import FACT_ATTRS, PanelFacts
+from model.inference import equation as eq
 
 STR, INT, INT8, FLOAT, DATE = "str", "int64", "int8", "float64", "datetime64"
 
@@ -94,7 +94,6 @@ JSON_KEYS: dict[str, tuple[str, ...]] = {
     "panel_metrics": ("regions", "periods", "clash_rate", "missing_share"),
     "diagnostics": ("gate", "failed_checks"),
     "backtest": ("windows",),
-    "backtest_timing": ("wall_seconds",),
     "headline": ("gate",),
 }
 
@@ -299,7 +298,7 @@ def read_forecast_nc(root: Path | str) -> ForecastFile:
 
 
 #: The reader of each artefact the report and the notebooks load (the posterior's is
-#: :func:`model.posterior.load_idata`, which needs the params it must match).
+#: :func:`model.inference.posterior.load_idata`, which needs the params it must match).
 READERS: dict[str, Callable[[Path], Any]] = {
     **{key: (lambda root, k=key: read_table(root, k)) for key in TABLES},
     **{key: (lambda root, k=key: read_json(root, k)) for key in JSON_KEYS},
@@ -316,7 +315,7 @@ def read(root: Path | str, key: str) -> Any:
 def typed_idata(idata: xr.DataTree) -> xr.DataTree:
     """A loaded posterior checked for its declared groups (:data:`IDATA_GROUPS`), with the
     outcome :data:`OUTCOME` as ``int8`` wherever it is kept (PyMC stores the observed 0/1
-    outcomes as floats); :func:`model.posterior.load_idata` applies it."""
+    outcomes as floats); :func:`model.inference.posterior.load_idata` applies it."""
     lacking = [g for g in IDATA_GROUPS if g not in idata.children]
     if lacking:
         raise refusal("idata", f"missing groups {lacking}")

@@ -1,13 +1,13 @@
 """The results of a run as small frozen dataclasses, each owning one part of a metrics file.
 
-``backtest.json`` (:class:`BacktestMetrics`, built by :mod:`model.evaluation` and the backtest
-stage) is written from these and read back through them by the report, the headline and the
+``backtest.json`` (:class:`BacktestMetrics`, built by :mod:`model.backtesting.evaluation` and the
+backtest stage) is written from these and read back through them by the report, the headline and the
 stage; ``diagnostics.json`` has its own in :mod:`model.diagnostics_results`, on the same
 footing. Each class has ``to_json()``, returning exactly the dict the file holds (the keys of
 ``docs/interfaces.md``, in the order they are written, with the values as given), and
 ``from_json(d)``, which reads that dict back and raises :class:`~model.errors.StageError`
 naming the file and the key when one is missing. The forecasters and scores of a window come
-from :mod:`model.catalogue`.
+from :mod:`model.backtesting.catalogue`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from model.catalogue import (
+from model.backtesting.catalogue import (
     BASELINES,
     FORECASTERS,
     PER_STEP_SCORES,
@@ -107,7 +107,7 @@ class Interval(FlatResult):
 @dataclass(frozen=True)
 class Skill(Interval):
     """Skill against a baseline with its interval and the Diebold–Mariano p-value
-    (:func:`model.scoring.skill_with_uncertainty`)."""
+    (:func:`model.backtesting.scoring.skill_with_uncertainty`)."""
 
     dm_pvalue: Number
 
@@ -168,7 +168,7 @@ class StepScores(_ScoredRows):
 
 @dataclass(frozen=True)
 class Hindsight(FlatResult):
-    """The hindsight ceiling (:func:`model.evaluation.hindsight_ceiling`)."""
+    """The hindsight ceiling (:func:`model.backtesting.evaluation.hindsight_ceiling`)."""
 
     brier: Number
     log_score: Number
@@ -194,8 +194,9 @@ class WithinScores(_ScoredRows):
 
 @dataclass(frozen=True)
 class ProximityWorth:
-    """The proximity block's worth on one window (:func:`model.evaluation.proximity_worth`):
-    skill against ``reference`` with the block minus without it, and both models' scores;
+    """The proximity block's worth on one window
+    (:func:`model.backtesting.evaluation.proximity_worth`): skill against ``reference`` with the
+    block minus without it, and both models' scores;
     ``refit_every`` is added by the backtest stage."""
 
     reference: str
@@ -291,8 +292,8 @@ class FoldSummary(FlatResult):
 @dataclass(frozen=True)
 class BacktestMetrics:
     """``reports/metrics/backtest.json``: the horizon and the scores of each window
-    (:func:`model.evaluation.backtest_metrics`); the backtest stage adds the EWMA's half-life,
-    the folds, the comparison folds (only with the proximity comparison) and the failed
+    (:func:`model.backtesting.evaluation.backtest_metrics`); the backtest stage adds the EWMA's
+    half-life, the folds, the comparison folds (only with the proximity comparison) and the failed
     origins."""
 
     horizon: int

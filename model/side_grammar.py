@@ -1,7 +1,7 @@
 """The side pattern language of ``ingest.sides``: exact names, ``contains:`` and ``re:``.
 
 This module is the one home of the pattern language: :mod:`model.config` validates every entry
-with :func:`parse_entry` and :class:`model.sources.sides.SideMapper` matches actors with it. It
+with :func:`parse_entry` and :class:`model.data.sources.sides.SideMapper` matches actors with it. It
 imports nothing of the package, so that the settings do not depend on the source adapters. An
 entry is one of:
 

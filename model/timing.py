@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     import xarray as xr
 
 #: Attributes that say when or how long: ``created_at`` and ``sampling_time`` (PyMC and ArviZ,
-#: on every group) and ``sampling_seconds`` (:func:`model.sampling.fit`, on the root).
+#: on every group) and ``sampling_seconds`` (:func:`model.inference.sampling.fit`, on the root).
 CLOCK_ATTRS = ("created_at", "sampling_time", "sampling_seconds")
 
 
@@ -84,8 +84,8 @@ def _finite(x: float) -> float | None:
 
 
 def sampling(idata: xr.DataTree, ess_bulk_min: float) -> dict[str, float | None]:
-    """The speed of a fit: ``sampling_seconds`` (from :func:`model.sampling.fit`'s attribute)
-    and ``ess_bulk_per_second`` (``ess_bulk_min`` over it); None where not measured."""
+    """The speed of a fit: ``sampling_seconds`` (from :func:`model.inference.sampling.fit`'s
+    attribute) and ``ess_bulk_per_second`` (``ess_bulk_min`` over it); None where not measured."""
     seconds = float(idata.attrs.get("sampling_seconds", float("nan")))
     per_second = ess_bulk_min / seconds if seconds > 0 else float("nan")
     return {"sampling_seconds": _finite(seconds), "ess_bulk_per_second": _finite(per_second)}

@@ -16,7 +16,7 @@
 #
 # What went into the model: the coded incidents that ingest kept (and what it rejected and
 # why), and the region × period panel built from them — clash outcome, counts and features.
-# Reads the pipeline's artefacts through `model.artefacts.load_run`; writes nothing.
+# Reads the pipeline's artefacts through `model.reporting.artefacts.load_run`; writes nothing.
 # Set `CLASHCAST_ROOT` to read another run (default: the repository this notebook is in).
 
 # %%
@@ -29,7 +29,7 @@ import pandas as pd
 from IPython.display import display
 from matplotlib.figure import Figure
 
-from model.artefacts import load_run
+from model.reporting.artefacts import load_run
 
 ROOT = Path(os.environ.get("CLASHCAST_ROOT", Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()))
 run = load_run(ROOT)

@@ -17,7 +17,7 @@
 # Is the fitted model believable? Convergence, the posterior predictive check, LOO-PIT
 # calibration, pair plots of the hyper-parameters (with divergences), prior against posterior,
 # and the PSIS-LOO comparison with simpler variants. ArviZ 1.x (`arviz_plots`, `arviz_stats`).
-# Reads the pipeline's artefacts through `model.artefacts.load_run`; writes nothing.
+# Reads the pipeline's artefacts through `model.reporting.artefacts.load_run`; writes nothing.
 
 # %%
 # %matplotlib inline
@@ -34,8 +34,8 @@ from IPython.display import display
 from matplotlib.figure import Figure
 
 from model import timing
-from model.artefacts import load_run
-from model.diagnostics import HYPER as HYPER_CANDIDATES
+from model.reporting.artefacts import load_run
+from model.inference.diagnostics import HYPER as HYPER_CANDIDATES
 
 ROOT = Path(os.environ.get("CLASHCAST_ROOT", Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()))
 run = load_run(ROOT)
@@ -64,10 +64,10 @@ display(azs.summary(idata, var_names=HYPER + [v for v in ("beta_mu",) if v in po
 # The outcome is binary, so the check is a calibration curve (PAVA) of the posterior predictive
 # against the observations, plus the overall clash rate as a test statistic. Each training block
 # is an origin and the H weeks after it; replicated blocks are drawn as the model generates them
-# (each block's shared effect, then its weeks), by `model.diagnostics.posterior_predictive_blocks`.
+# (each block's shared effect, then its weeks), by `model.inference.diagnostics.posterior_predictive_blocks`.
 
 # %%
-from model.diagnostics import posterior_predictive_blocks
+from model.inference.diagnostics import posterior_predictive_blocks
 
 dt = idata.copy()
 reps, _ = posterior_predictive_blocks(idata, n_draws=200, seed=0)

@@ -16,7 +16,7 @@
 #
 # The forecast behind the report, region by region, the scenarios, and how such forecasts did on
 # data they had not seen: scores by step and origin against each baseline, skill with intervals,
-# calibration. Reads the pipeline's artefacts through `model.artefacts.load_run`; writes nothing.
+# calibration. Reads the pipeline's artefacts through `model.reporting.artefacts.load_run`; writes nothing.
 
 # %%
 # %matplotlib inline
@@ -28,8 +28,8 @@ import pandas as pd
 from IPython.display import display
 from matplotlib.figure import Figure
 
-from model import plots
-from model.artefacts import contributions, level_breakdown, load_run, p_any_draws, previous_origin
+from model.reporting import plots
+from model.reporting.artefacts import contributions, level_breakdown, load_run, p_any_draws, previous_origin
 
 ROOT = Path(os.environ.get("CLASHCAST_ROOT", Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()))
 run = load_run(ROOT)

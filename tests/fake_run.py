@@ -21,10 +21,10 @@ import pandas as pd
 import xarray as xr
 
 from model.config import read_params
-from model.diagnostics import pointwise_loo
-from model.forecast_context import forecast_context
-from model.panel_facts import PanelFacts
-from model.posterior import expected_attrs
+from model.data.panel_facts import PanelFacts
+from model.inference.diagnostics import pointwise_loo
+from model.inference.forecast_context import forecast_context
+from model.inference.posterior import expected_attrs
 
 SCRIPT = "<script>alert(1)</script>"
 ONERROR = "<img src=x onerror=alert(1)>"
@@ -435,7 +435,7 @@ def _backtest(
     rng: np.random.Generator, panel: xr.Dataset
 ) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
     """Prediction rows (per step and within H) and the backtest.json the stage would score."""
-    from model.evaluation import summarise_backtest
+    from model.backtesting.evaluation import summarise_backtest
 
     periods = pd.DatetimeIndex(panel.period.values)
     origins = periods[-14:-HORIZON]

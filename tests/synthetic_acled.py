@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from model.sources.acled import COLUMNS
+from model.data.sources.acled import COLUMNS
 
 START, END = dt.date(2017, 1, 2), dt.date(2024, 12, 29)
 ISO = {"Syria": 760, "Iraq": 368}

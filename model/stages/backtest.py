@@ -32,7 +32,7 @@ from typing import Any
 import xarray as xr
 
 from model import io
-from model.backtest import (
+from model.backtesting.backtest import (
     BacktestResult,
     FoldConfig,
     backtest_origins,
@@ -42,11 +42,12 @@ from model.backtest import (
     run_backtest,
     split_windows,
 )
-from model.baselines import Rates
+from model.backtesting.baselines import Rates
+from model.backtesting.evaluation import backtest_metrics, in_window, scores_by_origin
+from model.backtesting.scoring import reliability_table
 from model.config import DaskParams, Params
+from model.data.panel_facts import PanelFacts
 from model.errors import StageError
-from model.evaluation import backtest_metrics, in_window, scores_by_origin
-from model.panel_facts import PanelFacts
 from model.paths import (
     BACKTEST_METRICS,
     BACKTEST_SCORES,
@@ -58,7 +59,6 @@ from model.paths import (
 )
 from model.readers import read_panel
 from model.results import BacktestMetrics, FoldSummary
-from model.scoring import reliability_table
 from model.timing import record as record_timing
 
 _log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ Reads ``data/interim/events.parquet`` and ``positions.parquet`` (ingest), the pa
 region and proximity pair (``panel.proximity``), the closest opposing-side events of the
 trailing window at the forecast origin (``forecast.origin``, default the panel's last period)
 and the side's active positions, with date, actors, category and distance in km
-(:mod:`model.evidence`). The report lists them for its top regions.
+(:mod:`model.reporting.evidence`). The report lists them for its top regions.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from model import io
 from model import readers as rd
 from model.config import Params
 from model.errors import StageError
-from model.evidence import COLUMNS, proximity_evidence
 from model.paths import EVIDENCE
+from model.reporting.evidence import COLUMNS, proximity_evidence
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ TOP = 5
 
 def run(params: Params, root: Path) -> None:
     """Write ``reports/evidence.csv`` (see the module docstring)."""
-    from model.regions import load_regions  # shapely and the boundaries
+    from model.data.regions import load_regions  # shapely and the boundaries
 
     root = Path(root)
     events = rd.read_table(root, "events")

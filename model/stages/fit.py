@@ -22,16 +22,16 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from model import diagnostics as diag
 from model import io, timing
-from model.clash_model import design_from_params, model_from_params
 from model.config import FitParams, ModelParams, Params, RuntimeParams
 from model.diagnostics_results import DiagnosticsMetrics, Loo, ProximityLoo, SamplingSummary
 from model.errors import GateFailed, StageError
+from model.inference import diagnostics as diag
+from model.inference.clash_model import design_from_params, model_from_params
+from model.inference.posterior import posterior_attrs, save_idata
+from model.inference.sampling import fit_with_params, sample_prior_predictive
 from model.paths import DIAGNOSTIC_FIGURES, DIAGNOSTICS, IDATA, PANEL
-from model.posterior import posterior_attrs, save_idata
 from model.readers import read_panel
-from model.sampling import fit_with_params, sample_prior_predictive
 
 _log = logging.getLogger(__name__)
 

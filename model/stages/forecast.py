@@ -4,8 +4,8 @@ Inputs: ``data/processed/panel.nc``, ``data/fitted/idata.nc`` (refused unless fi
 panel with these model params). Outputs: ``data/forecast/forecast.nc`` (``p`` with dims
 ``region, horizon, draw`` and ``p_any_within``, P(any clash in steps 1..horizon) from the joint
 model; the forecast at the previous origin and the level breakdown by region,
-:mod:`model.forecast_context`), ``reports/forecast.csv`` and ``reports/scenarios.csv`` — the
-CSVs carry no timings, hosts or commits, so a re-run with the same inputs is byte-identical.
+:mod:`model.inference.forecast_context`), ``reports/forecast.csv`` and ``reports/scenarios.csv`` —
+the CSVs carry no timings, hosts or commits, so a re-run with the same inputs is byte-identical.
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from model import io
 from model import readers as rd
 from model.config import Params
 from model.errors import StageError
-from model.forecast import forecast_draws, resolve_origin, summarise, within_draws
-from model.forecast_context import forecast_context
+from model.inference.forecast import forecast_draws, resolve_origin, summarise, within_draws
+from model.inference.forecast_context import forecast_context
+from model.inference.posterior import ProvenanceMismatch, expected_attrs, load_idata
+from model.inference.scenarios import run_scenarios
 from model.paths import FORECAST_CSV, FORECAST_NC, IDATA, SCENARIOS_CSV
-from model.posterior import ProvenanceMismatch, expected_attrs, load_idata
 from model.provenance import stamp
-from model.scenarios import run_scenarios
 
 _log = logging.getLogger(__name__)
 

@@ -1,4 +1,5 @@
-"""The ``ingest`` stage: every source through its adapter (:func:`model.ingest.ingest`), written.
+"""The ``ingest`` stage: every source through its adapter (:func:`model.data.ingest.ingest`),
+written.
 
 Outputs (all written only after every source and the positions were read, each atomically):
 ``data/interim/events.parquet``, ``data/interim/positions.parquet``,
@@ -16,11 +17,11 @@ from pathlib import Path
 
 from model import io
 from model.config import Params
-from model.ingest import ingest, neutralised
+from model.data.ingest import ingest, neutralised
+from model.data.schema import empty_positions
+from model.data.sources.actors import unmatched_warnings
 from model.paths import EVENTS, INGEST_METRICS, POSITIONS, REJECTED
 from model.provenance import content_stamp
-from model.schema import empty_positions
-from model.sources.actors import unmatched_warnings
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The ``panel`` stage: kept events + positions + regions → ``data/processed/panel.nc``.
 
 Reads ``data/interim/events.parquet`` and ``data/interim/positions.parquet`` (written by
-``ingest``) and the boundaries through :func:`model.regions.load_regions`; writes the panel and
+``ingest``) and the boundaries through :func:`model.data.regions.load_regions`; writes the panel and
 ``reports/metrics/panel.json`` atomically (docs/interfaces.md); the stage's time goes to the
 run log (:mod:`model.timing`), not into either.
 """
@@ -12,9 +12,9 @@ import logging
 from pathlib import Path
 
 from model.config import Params
+from model.data.panel import blank_start_positions, build_panel, panel_summary
 from model.errors import StageError
 from model.io import write_json, write_netcdf
-from model.panel import blank_start_positions, build_panel, panel_summary
 from model.paths import EVENTS, PANEL, PANEL_METRICS, POSITIONS
 from model.provenance import content_stamp
 from model.readers import read_positions, read_table
@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 def run(params: Params, root: Path) -> None:
     """Build the panel from the ingest outputs and write it with its metrics."""
-    from model.regions import load_regions  # the regions module loads shapely and boundaries
+    from model.data.regions import load_regions  # the regions module loads shapely and boundaries
 
     root = Path(root)
     events_path, positions_path = root / EVENTS, root / POSITIONS

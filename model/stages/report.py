@@ -1,11 +1,11 @@
 """``clashcast report``: the forecast report as ``reports/forecast.html`` and ``.pdf``, and the
 run's headline figures as ``reports/metrics/headline.json`` (the one DVC metrics file).
 
-Reads every artefact through :func:`model.artefacts.load_run`, builds one context and renders it
-twice. Both files are written atomically (``model.io``), and only after both renderings have
-succeeded, so a failure leaves the previous pair in place. The headline
-(:func:`model.headline.headline_metrics`) quotes the diagnostics and the backtest. None of the
-three holds a time or date: equal inputs render equal bytes (timings: :mod:`model.timing`).
+Reads every artefact through :func:`model.reporting.artefacts.load_run`, builds one context and
+renders it twice. Both files are written atomically (``model.io``), and only after both renderings
+have succeeded, so a failure leaves the previous pair in place. The headline
+(:func:`model.reporting.headline.headline_metrics`) quotes the diagnostics and the backtest. None
+of the three holds a time or date: equal inputs render equal bytes (timings: :mod:`model.timing`).
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ import logging
 import time
 from pathlib import Path
 
-from model.artefacts import Run, load_run
 from model.config import Params
-from model.headline import headline_metrics
 from model.io import write_bytes, write_json, write_text
 from model.paths import HEADLINE, REPORT_HTML, REPORT_PDF
+from model.reporting.artefacts import Run, load_run
+from model.reporting.headline import headline_metrics
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ def run(params: Params, root: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
-    from model.report import build_context, render_html, render_pdf
+    from model.reporting.report import build_context, render_html, render_pdf
 
     logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)  # a line per page
     t0 = time.perf_counter()

@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 from conftest import ROOT
 
+from clashcast_testing.simulate import Truth, simulate_panel
 from model import paths
 from model import timing as run_log
 from model.config import BacktestParams, DaskParams, read_params
 from model.errors import StageError
-from model.simulate import Truth, simulate_panel
 from model.stages import backtest as stage
 
 FEATURES = ["clash_decay_hl1", "clash_decay_hl4", "since_clash"]

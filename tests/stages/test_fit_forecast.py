@@ -16,9 +16,9 @@ import xarray as xr
 import yaml
 from pymc.testing import mock_sample
 
+from clashcast_testing.simulate import simulate_panel
 from model import io
 from model.cli import main
-from model.simulate import simulate_panel
 
 ROOT = Path(__file__).resolve().parents[2]
 FEATURES = ["clash_decay_hl1", "since_clash", "prox_us_coalition__armed_group_near"]

@@ -15,13 +15,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from model import ingest as ingest_lib
 from model import paths, provenance
 from model.cli import main
 from model.config import parse_params, read_params
+from model.data import ingest as ingest_lib
+from model.data.schema import EVENTS, POSITIONS, validate
+from model.data.sources.reading import printable
 from model.errors import StageError
-from model.schema import EVENTS, POSITIONS, validate
-from model.sources.reading import printable
 from model.stages import ingest as stage
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,9 +10,9 @@ import pytest
 from fake_run import build_fake_run
 from pypdf import PdfReader
 
-from model import report
 from model.cli import main
 from model.config import read_params
+from model.reporting import report
 from model.stages import report as report_stage
 
 

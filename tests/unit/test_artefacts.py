@@ -15,7 +15,9 @@ import pytest
 import xarray as xr
 from fake_run import REGIONS, build_fake_run
 
-from model.artefacts import (
+from model.errors import StageError
+from model.inference.forecast import forecast_draws, within_draws
+from model.reporting.artefacts import (
     RECOMPUTED,
     constant_scales,
     contributions,
@@ -25,8 +27,6 @@ from model.artefacts import (
     p_any_draws,
     previous_origin,
 )
-from model.errors import StageError
-from model.forecast import forecast_draws, within_draws
 
 
 @pytest.fixture(scope="module")
@@ -151,7 +151,7 @@ def test_the_previous_origin_is_what_the_report_recomputed_before(fake_root: Pat
 
 
 def test_the_level_breakdown_is_what_the_report_recomputed_before(fake_root: Path) -> None:
-    from model.features import decayed_share, decayed_sum
+    from model.data.features import decayed_share, decayed_sum
 
     run = load_run(fake_root)
     regions = ["West", "North"]
@@ -174,7 +174,9 @@ def test_the_level_breakdown_is_what_the_report_recomputed_before(fake_root: Pat
 
 
 def test_loader_imports_no_plotting_or_templating() -> None:
-    code = "import sys, model.artefacts; print({'matplotlib', 'jinja2'} & set(sys.modules))"
+    code = (
+        "import sys, model.reporting.artefacts; print({'matplotlib', 'jinja2'} & set(sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "set()"
 

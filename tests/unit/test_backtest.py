@@ -6,9 +6,9 @@ import pytest
 import xarray as xr
 from conftest import ROOT
 
-from model import backtest as bt
+from clashcast_testing.simulate import Truth, simulate_panel
+from model.backtesting import backtest as bt
 from model.config import read_params
-from model.simulate import Truth, simulate_panel
 
 FEATURES = ("clash_decay_hl1", "clash_decay_hl4", "since_clash")
 
@@ -132,7 +132,7 @@ def test_no_look_ahead_real_fit_poisoned_future_changes_nothing():
 def test_a_comparison_fold_scores_the_model_with_and_without_its_proximity_block():
     """The shipped model does without the block: a comparison fold fits both variants with the
     fold's seed and budget, so its "without" column is the model's own forecast at that fold."""
-    from model.evaluation import proximity_worth
+    from model.backtesting.evaluation import proximity_worth
 
     params = read_params(ROOT / "params.yaml")
     feats = [*FEATURES, "prox_a__b_near"]
@@ -168,7 +168,7 @@ def test_a_comparison_fold_scores_the_model_with_and_without_its_proximity_block
 def test_the_comparison_columns_join_the_step_rows_and_a_failed_fold_leaves_gaps():
     """Comparison rows join the step rows by origin, region and step; the origins of a failed
     comparison fold keep NaN, and the block's worth is scored on the rows that have both."""
-    from model.evaluation import proximity_worth
+    from model.backtesting.evaluation import proximity_worth
 
     rng = np.random.default_rng(3)
     origins = pd.date_range("2020-01-06", periods=6, freq="W-MON")

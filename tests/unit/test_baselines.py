@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from model import baselines
-from model.baselines import Rates
+from model.backtesting import baselines
+from model.backtesting.baselines import Rates
 
 
 def tiny_panel(clash_any: list[list[int]], feature: list[list[float]] | None = None) -> xr.Dataset:

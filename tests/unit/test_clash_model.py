@@ -11,7 +11,9 @@ import pytensor.tensor as pt
 import pytest
 from conftest import PRIORS as TEST_PRIORS
 
-from model.clash_model import (
+from clashcast_testing.simulate import Truth, simulate_panel
+from model.config import PriorSpec
+from model.inference.clash_model import (
     block_logp,
     build_clash_model,
     centred_regions,
@@ -19,8 +21,6 @@ from model.clash_model import (
     stored_var_names,
     zero_sum_within,
 )
-from model.config import PriorSpec
-from model.simulate import Truth, simulate_panel
 
 FEATURES = ["clash_decay_hl1", "since_clash", "prox_a__b_near"]
 PRIORS = {k: PriorSpec(**v) for k, v in TEST_PRIORS.items()}
@@ -255,7 +255,7 @@ def test_offset_is_recorded_with_its_name(panel):
 
 def test_importing_the_model_loads_no_plotting_or_templates():
     code = (
-        "import sys, model.clash_model; "
+        "import sys, model.inference.clash_model; "
         "print(sorted(m for m in ('matplotlib', 'jinja2') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

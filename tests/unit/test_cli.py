@@ -32,5 +32,5 @@ def test_a_stage_run_tells_the_user_what_it_did_through_module_loggers(tmp_path)
     assert any(
         " model.stages.ingest INFO reading 1 source(s) and the positions" in x for x in lines
     )
-    assert any(" model.ingest INFO ucdp_ged_iraq: 7473 read" in x and " s" in x for x in lines)
+    assert any(" model.data.ingest INFO ucdp_ged_iraq: 7473 read" in x and " s" in x for x in lines)
     assert any(" model.cli INFO ingest done in " in x for x in lines), proc.stderr

@@ -190,11 +190,14 @@ def test_contact_categories_must_be_coded_by_ingest(raw: dict) -> None:
 
 def test_the_settings_import_no_source_adapter() -> None:
     """The side grammar sits below the adapters (model.side_grammar): an edit to how a source is
-    read must not make every stage that loads params depend on model/sources."""
+    read must not make every stage that loads params depend on model/data/sources."""
     import subprocess
     import sys
 
-    code = "import sys, model.config; print(sorted(m for m in sys.modules if 'model.sources' in m))"
+    code = (
+        "import sys, model.config; "
+        "print(sorted(m for m in sys.modules if 'model.data.sources' in m))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

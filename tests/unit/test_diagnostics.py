@@ -5,7 +5,7 @@ import pytest
 import xarray as xr
 
 from model.config import DiagnosticsParams, ModelParams, PriorSpec
-from model.diagnostics import (
+from model.inference.diagnostics import (
     gate,
     pareto_k_counts,
     prior_predictive_summary,
@@ -105,9 +105,12 @@ def test_replicated_blocks_have_every_step_without_coefficients():
     import pymc as pm
     from conftest import PRIORS
 
-    from model.clash_model import build_clash_model, make_design
-    from model.diagnostics import posterior_predictive_blocks, posterior_predictive_region_rates
-    from model.simulate import simulate_panel
+    from clashcast_testing.simulate import simulate_panel
+    from model.inference.clash_model import build_clash_model, make_design
+    from model.inference.diagnostics import (
+        posterior_predictive_blocks,
+        posterior_predictive_region_rates,
+    )
 
     panel = simulate_panel(1, 3, 30, ["clash_decay_hl1"], seed=2)
     panel["level"] = panel["clash_decay_hl1"] - 2.0

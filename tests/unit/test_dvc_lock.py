@@ -50,7 +50,7 @@ def test_stale_sources_ignore_missing_artefacts() -> None:
         "fit": [
             {
                 "changed deps": {
-                    "model/clash_model.py": "modified",
+                    "model/inference/clash_model.py": "modified",
                     "data/processed/panel.nc": "deleted",
                 }
             },
@@ -59,9 +59,9 @@ def test_stale_sources_ignore_missing_artefacts() -> None:
         "ingest": [{"changed params": {"params.yaml": {"ingest.window": "modified"}}}],
         "panel": [{"changed deps": {"data/raw": "modified"}}],
     }
-    tracked = ["model/clash_model.py", "data/raw/PROVENANCE.md"]
+    tracked = ["model/inference/clash_model.py", "data/raw/PROVENANCE.md"]
     assert stale_sources(status, tracked) == [
-        "fit: model/clash_model.py modified",
+        "fit: model/inference/clash_model.py modified",
         "ingest: params params.yaml {'ingest.window': 'modified'}",
         "panel: data/raw modified",
     ]

@@ -13,9 +13,9 @@ import pandas as pd
 import yaml
 from conftest import ROOT
 
-from model import evaluation as ev
 from model import paths
-from model.scoring import reliability_table
+from model.backtesting import evaluation as ev
+from model.backtesting.scoring import reliability_table
 
 from .test_evaluation import fake_rows
 

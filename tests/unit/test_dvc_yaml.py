@@ -75,8 +75,8 @@ def declared_modules(stage: str) -> set[str]:
 @pytest.mark.parametrize("stage", list(STAGES))
 def test_each_stage_lists_exactly_the_modules_it_runs(stage: str) -> None:
     declared, used = declared_modules(stage), stage_modules(stage)
-    if stage == "ingest":  # adapters are imported by name (model.sources.<format>)
-        used |= {p for p in declared if p.startswith("model/sources/")}
+    if stage == "ingest":  # adapters are imported by name (model.data.sources.<format>)
+        used |= {p for p in declared if p.startswith("model/data/sources/")}
     assert not used - declared, f"{stage}: add to dvc.yaml deps: {sorted(used - declared)}"
     assert not declared - used, f"{stage}: not imported: {sorted(declared - used)}"
 

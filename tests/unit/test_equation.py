@@ -7,11 +7,12 @@ import pytest
 import xarray as xr
 from conftest import PRIORS as TEST_PRIORS
 
-from model import equation as eq
-from model.blocks import OFFSET_DIM, offset_scale
-from model.clash_model import block_logp, build_clash_model, make_design
+from clashcast_testing.simulate import fake_posterior, simulate_panel
 from model.config import PriorSpec
-from model.forecast import (
+from model.inference import equation as eq
+from model.inference.blocks import OFFSET_DIM, offset_scale
+from model.inference.clash_model import block_logp, build_clash_model, make_design
+from model.inference.forecast import (
     SAMPLE,
     _stacked_posterior,
     block_scale,
@@ -22,8 +23,7 @@ from model.forecast import (
     linear_predictor,
     offset_name,
 )
-from model.simulate import fake_posterior, simulate_panel
-from model.standardise import standardised
+from model.inference.standardise import standardised
 
 PRIORS = {k: PriorSpec(**v) for k, v in TEST_PRIORS.items()}
 FEATURES = ["x1", "x2", "x3", "x4", "x5", "x6", "x7"]
@@ -32,7 +32,8 @@ TERMS = ("level", "offset", "sigma", "features", "cv")
 
 
 def _parameters(rng, n_draw=(), n_row=9, n_h=4, n_f=7, cv_pos=(1, 2, 4)):
-    """Random inputs of :func:`model.equation.linear_predictor` (``n_draw``: sample dims)."""
+    """Random inputs of :func:`model.inference.equation.linear_predictor` (``n_draw``: sample
+    dims)."""
     return {
         "level": rng.normal(-1, 1, (*n_draw, n_row)),
         "offset": rng.normal(-2, 1, n_row),

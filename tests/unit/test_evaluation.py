@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model import evaluation as ev
-from model.baselines import BASELINES, FORECASTERS, WITHIN_FORECASTERS
-from model.scoring import reliability_table
+from model.backtesting import evaluation as ev
+from model.backtesting.baselines import BASELINES, FORECASTERS, WITHIN_FORECASTERS
+from model.backtesting.scoring import reliability_table
 
 
 def fake_rows(n_origins: int = 12, n_regions: int = 5, horizon: int = 2):

@@ -6,8 +6,8 @@ import pytest
 import shapely
 
 from model.config import ProximityPair
-from model.evidence import COLUMNS, pair_evidence, proximity_evidence
-from model.regions import haversine_km
+from model.data.regions import haversine_km
+from model.reporting.evidence import COLUMNS, pair_evidence, proximity_evidence
 
 GEOM = {"w": shapely.box(0, 0, 1, 1), "e": shapely.box(1, 0, 2, 1), "far": shapely.box(9, 0, 10, 1)}
 

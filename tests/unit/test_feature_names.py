@@ -2,9 +2,9 @@
 
 import pytest
 
-from model import feature_names as fn
 from model.config import PanelParams
-from model.panel import feature_names
+from model.data import feature_names as fn
+from model.data.panel import feature_names
 
 
 @pytest.mark.parametrize(

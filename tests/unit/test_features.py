@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from model.features import (
+from model.data.features import (
     active_positions,
     closing,
     decayed_share_logit,
@@ -21,7 +21,7 @@ from model.features import (
     proximity,
     trailing_sum,
 )
-from model.regions import EARTH_RADIUS_KM, haversine_km
+from model.data.regions import EARTH_RADIUS_KM, haversine_km
 
 KM_PER_DEG = np.pi * EARTH_RADIUS_KM / 180  # one degree of a great circle, ≈ 111.195 km
 

@@ -6,9 +6,10 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from model.blocks import quadrature
-from model.clash_model import make_design
-from model.forecast import (
+from clashcast_testing.simulate import fake_posterior, simulate_panel
+from model.inference.blocks import quadrature
+from model.inference.clash_model import make_design
+from model.inference.forecast import (
     block_effects,
     forecast_draws,
     independent_within,
@@ -16,7 +17,6 @@ from model.forecast import (
     within_draws,
 )
 from model.readers import TABLES
-from model.simulate import fake_posterior, simulate_panel
 
 FEATURES = ["clash_decay_hl1", "since_clash"]
 

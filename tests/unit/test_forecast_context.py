@@ -11,10 +11,10 @@ import xarray as xr
 from fake_run import build_fake_run
 
 from model import readers as rd
-from model.forecast_context import forecast_context, level_breakdown, previous_forecast
+from model.inference.forecast_context import forecast_context, level_breakdown, previous_forecast
+from model.inference.posterior import load_idata
 from model.io import write_netcdf
 from model.paths import FORECAST_NC
-from model.posterior import load_idata
 
 
 @pytest.fixture(scope="module")

@@ -15,11 +15,11 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from model.config import SourceSpec, read_params
+from model.data.ingest import read_source
+from model.data.regions import load_regions
+from model.data.schema import EVENTS, validate
+from model.data.sources.common import SourceContext
 from model.errors import StageError
-from model.ingest import read_source
-from model.regions import load_regions
-from model.schema import EVENTS, validate
-from model.sources.common import SourceContext
 
 HEADERS = {
     "canonical": [

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 from fake_run import fake_diagnostics
 
-from model import evaluation as ev
-from model.headline import headline_metrics
+from model.backtesting import evaluation as ev
+from model.reporting.headline import headline_metrics
 
 from .test_evaluation import fake_rows
 

@@ -13,8 +13,8 @@ from sklearn.calibration import calibration_curve
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from model.baselines import fit_logistic
-from model.scoring import auc_pr, auc_roc, expected_calibration_error, reliability_curve
+from model.backtesting.baselines import fit_logistic
+from model.backtesting.scoring import auc_pr, auc_roc, expected_calibration_error, reliability_curve
 
 CASES = [
     # seed, rows, prevalence, decimals (None: continuous forecasts; 2: many ties)

@@ -12,9 +12,9 @@ import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from model import feature_names as fn
 from model.config import PanelParams, Window
-from model.panel import build_panel, feature_names, make_periods, panel_summary
+from model.data import feature_names as fn
+from model.data.panel import build_panel, feature_names, make_periods, panel_summary
 
 # Four 1°×1° squares in a row (A B C D, A–B–C touching), D off on its own, 2° east of C.
 GEOMETRY = {
@@ -372,7 +372,7 @@ def test_copresence_needs_both_sides_and_no_event_between_them():
 def test_contact_categories_are_decayed_counts_of_their_own():
     events = random_events(200, 3)
     ds = build(events, params=panel_params(contact_categories=["ns"], contact_half_life=2))
-    from model.features import decayed_sum
+    from model.data.features import decayed_sum
 
     expected = np.log1p(decayed_sum(ds["count_ns"].values, 2))
     np.testing.assert_allclose(ds["contact_ns_hl2"].values, expected)

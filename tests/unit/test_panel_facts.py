@@ -7,8 +7,8 @@ import json
 import pytest
 
 from model.config import PanelParams
+from model.data.panel_facts import FACT_ATTRS, PanelFacts
 from model.errors import StageError
-from model.panel_facts import FACT_ATTRS, PanelFacts
 
 
 def _params(freq: str = "W-MON") -> PanelParams:

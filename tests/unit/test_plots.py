@@ -9,8 +9,8 @@ from fake_run import REGIONS, build_fake_run
 from matplotlib.figure import Figure
 from shapely.geometry import box
 
-from model import plots
-from model.artefacts import Run, contributions, load_run
+from model.reporting import plots
+from model.reporting.artefacts import Run, contributions, load_run
 
 
 @pytest.fixture(scope="module")

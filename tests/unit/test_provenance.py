@@ -94,16 +94,16 @@ def test_code_sha256_is_a_function_of_paths_and_bytes_only(tmp_path) -> None:
 def test_a_stage_hashes_only_the_code_dvc_yaml_lists_for_it(tmp_path) -> None:
     """An edit to the report's module must leave the fit's stamp, and so idata.nc, unchanged:
     DVC does not re-run the fit for it, and a fresh clone's full run must write the same bytes."""
-    package = _package(tmp_path, {"a.py": "", "report.py": "", "sources/s.py": ""})
+    package = _package(tmp_path, {"a.py": "", "reporting/report.py": "", "data/sources/s.py": ""})
     (tmp_path / "dvc.yaml").write_text(
-        "stages:\n  fit:\n    deps: [model/a.py, model/sources, data/raw]\n"
-        "  report:\n    deps: [model/report.py]\n"
+        "stages:\n  fit:\n    deps: [model/a.py, model/data/sources, data/raw]\n"
+        "  report:\n    deps: [model/reporting/report.py]\n"
     )
     fit, report, everything = (code_sha256(s, package) for s in ("fit", "report", None))
     assert len({fit, report, everything}) == 3
-    (package / "report.py").write_text("changed = True\n")
+    (package / "reporting" / "report.py").write_text("changed = True\n")
     assert code_sha256("fit", package) == fit
     assert code_sha256("report", package) != report
-    (package / "sources" / "s.py").write_text("changed = True\n")  # a folder dep: every file
+    (package / "data" / "sources" / "s.py").write_text("changed = True\n")  # a folder dep: every file
     assert code_sha256("fit", package) != fit
     assert code_sha256("unknown", package) == code_sha256(None, package)  # not in dvc.yaml

@@ -1,21 +1,21 @@
 """The proximity block's worth is found when the data have it and only then (real NUTS).
 
-Two simulated panels (model.simulate_blocks.simulate_proximity_panel): one whose clashes follow
-+1 logit per SD of the nearness of the two sides, one where nearness carries nothing. On each
-the model with the block and the model without it are fitted, as the fit stage does, and
-compared by PSIS-LOO (model.diagnostics.block_worth). Four fits: 124 s of CPU (9 min of wall
-time on a busy 2-core machine), so the module is marked slow.
+Two simulated panels (clashcast_testing.simulate_blocks.simulate_proximity_panel): one whose
+clashes follow +1 logit per SD of the nearness of the two sides, one where nearness carries
+nothing. On each the model with the block and the model without it are fitted, as the fit stage
+does, and compared by PSIS-LOO (model.inference.diagnostics.block_worth). Four fits: 124 s of CPU
+(9 min of wall time on a busy 2-core machine), so the module is marked slow.
 """
 
 import numpy as np
 import pytest
 from conftest import PRIORS as TEST_PRIORS
 
-from model.clash_model import build_clash_model, make_design
+from clashcast_testing.simulate_blocks import OFFSET, PROXIMITY, simulate_proximity_panel
 from model.config import PriorSpec
-from model.diagnostics import block_worth
-from model.sampling import fit
-from model.simulate_blocks import OFFSET, PROXIMITY, simulate_proximity_panel
+from model.inference.clash_model import build_clash_model, make_design
+from model.inference.diagnostics import block_worth
+from model.inference.sampling import fit
 
 pytestmark = pytest.mark.slow
 

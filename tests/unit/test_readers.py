@@ -12,11 +12,11 @@ import xarray as xr
 
 from model import paths
 from model import readers as rd
+from model.data.panel_facts import PanelFacts
+from model.data.schema import EVENTS, POSITIONS, REJECTED
 from model.errors import StageError
+from model.inference.posterior import load_idata, save_idata
 from model.io import write_netcdf
-from model.panel_facts import PanelFacts
-from model.posterior import load_idata, save_idata
-from model.schema import EVENTS, POSITIONS, REJECTED
 
 
 def _write(root: Path, key: str, write) -> Path:
@@ -28,7 +28,7 @@ def _write(root: Path, key: str, write) -> Path:
 
 def test_every_data_artefact_has_one_reader() -> None:
     not_data = {"report_html", "report_pdf", "diagnostic_figures"}
-    # the posterior's reader is model.posterior.load_idata (it checks provenance)
+    # the posterior's reader is model.inference.posterior.load_idata (it checks provenance)
     assert set(rd.READERS) | {"idata"} == set(paths.ARTEFACTS) - not_data
 
 

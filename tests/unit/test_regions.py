@@ -8,8 +8,8 @@ from conftest import ALIASES, IRAQ_BOUNDARY, SYRIA_BOUNDARY
 from shapely.geometry import box
 
 from model.config import RegionsSpec
+from model.data.regions import Regions, haversine_km, load_regions, normalise_name
 from model.errors import StageError
-from model.regions import Regions, haversine_km, load_regions, normalise_name
 
 ROOT = Path(__file__).resolve().parents[2]
 

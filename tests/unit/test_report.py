@@ -12,8 +12,8 @@ import pytest
 from fake_run import ONERROR, REGIONS, SCRIPT, SIDE_COVERAGE, build_fake_run
 from pypdf import PdfReader
 
-from model.artefacts import load_run
-from model.report import build_context, pct, pct_interval, render_html, render_pdf
+from model.reporting.artefacts import load_run
+from model.reporting.report import build_context, pct, pct_interval, render_html, render_pdf
 
 SECTIONS = ("Headline", "Map of clash risk", "Drivers", "Scenarios", "Proximity", "Diagnostics",
             "Backtest", "Provenance")  # fmt: skip

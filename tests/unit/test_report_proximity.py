@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from model import evaluation as ev
+from model.backtesting import evaluation as ev
 from model.config import ScenarioChange
 from model.diagnostics_results import ProximityLoo
-from model.report_proximity import evidence_rows, scenario_notes, worth
+from model.reporting.report_proximity import evidence_rows, scenario_notes, worth
 from model.results import Interval, ProximityWorth
 
 from .test_evaluation import fake_rows

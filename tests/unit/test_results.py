@@ -19,12 +19,11 @@ import pytest
 from conftest import DATA, ROOT
 from fake_run import fake_diagnostics
 
-from model import baselines, scoring
-from model import catalogue as cat
-from model import evaluation as ev
-from model.backtest import BacktestResult, Fold, FoldResult
+from model.backtesting import baselines, scoring
+from model.backtesting import catalogue as cat
+from model.backtesting import evaluation as ev
+from model.backtesting.backtest import BacktestResult, Fold, FoldResult
 from model.config import DiagnosticsParams, read_params
-from model.diagnostics import gate, pareto_k_counts, sampling_summary, thresholds_dict
 from model.diagnostics_results import (
     CHECKS,
     DiagnosticsMetrics,
@@ -33,6 +32,7 @@ from model.diagnostics_results import (
     SamplingSummary,
 )
 from model.errors import StageError
+from model.inference.diagnostics import gate, pareto_k_counts, sampling_summary, thresholds_dict
 from model.results import BacktestMetrics, WindowScores
 from model.stages import backtest as stage
 

@@ -12,11 +12,11 @@ import pytest
 import xarray as xr
 from conftest import PRIORS as TEST_PRIORS
 
-from model.clash_model import build_clash_model, centred_regions, make_design
+from clashcast_testing.simulate import Truth, fake_posterior, simulate_panel, truth_on_design_scale
 from model.config import PriorSpec
-from model.posterior import ProvenanceMismatch, config_json, load_idata, save_idata
-from model.sampling import fit
-from model.simulate import Truth, fake_posterior, simulate_panel, truth_on_design_scale
+from model.inference.clash_model import build_clash_model, centred_regions, make_design
+from model.inference.posterior import ProvenanceMismatch, config_json, load_idata, save_idata
+from model.inference.sampling import fit
 
 PRIORS = {k: PriorSpec(**v) for k, v in TEST_PRIORS.items()}
 FEATURES = ["x_exo", "prox_a__b_near"]
@@ -100,8 +100,8 @@ def test_block_model_recovers_its_dependence_and_offset_meaning():
     """A panel drawn from the block model itself: the posterior holds the true sigma_block, and
     the forecast at the last origin holds the true step-1 probabilities (block effect
     integrated out, offset scaled as in the model)."""
-    from model.forecast import forecast_draws
-    from model.simulate_blocks import OFFSET, simulate_block_panel
+    from clashcast_testing.simulate_blocks import OFFSET, simulate_block_panel
+    from model.inference.forecast import forecast_draws
 
     priors = dict(PRIORS) | {"sigma_block": PriorSpec(dist="HalfNormal", sigma=1.0)}
     panel, truth = simulate_block_panel(
@@ -174,10 +174,10 @@ def test_a_different_model_config_is_refused_key_by_key(tmp_path):
 # A fit in a fresh process: prints a hash of the posterior's bytes.
 _FIT_CHILD = """
 import hashlib
-import model.sampling
-from model.clash_model import build_clash_model, make_design
+import model.inference.sampling
+from model.inference.clash_model import build_clash_model, make_design
 from model.config import PriorSpec
-from model.simulate import simulate_panel
+from clashcast_testing.simulate import simulate_panel
 
 features = ["x_exo", "prox_a__b_near"]
 priors = {
@@ -188,7 +188,7 @@ priors = {
 }
 panel = simulate_panel(1, 40, 1000, features, seed=3)
 design = make_design(panel, features, horizon=2, burn_in=2)
-idata = model.sampling.fit(
+idata = model.inference.sampling.fit(
     build_clash_model(design, priors, dependence=False), draws=100, tune=100, chains=1, cores=1,
     seed=2,
     progressbar=False, log_likelihood=False,
@@ -223,8 +223,8 @@ def test_draws_are_the_same_compiled_afresh_or_loaded_from_the_compile_cache(tmp
 def test_fit_with_params_takes_the_fit_section_and_the_runtime(monkeypatch):
     """The fit section says what is sampled, the runtime section only on how many cores and
     whether a progress bar shows; a fold's overrides (one core, no bar) win over both."""
-    from model import sampling
     from model.config import FitParams, RuntimeParams
+    from model.inference import sampling
 
     seen: dict = {}
     monkeypatch.setattr(sampling, "fit", lambda pm_model, **kwargs: seen.update(kwargs))

@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from model.clash_model import make_design
+from clashcast_testing.simulate import fake_posterior, simulate_panel
 from model.config import Scenario
-from model.features import derive_proximity
-from model.forecast import forecast_draws
-from model.scenarios import apply_scenario, run_scenarios
-from model.simulate import fake_posterior, simulate_panel
+from model.data.features import derive_proximity
+from model.inference.clash_model import make_design
+from model.inference.forecast import forecast_draws
+from model.inference.scenarios import apply_scenario, run_scenarios
 
 FEATURES = ["clash_decay_hl1", "clash_decay_hl4", "since_clash", "prox_a__b_near"]
 

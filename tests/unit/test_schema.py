@@ -3,8 +3,15 @@
 import pandas as pd
 import pytest
 
+from model.data.schema import (
+    EVENT_COLUMNS,
+    EVENTS,
+    POSITIONS,
+    coerce_events,
+    empty_events,
+    validate,
+)
 from model.errors import StageError
-from model.schema import EVENT_COLUMNS, EVENTS, POSITIONS, coerce_events, empty_events, validate
 
 
 def one_event(**over) -> pd.DataFrame:

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from model import scoring
+from model.backtesting import scoring
 
 
 def test_brier_per_row():
@@ -189,7 +189,7 @@ def test_bad_inputs_raise():
 
 
 def test_skill_difference_by_hand_and_paired():
-    from model.scoring import block_bootstrap_skill, skill_difference
+    from model.backtesting.scoring import block_bootstrap_skill, skill_difference
 
     groups = np.repeat(np.arange(6), 2)
     ref = np.full(12, 0.25)

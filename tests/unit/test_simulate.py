@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from model.simulate import Truth, simulate_panel
+from clashcast_testing.simulate import Truth, simulate_panel
 
 FEATURES = [
     "clash_decay_hl1",

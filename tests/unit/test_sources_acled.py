@@ -10,11 +10,11 @@ import pytest
 from conftest import ALIASES, DATA, IRAQ_BOUNDARY, ROOT, SYRIA_BOUNDARY
 
 from model.config import IngestParams
+from model.data.regions import load_regions
+from model.data.schema import EVENTS, validate
+from model.data.sources import acled
+from model.data.sources.common import SourceContext
 from model.errors import StageError
-from model.regions import load_regions
-from model.schema import EVENTS, validate
-from model.sources import acled
-from model.sources.common import SourceContext
 
 IRAQ, SYRIA = IRAQ_BOUNDARY, SYRIA_BOUNDARY
 BASE = {

@@ -13,13 +13,13 @@ from conftest import DATA, IRAQ_BOUNDARY, ROOT
 
 from model.cli import main
 from model.config import IngestParams
-from model.errors import StageError
-from model.sources.actors import (
+from model.data.sources.actors import (
     actors_report,
     read_actors,
     side_coverage,
     unmatched_warnings,
 )
+from model.errors import StageError
 
 FILE = DATA / "acled_actors_and_associates.csv"
 SIDES = {

@@ -11,12 +11,12 @@ import pytest
 from conftest import ALIASES, DATA, IRAQ_BOUNDARY, ROOT, SYRIA_BOUNDARY
 
 from model.config import IngestParams
+from model.data.regions import load_regions
+from model.data.schema import EVENTS, POSITIONS, validate
+from model.data.sources import canonical, points, ucdp_ged
+from model.data.sources.common import SourceContext
+from model.data.sources.positions import read_positions
 from model.errors import StageError
-from model.regions import load_regions
-from model.schema import EVENTS, POSITIONS, validate
-from model.sources import canonical, points, ucdp_ged
-from model.sources.common import SourceContext
-from model.sources.positions import read_positions
 
 IRAQ, SYRIA = IRAQ_BOUNDARY, SYRIA_BOUNDARY
 BASE = {

@@ -4,8 +4,8 @@ import codecs
 
 import pytest
 
-from model.sources.reading import decode, neutralise_formula, preview, read_table
-from model.sources.sides import SideMapper
+from model.data.sources.reading import decode, neutralise_formula, preview, read_table
+from model.data.sources.sides import SideMapper
 
 
 @pytest.mark.parametrize(
@@ -68,7 +68,7 @@ def test_side_mapper_exact_regex_ambiguous_and_unknown():
 def test_parse_fatalities_never_overflows():
     import pandas as pd
 
-    from model.sources.common import parse_fatalities
+    from model.data.sources.common import parse_fatalities
 
     values, reasons = parse_fatalities(
         pd.Series(["3", "", "3.0", "1e400", "-inf", "1e141", "nan", "-1"])

@@ -7,8 +7,8 @@ import yaml
 from conftest import ROOT
 
 from model.config import ParamsError, parse_params
+from model.data.sources.sides import SideMapper
 from model.side_grammar import parse_entry
-from model.sources.sides import SideMapper
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model.standardise import fit_scaling, standardise, standardised
+from model.inference.standardise import fit_scaling, standardise, standardised
 
 
 def test_columns_are_centred_and_scaled_by_their_sd() -> None:

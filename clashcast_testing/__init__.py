@@ -1,0 +1,1 @@
+"""Simulators of clash panels for tests and benchmarks (not part of the `model` package)."""

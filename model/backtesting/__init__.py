@@ -1,0 +1,1 @@
+"""Evaluation: baselines, proper scores, windows and the rolling-origin backtest."""

@@ -1,0 +1,1 @@
+"""Data: source adapters, regions, ingest, the region × period panel and its features."""

@@ -1,0 +1,1 @@
+"""The model: design and builder, sampling, the posterior, forecasts, diagnostics and scenarios."""

@@ -1,0 +1,42 @@
+"""The block structure shared by the model (:mod:`model.inference.clash_model`) and the forecasts.
+
+A training block is a region, an origin and the outcomes of the ``H`` steps after it; blocks
+are ``H`` periods apart, so every outcome enters the likelihood once. The steps of a block
+share a normal block effect, integrated out by Gauss–Hermite quadrature both in the likelihood
+and in the forecasts. Plain NumPy: the forecasts and the report import it without PyMC.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.polynomial.hermite_e import hermegauss
+
+#: Gauss–Hermite nodes that integrate the block effect out (exact for polynomials of degree 17).
+QUADRATURE_NODES = 9
+#: Coordinate of the stored constant data whose single label names the offset variable.
+OFFSET_DIM = "offset_feature"
+
+
+def quadrature(n: int = QUADRATURE_NODES) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and weights (summing to 1) of Gauss–Hermite quadrature for a standard normal."""
+    nodes, weights = hermegauss(n)
+    return nodes, weights / weights.sum()
+
+
+def block_origins(cut: int, burn_in: int, horizon: int) -> np.ndarray:
+    """Origins ``t`` of the training blocks: ``H`` apart, the last one's outcomes end at ``cut``.
+
+    Every outcome in ``burn_in + 1 … cut`` (but the fewer than ``H`` right after ``burn_in``)
+    belongs to exactly one block.
+    """
+    return np.arange(cut - horizon, burn_in - 1, -horizon)[::-1]
+
+
+def offset_scale(sigma_block):
+    """``sqrt(1 + π sigma_block² / 8)``: the offset's multiplier in the model.
+
+    With the block effect integrated out, ``E[invlogit(c·x + sigma·u)] ≈ invlogit(x)`` for
+    ``c`` this (the logistic-normal approximation), so the offset keeps its meaning as the
+    weekly log-odds whatever the dependence. Works on NumPy arrays and PyTensor tensors.
+    """
+    return (1.0 + np.pi * sigma_block**2 / 8.0) ** 0.5

@@ -1,0 +1,536 @@
+"""The hierarchical clash model: a design from the panel, and one pure builder.
+
+Direct multi-step forecasting (DESIGN §4). From an origin ``t`` the model forecasts the next
+``H`` periods with the features known at ``t``; no covariate has to be forecast. Each training
+row is a *block*: a region ``r``, an origin ``t`` and the outcomes ``y[s] = clash_any[r, t + s]``
+of steps ``s = 1..H``. The blocks' origins are ``H`` periods apart, so that every observed
+outcome enters the likelihood exactly once (the design that repeated an outcome in up to ``H``
+rows counted it ``H`` times and made every interval too narrow):
+
+    eta[b, s] = c · offset[b] + region_eff[r(b)] + X[b] · beta[s]            (+ country slopes)
+    y[b, s]   ~ Bernoulli(invlogit(eta[b, s] + sigma_block · u[b])),    u[b] ~ Normal(0, 1)
+    c = sqrt(1 + π sigma_block² / 8)
+    region_eff[r] ~ Normal(intercept + sigma_country * country_offset[c(r)], sigma_region)
+    beta[s, k] = beta_mu[k] + sigma_beta_horizon * beta_offset[s, k]
+
+The first line, ``eta`` with the block effect at 0, is
+:func:`model.inference.equation.linear_predictor`, the one the forecasts, the diagnostics and the
+simulators compute. ``offset`` is a panel variable on the log-odds scale entered with coefficient 1
+(by default the region's exponentially weighted clash log-odds, ``clash_share_hl*``): the forecast
+starts from the region's recent rate, as a random walk would, and the rest of the model adjusts it.
+``c`` keeps the offset's meaning once the block effect is integrated out: ``E[invlogit(c·x +
+sigma·u)] ≈ invlogit(x)`` (the logistic-normal approximation), so a region whose offset says
+20% is forecast at about 20% whatever the dependence. The block effect ``u`` is shared by the
+``H`` steps of a block: given the features, the weeks after
+an origin are not independent (a quiet month stays quiet, an offensive fills several weeks),
+and P(at least one clash within H) follows from the joint model instead of assuming
+independence. ``u`` is integrated out by Gauss–Hermite quadrature (:mod:`model.inference.blocks`),
+so the likelihood has no per-block parameters. ``dependence=False`` drops it (steps independent
+given the parameters).
+
+Intercepts are nested and partially pooled (a region without history borrows from its country
+and the theatre); ``region_effects=False`` drops them, leaving the offset alone to carry each
+region's level (with an offset that already pools a region's recent rate toward its long-run
+rate and the theatre's, learned intercepts only add the training years' trend, see the README).
+Coefficients are partially pooled across steps. The country offsets sum to
+zero (the intercept is the mean country); with one country the country level is dropped.
+How NUTS sees the region effects follows the data (``parameterisation="auto"``,
+:func:`centred_regions`): a region whose rows pin its effect is sampled centred, the others
+non-centred. When no region qualifies, all are non-centred with offsets that sum to zero
+within each country. ``region_eff`` (per region, every parameterisation) is stored for the
+forecasts. Country-varying slopes (``country_varying``) need two countries or more.
+
+This module is pure: no I/O, no sampling, no plotting.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+import pytensor.tensor as pt
+import xarray as xr
+
+from model.config import ModelParams, PriorSpec
+from model.inference import equation as eq
+from model.inference.blocks import OFFSET_DIM, block_origins, quadrature
+from model.inference.standardise import standardise
+from model.numerics import strict_float_math
+
+Parameterisation = Literal["auto", "non_centred", "centred"]
+
+
+@dataclass(frozen=True)
+class Design:
+    """Training blocks of the direct multi-step model, with everything needed to rebuild it.
+
+    Attributes
+    ----------
+    X : ndarray (block, feature)
+        Standardised features at the block's origin.
+    offset : ndarray (block,)
+        The offset variable at the origin (log-odds; zeros without an offset).
+    y : ndarray (block, horizon)
+        ``clash_any`` at origin + step (int8); every outcome appears once.
+    region_idx, country_idx, origin_idx : ndarray (block,)
+        Integer codes; ``origin_idx`` indexes ``periods``.
+    regions, countries, features : tuple of str
+        Labels; ``region_country_idx[r]`` is the country code of region ``r``.
+    x_mean, x_scale : ndarray (feature,)
+        Standardisation from the training blocks only (scale 1 for a constant feature).
+    horizon : int
+    periods : pandas.DatetimeIndex
+        The panel's periods (labels of ``origin_idx``).
+    cutoff : pandas.Timestamp
+        The last period whose outcome is used.
+    offset_name : str or None
+        The panel variable used as offset.
+    """
+
+    X: np.ndarray
+    offset: np.ndarray
+    y: np.ndarray
+    region_idx: np.ndarray
+    country_idx: np.ndarray
+    origin_idx: np.ndarray
+    regions: tuple[str, ...]
+    countries: tuple[str, ...]
+    region_country_idx: np.ndarray
+    features: tuple[str, ...]
+    x_mean: np.ndarray
+    x_scale: np.ndarray
+    horizon: int
+    periods: pd.DatetimeIndex = field(repr=False)
+    cutoff: pd.Timestamp
+    offset_name: str | None = None
+
+    @property
+    def n_blocks(self) -> int:
+        return int(self.y.shape[0])
+
+    @property
+    def n_obs(self) -> int:
+        """Observed outcomes (blocks × steps)."""
+        return int(self.y.size)
+
+    @property
+    def clash_rate(self) -> float:
+        return float(self.y.mean()) if self.n_obs else float("nan")
+
+    def coords(self) -> dict[str, Sequence]:
+        """Model coordinates (``horizon`` is the step 1..H, ``obs_id`` the block)."""
+        return {
+            "region": list(self.regions),
+            "country": list(self.countries),
+            "feature": list(self.features),
+            "horizon": list(range(1, self.horizon + 1)),
+            "obs_id": np.arange(self.n_blocks),
+        }
+
+
+def _panel_values(panel: xr.Dataset, names: Sequence[str], r_i, t_i) -> np.ndarray:
+    """Variables at (region, origin) pairs as (pairs, variable); non-finite values rejected."""
+    if not names:
+        return np.zeros((r_i.size, 0))
+    raw = np.stack([panel[f].values.astype(np.float64)[r_i, t_i] for f in names], axis=-1)
+    bad = ~np.isfinite(raw).all(axis=0)
+    if bad.any():
+        raise ValueError(
+            f"NaN/inf in training rows: {[f for f, b in zip(names, bad, strict=True) if b]}"
+        )
+    return raw
+
+
+def _cut_index(periods: pd.DatetimeIndex, cutoff: object | None) -> int:
+    if cutoff is None:
+        return len(periods) - 1
+    ts = pd.Timestamp(cutoff)
+    cut = int(periods.searchsorted(ts, side="right")) - 1
+    if cut < 0:
+        raise ValueError(f"cutoff {ts.date()} is before the first period {periods[0].date()}")
+    return cut
+
+
+def make_design(
+    panel: xr.Dataset,
+    features: Sequence[str],
+    horizon: int,
+    cutoff: object | None = None,
+    burn_in: int = 0,
+    offset: str | None = None,
+) -> Design:
+    """Training blocks ``(region, origin t, steps 1..H)`` from a panel (``docs/interfaces.md``).
+
+    Parameters
+    ----------
+    panel : xarray.Dataset
+        Dims ``(region, period)``, coords ``country(region)``, the features and ``clash_any``.
+    features : sequence of str
+        Feature variables (may be empty: an intercepts-only design).
+    horizon : int
+        Steps H per block.
+    cutoff : date-like, optional
+        Last period whose outcome may be used (``t + s ≤ cutoff``); default the last period.
+    burn_in : int
+        Periods skipped before the first origin so that decayed lags have warmed up.
+    offset : str, optional
+        A panel variable on the log-odds scale entered with coefficient 1.
+
+    Raises
+    ------
+    ValueError
+        On a missing or non-finite variable, a cutoff outside the panel, or no training block.
+    """
+    features = tuple(features)
+    needed = (*features, "clash_any", *([offset] if offset else []))
+    missing = [f for f in needed if f not in panel.data_vars]
+    if missing:
+        raise ValueError(f"panel has no variable(s) {missing}")
+    if horizon < 1:
+        raise ValueError(f"horizon must be ≥ 1, got {horizon}")
+    panel = panel.transpose("region", "period", ...)
+    periods = pd.DatetimeIndex(panel["period"].values)
+    cut = _cut_index(periods, cutoff)
+    regions = tuple(str(r) for r in panel["region"].values)
+    country_of = [str(c) for c in panel["country"].values]
+    countries = tuple(sorted(set(country_of)))
+    region_country_idx = np.array([countries.index(c) for c in country_of], dtype=np.int64)
+
+    origins = block_origins(cut, burn_in, horizon)
+    if origins.size == 0:
+        raise ValueError(
+            f"no training block: burn_in={burn_in}, cutoff index {cut}, horizon {horizon}"
+        )
+    t_i = np.repeat(origins, len(regions))  # origin-major, then region
+    r_i = np.tile(np.arange(len(regions)), origins.size)
+    steps = np.arange(1, horizon + 1)
+    y = panel["clash_any"].values[r_i[:, None], t_i[:, None] + steps].astype(np.int8)
+    X, x_mean, x_scale = standardise(_panel_values(panel, features, r_i, t_i))
+    off = _panel_values(panel, [offset], r_i, t_i)[:, 0] if offset else np.zeros(r_i.size)
+    return Design(
+        X=X,
+        x_mean=x_mean,
+        x_scale=x_scale,
+        offset=off,
+        y=y,
+        region_idx=r_i.astype(np.int64),
+        country_idx=region_country_idx[r_i],
+        origin_idx=t_i.astype(np.int64),
+        regions=regions,
+        countries=countries,
+        region_country_idx=region_country_idx,
+        features=features,
+        horizon=int(horizon),
+        periods=periods,
+        cutoff=periods[cut],
+        offset_name=offset,
+    )
+
+
+def _prior(name: str, spec: PriorSpec, **kwargs: object) -> pt.TensorVariable:
+    return getattr(pm, spec.dist)(name, **spec.kwargs(), **kwargs)
+
+
+def _need(priors: Mapping[str, PriorSpec], *names: str) -> None:
+    missing = [n for n in names if n not in priors]
+    if missing:
+        raise ValueError(f"priors missing for {missing} (params.yaml model.priors)")
+
+
+def zero_sum_within(group_idx: np.ndarray, n_group: int) -> np.ndarray:
+    """The matrix ``C`` that centres a vector within each group: ``(C @ z)_i = z_i − mean_g(z)``.
+
+    Applied to i.i.d. N(0, 1) ``z`` it gives, per group, exactly ``ZeroSumNormal(sigma=1)``
+    (zero sum, marginal variance ``(n_g − 1) / n_g``), the distribution of i.i.d. effects seen
+    as deviations from their group's mean. The group means of ``z`` are left to their N(0, 1)
+    prior (the likelihood never sees them): directions NUTS samples at unit scale. A group of
+    one member gets offset 0.
+    """
+    group_idx = np.asarray(group_idx, dtype=np.int64)
+    size = np.bincount(group_idx, minlength=n_group)[group_idx].astype(float)
+    same = (group_idx[:, None] == group_idx[None, :]).astype(float)
+    return np.eye(group_idx.size) - same / size[:, None]
+
+
+def centred_regions(design: Design, sigma_prior: PriorSpec) -> np.ndarray:
+    """Which regions ``auto`` samples centred: those whose own rows pin their effect.
+
+    A region's outcomes inform its effect with a standard error of about
+    ``1 / sqrt(n p (1 − p))``, ``n`` its outcomes and ``p = (clashes + ½) / (n + 1)``. Where that
+    is below the prior median of ``sigma_region``, the likelihood dominates the prior and the
+    centred form is the better geometry: a non-centred offset is then ``(effect − mean) /
+    sigma_region``, which bends with ``sigma_region`` more sharply the more rows pin the effect,
+    and NUTS trees grow with the rows (simulated panel of 36 regions × 520 weeks: mean tree 30
+    non-centred, 15 centred). Where the data are thin (a region with no clash) the prior
+    dominates and non-centred is the better one. The choice changes how NUTS moves, not the
+    model.
+
+    Returns
+    -------
+    ndarray of bool (region,)
+    """
+    n_reg = len(design.regions)
+    rows = np.bincount(design.region_idx, minlength=n_reg).astype(float) * design.horizon
+    clashes = np.bincount(design.region_idx, weights=design.y.sum(axis=1), minlength=n_reg)
+    rate = (clashes + 0.5) / (rows + 1.0)
+    information = rows * rate * (1.0 - rate)
+    return information * _prior_median(sigma_prior) ** 2 > 1.0
+
+
+@functools.lru_cache(maxsize=16)
+def _prior_median(spec: PriorSpec) -> float:
+    """Median of a prior, from seeded draws (any distribution; compiled once per spec)."""
+    prior = getattr(pm, spec.dist).dist(**spec.kwargs())
+    with strict_float_math():
+        return float(np.median(pm.draw(prior, draws=4001, random_seed=0)))
+
+
+def block_logp(
+    value: pt.TensorVariable, eta: pt.TensorVariable, sigma_block: pt.TensorVariable
+) -> pt.TensorVariable:
+    """Log-likelihood of each block's outcomes, the block effect integrated out by quadrature.
+
+    ``log Σ_q w_q Π_s Bernoulli(y_s | invlogit(eta_s + sigma_block · x_q))`` per block: value
+    and eta are ``(block, step)``; returns ``(block,)``.
+    """
+    nodes, weights = quadrature()
+    e = eta[..., None] + sigma_block * pt.constant(nodes)
+    v = value[..., None]
+    ll = (v * -pt.softplus(-e) + (1 - v) * -pt.softplus(e)).sum(axis=-2)
+    return pm.math.logsumexp(ll + np.log(weights), axis=-1)
+
+
+def block_random(
+    eta: np.ndarray, sigma_block: np.ndarray, rng: np.random.Generator | None = None, size=None
+) -> np.ndarray:
+    """Draw blocks of outcomes: one normal block effect shared by the steps of each block.
+
+    ``eta`` is ``(..., step)``; ``size`` (PyMC's) is the batch shape, without the step.
+    """
+    rng = np.random.default_rng() if rng is None else rng
+    eta = np.asarray(eta, dtype=float)
+    batch = eta.shape[:-1] if size is None else tuple(np.atleast_1d(size).tolist())
+    eta = np.broadcast_to(eta, (*batch, eta.shape[-1]))
+    sigma = np.broadcast_to(np.asarray(sigma_block, dtype=float), batch)
+    shift = (sigma * rng.normal(size=batch))[..., None]
+    p = 1.0 / (1.0 + np.exp(-(eta + shift)))
+    return (rng.random(eta.shape) < p).astype(np.int8)
+
+
+def _base_effects(design: Design, priors: Mapping[str, PriorSpec], centred: bool):
+    """Intercept plus country effects, per region."""
+    intercept = _prior(eq.INTERCEPT, priors["intercept"])
+    if len(design.countries) < 2:
+        return intercept * pt.ones(len(design.regions))
+    sigma_country = _prior(eq.SIGMA_COUNTRY, priors["sigma_country"])
+    if centred:
+        country_eff = pm.Normal(eq.COUNTRY_EFF, 0.0, sigma_country, dims="country")
+    else:
+        country_offset = pm.ZeroSumNormal(eq.COUNTRY_OFFSET, sigma=1.0, dims="country")
+        country_eff = sigma_country * country_offset
+    return intercept + country_eff[design.region_country_idx]
+
+
+def _region_effects(
+    pm_model: pm.Model, design: Design, base, sigma_region, centre: np.ndarray
+) -> pt.TensorVariable:
+    """``region_eff``: centred where ``centre`` says, non-centred elsewhere (module docstring)."""
+    if centre.all():
+        return pm.Normal(eq.REGION_EFF, base, sigma_region, dims="region")
+    if not centre.any():
+        if len(design.countries) > 1:
+            offset = pm.Normal(eq.REGION_OFFSET, 0.0, 1.0, dims="region")
+            centring = zero_sum_within(design.region_country_idx, len(design.countries))
+            offset_zs = pt.dot(pt.constant(centring), offset)
+        else:
+            offset_zs = pm.ZeroSumNormal(eq.REGION_OFFSET, sigma=1.0, dims="region")
+        return pm.Deterministic(eq.REGION_EFF, base + sigma_region * offset_zs, dims="region")
+    c_pos, n_pos = np.flatnonzero(centre), np.flatnonzero(~centre)
+    pm_model.add_coord("region_centred", [design.regions[i] for i in c_pos])
+    pm_model.add_coord("region_noncentred", [design.regions[i] for i in n_pos])
+    eff_c = pm.Normal(eq.REGION_EFF_CENTRED, base[c_pos], sigma_region, dims="region_centred")
+    offset = pm.Normal(eq.REGION_OFFSET, 0.0, 1.0, dims="region_noncentred")
+    eff_n = base[n_pos] + sigma_region * offset
+    back = np.argsort(np.concatenate([c_pos, n_pos]))
+    return pm.Deterministic(eq.REGION_EFF, pt.concatenate([eff_c, eff_n])[back], dims="region")
+
+
+def _feature_effects(
+    design: Design, priors: Mapping[str, PriorSpec], centred: bool, cv: Sequence[str]
+) -> dict[str, object]:
+    """The features' terms of :func:`model.inference.equation.linear_predictor`: ``x``, ``beta``
+    and, with country-varying slopes, each block's ``beta_country`` and the slopes' ``cv_pos``."""
+    X = pm.Data(eq.X, design.X, dims=("obs_id", "feature"))
+    beta_mu = _prior(eq.BETA_MU, priors["beta"], dims="feature")
+    sigma_bh = _prior(eq.SIGMA_BETA_HORIZON, priors["sigma_beta_horizon"])
+    if centred:
+        beta = pm.Normal(eq.BETA, beta_mu, sigma_bh, dims=("horizon", "feature"))
+    else:
+        beta_offset = pm.Normal(eq.BETA_OFFSET, 0.0, 1.0, dims=("horizon", "feature"))
+        beta = pm.Deterministic(
+            eq.BETA, beta_mu + sigma_bh * beta_offset, dims=("horizon", "feature")
+        )
+    if not cv:
+        return {"x": X, "beta": beta}
+    sigma_bc = _prior(eq.SIGMA_BETA_COUNTRY, priors["sigma_beta_country"])
+    bc_offset = pm.Normal(eq.BETA_COUNTRY_OFFSET, 0.0, 1.0, dims=("country", eq.FEATURE_CV))
+    beta_country = pm.Deterministic(
+        eq.BETA_COUNTRY, sigma_bc * bc_offset, dims=("country", eq.FEATURE_CV)
+    )
+    country_idx = pm.Data(eq.COUNTRY_IDX, design.country_idx, dims="obs_id")
+    return {
+        "x": X,
+        "beta": beta,
+        "beta_country": beta_country[country_idx],
+        "cv_pos": [design.features.index(f) for f in cv],
+    }
+
+
+def _check_inputs(
+    design: Design,
+    priors: Mapping[str, PriorSpec],
+    country_varying: Sequence[str],
+    dependence: bool,
+    region_effects: bool,
+) -> list[str]:
+    """The country-varying features in use; raises on missing priors or unknown features."""
+    has_country = len(design.countries) > 1
+    if region_effects:
+        _need(priors, "intercept", "sigma_region")
+    elif not design.offset_name:
+        raise ValueError("a model without region effects needs an offset")
+    if design.features:
+        _need(priors, "beta", "sigma_beta_horizon")
+    if has_country and region_effects:
+        _need(priors, "sigma_country")
+    if dependence:
+        _need(priors, "sigma_block")
+    unknown = sorted(set(country_varying) - set(design.features))
+    if unknown:
+        raise ValueError(f"country_varying names features not in the design: {unknown}")
+    cv = [f for f in country_varying if f in design.features] if has_country else []
+    if cv:
+        _need(priors, "sigma_beta_country")
+    return cv
+
+
+def build_clash_model(
+    design: Design,
+    priors: Mapping[str, PriorSpec],
+    country_varying: Sequence[str] = (),
+    parameterisation: Parameterisation = "auto",
+    dependence: bool = True,
+    region_effects: bool = True,
+) -> pm.Model:
+    """Build the hierarchical Bernoulli-logit model of ``design`` (pure).
+
+    Parameters
+    ----------
+    design : Design
+        From :func:`make_design`.
+    priors : mapping of str to PriorSpec
+        Keys ``intercept``, ``sigma_region``, ``beta`` (prior of ``beta_mu``),
+        ``sigma_beta_horizon``; ``sigma_country`` with two countries or more;
+        ``sigma_beta_country`` with country-varying slopes; ``sigma_block`` with dependence.
+    country_varying : sequence of str
+        Features whose coefficient also varies by country (needs two countries or more).
+    parameterisation : {"auto", "non_centred", "centred"}
+        How region effects are sampled (the model is the same). ``auto`` (the default) samples
+        centred the regions whose data pin their effect and non-centred the rest
+        (:func:`centred_regions`); ``non_centred`` samples every region non-centred, with
+        offsets that sum to zero; ``centred`` is the straightforward version, country level
+        included, kept for the sampler benchmark.
+    dependence : bool
+        Share a block effect between the steps of a block (``sigma_block``).
+    region_effects : bool
+        Intercept, country and region effects (needs an offset when False).
+
+    Returns
+    -------
+    pymc.Model
+        Named variables as in ``docs/interfaces.md``; the observed ``clash_any`` has dims
+        ``(obs_id, horizon)`` and one log-likelihood term per block. Constant data ``x_mean``,
+        ``x_scale`` (feature), ``region_country_idx`` (region), ``region_idx`` and, with an
+        offset, ``offset`` (obs_id, offset_feature: the coordinate names the variable) let
+        forecasts reuse the design (:mod:`model.inference.forecast`).
+    """
+    cv = _check_inputs(design, priors, country_varying, dependence, region_effects)
+    coords = design.coords()
+    if cv:
+        coords[eq.FEATURE_CV] = cv
+    if design.offset_name:
+        coords[OFFSET_DIM] = [design.offset_name]
+    centred = parameterisation == "centred"
+    if parameterisation == "auto" and region_effects:
+        centre = centred_regions(design, priors["sigma_region"])
+    else:
+        centre = np.full(len(design.regions), centred)
+
+    with pm.Model(coords=coords) as pm_model:
+        region_idx = pm.Data(eq.REGION_IDX, design.region_idx, dims="obs_id")
+        pm.Data(eq.X_MEAN, design.x_mean, dims="feature")
+        pm.Data(eq.X_SCALE, design.x_scale, dims="feature")
+        pm.Data(eq.REGION_COUNTRY_IDX, design.region_country_idx, dims="region")
+        sigma_block = _prior(eq.SIGMA_BLOCK, priors["sigma_block"]) if dependence else 0.0
+        level = pt.zeros(design.n_blocks)
+        if region_effects:
+            sigma_region = _prior(eq.SIGMA_REGION, priors["sigma_region"])
+            base = _base_effects(design, priors, centred)
+            level = _region_effects(pm_model, design, base, sigma_region, centre)[region_idx]
+        offset = None
+        if design.offset_name:
+            offset = pm.Data(eq.OFFSET, design.offset[:, None], dims=("obs_id", OFFSET_DIM))[:, 0]
+        slopes = _feature_effects(design, priors, centred, cv) if design.features else {}
+        eta = eq.linear_predictor(
+            eq.pytensor_ops(), design.horizon, level, offset, sigma_block, **slopes
+        )
+        _likelihood(design, eta, sigma_block, dependence)
+    return pm_model
+
+
+def _likelihood(design: Design, eta, sigma_block, dependence: bool) -> None:
+    """The observed blocks: with a shared block effect, or a Bernoulli per step."""
+    if dependence:
+        pm.CustomDist(
+            eq.OBSERVED,
+            eta,
+            sigma_block,
+            logp=block_logp,
+            random=block_random,
+            signature="(h),()->(h)",
+            observed=design.y,
+            dims=("obs_id", "horizon"),
+        )
+    else:
+        pm.Bernoulli(eq.OBSERVED, logit_p=eta, observed=design.y, dims=("obs_id", "horizon"))
+
+
+def design_from_params(panel: xr.Dataset, mp: ModelParams, cutoff: object | None = None) -> Design:
+    """:func:`make_design` with the ``model`` section of params (features, horizon, burn-in,
+    offset), on outcomes up to ``cutoff``."""
+    return make_design(
+        panel, mp.features, mp.horizon, cutoff=cutoff, burn_in=mp.burn_in, offset=mp.offset
+    )
+
+
+def model_from_params(design: Design, mp: ModelParams) -> pm.Model:
+    """:func:`build_clash_model` of ``design`` with the priors and structure of ``model``
+    params; country-varying slopes of features the design lacks are left out."""
+    return build_clash_model(
+        design,
+        mp.priors,
+        country_varying=[f for f in mp.country_varying if f in design.features],
+        parameterisation=mp.parameterisation,
+        dependence=mp.dependence,
+        region_effects=mp.region_effects,
+    )
+
+
+def stored_var_names(pm_model: pm.Model) -> list[str]:
+    """Names of the free and deterministic variables stored with the posterior."""
+    return [v.name for v in (*pm_model.free_RVs, *pm_model.deterministics)]

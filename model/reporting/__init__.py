@@ -1,0 +1,1 @@
+"""Reporting: the run loader, the report's context, plots, evidence and headline."""
