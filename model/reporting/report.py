@@ -239,7 +239,7 @@ def _bins_words(bins: int, binning: str) -> str:
     return f"{bins} equal-width bins"
 
 
-def below_climatology(bt: BacktestMetrics | None, window: int, word: str) -> dict | None:
+def _below_climatology(bt: BacktestMetrics | None, window: int, word: str) -> dict | None:
     """What the report's first page says when the test window's Brier skill against
     climatology is below zero: ``{skill, sentence}`` in plain words (None otherwise, or without
     a test window)."""
@@ -505,7 +505,7 @@ def build_context(run: Run, params: ReportParams) -> dict[str, Any]:
         "period_word": word,
         "horizon": horizon,
         "gate_failed": run.gate_failed,
-        "below_climatology": below_climatology(
+        "below_climatology": _below_climatology(
             backtest, run.params.backtest.climatology_window, word
         ),
         "diagnostics": _diagnostics(diagnostics),
