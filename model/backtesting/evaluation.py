@@ -237,24 +237,19 @@ def backtest_metrics(
     predictions: pd.DataFrame,
     within: pd.DataFrame,
     windows: Mapping[str, Sequence[pd.Timestamp]],
-    *,
-    bins: int = 10,
-    n_boot: int = 1000,
-    block: int = 8,
-    seed: int = 0,
-    binning: str = "quantile",
+    **settings: Any,
 ) -> BacktestMetrics:
     """The horizon and every window's scores, rounded as ``backtest.json`` keeps them.
 
-    A window whose origins have no scored row (every fold of it failed) is left out.
+    ``settings`` are :func:`summarise_window`'s (``bins``, ``binning``, ``n_boot``, ``block``,
+    ``seed``), the same for every window. A window whose origins have no scored row (every fold
+    of it failed) is left out.
     """
     scored = {}
     for name, origins in windows.items():
         p, w = in_window(predictions, origins), in_window(within, origins)
         if len(p):
-            scored[name] = summarise_window(
-                p, w, bins=bins, n_boot=n_boot, block=block, seed=seed, binning=binning
-            )
+            scored[name] = summarise_window(p, w, **settings)
     raw = BacktestMetrics(int(predictions["horizon"].max()), scored)
     return BacktestMetrics.from_json(_clean(raw.to_json()))
 
