@@ -104,6 +104,6 @@ def test_a_stage_hashes_only_the_code_dvc_yaml_lists_for_it(tmp_path) -> None:
     (package / "reporting" / "report.py").write_text("changed = True\n")
     assert code_sha256("fit", package) == fit
     assert code_sha256("report", package) != report
-    (package / "data" / "sources" / "s.py").write_text("changed = True\n")  # a folder dep: every file
+    (package / "data" / "sources" / "s.py").write_text("changed = True\n")  # a folder: every file
     assert code_sha256("fit", package) != fit
     assert code_sha256("unknown", package) == code_sha256(None, package)  # not in dvc.yaml
