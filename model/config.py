@@ -422,7 +422,11 @@ class BacktestParams(_Section):
     ewma_half_life: PositiveFloat = 13.0
     # Pseudo-periods of the pooled rate added to each region's rate (climatology and EWMA).
     prior_strength: PositiveFloat = 2.0
+    # Bins of ECE, Murphy's decomposition and the reliability diagrams: quantile (edges at the
+    # forecasts' quantiles, about equal counts, resolving the low probabilities of a rare
+    # dyad) or uniform (equal widths on [0, 1]; a rare dyad's forecasts then share the first).
     calibration_bins: PositiveInt = 10
+    calibration_binning: Literal["quantile", "uniform"] = "quantile"
     bootstrap: PositiveInt = 1000
     # Consecutive origins per bootstrap block (at least the horizon).
     block_origins: PositiveInt = 8

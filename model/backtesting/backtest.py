@@ -276,9 +276,10 @@ def origin_rows(
         known,
         origin,
         horizon=mp.horizon,
-        features=mp.inputs(),
+        features=mp.features,
         burn_in=mp.burn_in,
         rates=config.rates,
+        offset=mp.offset,
     )
     y = outcomes_after(panel, origin, mp.horizon)
     weekly = {"model": p.mean("draw").drop_vars(["country", "period_start"]), **base, "y": y}

@@ -12,10 +12,13 @@ reach it, whatever the panel holds after the origin.
   periods), shrunk toward the pooled rate the same way: a climatology that forgets.
 - :func:`markov` — pooled ``P(clash at t+s | clash_any at t)`` per step, from every pair
   ``(t, t+s)`` with ``t + s`` up to the origin (Jeffreys-smoothed counts).
-- :func:`logistic` — a pooled logistic regression per step on the model's features at ``t``,
-  standardised with the training rows' means and scales, fit by Newton's method with a small
-  ridge on the slopes; training rows as the model's design (``t >= first + burn_in``,
-  ``t + s <= origin``).
+- :func:`logistic` — a pooled logistic regression per step on the model's offset at ``t``
+  (coefficient 1, as the model enters it) and its features at ``t``, standardised with the
+  training rows' means and scales, fit by Newton's method with a small ridge on the slopes;
+  training rows as the model's design (``t >= first + burn_in``, ``t + s <= origin``). Without
+  features it is the offset's own forecast recalibrated by an intercept: a fair reference at
+  any prevalence (the offset was a free, standardised covariate before, and at a prevalence of
+  2% that baseline was broken rather than beaten).
 - :func:`global_rate` — the pooled clash rate over every period up to the origin.
 
 "Within H" (at least one clash in steps 1..H) has baselines of its own, scored on the same
@@ -200,13 +203,20 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def fit_logistic(
-    x: np.ndarray, y: np.ndarray, ridge: float = 1.0, max_iter: int = 100, tol: float = 1e-10
+    x: np.ndarray,
+    y: np.ndarray,
+    ridge: float = 1.0,
+    max_iter: int = 100,
+    tol: float = 1e-10,
+    offset: np.ndarray | None = None,
 ) -> np.ndarray:
     """Ridge-penalised logistic regression by Newton's method (IRLS).
 
     Minimises ``-loglik(w) + ridge/2 * |slopes|^2``; the intercept (first coefficient, for a
     leading column of ones added here) is not penalised. The penalty keeps the fit finite
-    under separation, which short training windows with rare clashes produce.
+    under separation, which short training windows with rare clashes produce. An ``offset``
+    (log-odds, one per row) enters the linear predictor with coefficient 1, so the penalty
+    shrinks the fit toward the offset's own forecast shifted by the intercept.
 
     Returns
     -------
@@ -214,13 +224,14 @@ def fit_logistic(
         ``[intercept, slopes...]``.
     """
     xb = np.column_stack([np.ones(len(x)), x])
+    off = np.zeros(len(x)) if offset is None else np.asarray(offset, dtype=float)
     pen = np.full(xb.shape[1], ridge)
     pen[0] = 0.0
     w = np.zeros(xb.shape[1])
     mean_y = np.clip(y.mean(), 1e-6, 1 - 1e-6)
-    w[0] = np.log(mean_y / (1 - mean_y))
+    w[0] = np.log(mean_y / (1 - mean_y)) - off.mean()
     for _ in range(max_iter):
-        mu = _sigmoid(xb @ w)
+        mu = _sigmoid(off + xb @ w)
         grad = xb.T @ (mu - y) + pen * w
         hess = (xb.T * (mu * (1.0 - mu))) @ xb + np.diag(pen) + 1e-9 * np.eye(xb.shape[1])
         step = np.linalg.solve(hess, grad)
@@ -246,11 +257,14 @@ def logistic(
     features: list[str],
     burn_in: int = 0,
     ridge: float = 1.0,
+    offset: str | None = None,
 ) -> xr.DataArray:
-    """Pooled logistic regression per step on standardised features at ``t``.
+    """Pooled logistic regression per step on the offset and standardised features at ``t``.
 
-    The backtest gives it the model's inputs (features and offset); with none it is the pooled
-    rate of the training rows.
+    The backtest gives it the model's inputs: its ``offset`` (a panel variable on the log-odds
+    scale, entered with coefficient 1 as the model enters it, neither standardised nor
+    clipped) and its ``features``. With no feature it is the offset's forecast recalibrated by
+    an intercept; with neither, the pooled rate of the training rows.
 
     Training rows are ``(r, t)`` with ``t`` at least ``burn_in`` periods after the first and
     ``t + s`` up to the origin; features are standardised with those rows' means and standard
@@ -265,6 +279,7 @@ def logistic(
     known = known_at(panel, origin)
     y = _outcomes(known)
     x = feature_cube(known, features)
+    off = _offset(known, offset, burn_in)
     n_periods = y.shape[1]
     out = np.empty((y.shape[0], horizon))
     for s in range(1, horizon + 1):
@@ -274,7 +289,7 @@ def logistic(
                 f"logistic baseline: no training rows for step {s} at origin "
                 f"{pd.Timestamp(origin).date()} (burn_in {burn_in}, {n_periods} periods known)"
             )
-        x_train = x[:, t_idx, :].reshape(-1, x.shape[-1])
+        x_train = x[:, t_idx, :].reshape(x.shape[0] * t_idx.size, x.shape[-1])
         y_train = y[:, t_idx + s].ravel()
         mean, scale = fit_scaling(x_train, ignore_nan=True, min_scale=0.0)
         z_train = standardised(x_train, mean, scale, missing_as_mean=True, clip=Z_CLIP)
@@ -282,9 +297,20 @@ def logistic(
         if y_train.min() == y_train.max():
             out[:, s - 1] = (y_train.sum() + 0.5) / (y_train.size + 1.0)
             continue
-        w = fit_logistic(z_train, y_train, ridge=ridge)
-        out[:, s - 1] = _sigmoid(w[0] + z_origin @ w[1:])
+        w = fit_logistic(z_train, y_train, ridge=ridge, offset=off[:, t_idx].ravel())
+        out[:, s - 1] = _sigmoid(off[:, -1] + w[0] + z_origin @ w[1:])
     return _out(out, panel, horizon, "logistic")
+
+
+def _offset(known: xr.Dataset, offset: str | None, burn_in: int) -> np.ndarray:
+    """The offset as float (region, period); zeros without one. Non-finite values after the
+    burn-in are refused, as the model's design refuses them."""
+    if offset is None:
+        return np.zeros((known.sizes["region"], known.sizes["period"]))
+    values = known[offset].transpose("region", "period").values.astype(float)
+    if not np.isfinite(values[:, burn_in:]).all():
+        raise ValueError(f"logistic baseline: NaN/inf in the offset {offset!r}")
+    return values
 
 
 def all_baselines(
@@ -295,13 +321,15 @@ def all_baselines(
     features: list[str],
     burn_in: int = 0,
     rates: Rates = RATES,
+    offset: str | None = None,
 ) -> dict[str, xr.DataArray]:
-    """Every baseline's forecasts from one origin, keyed by the names in :data:`BASELINES`."""
+    """Every baseline's forecasts from one origin, keyed by the names in :data:`BASELINES`
+    (``features`` and ``offset``: the model's, for the logistic baseline)."""
     return {
         "climatology": climatology(panel, origin, horizon, rates),
         "ewma": ewma(panel, origin, horizon, rates),
         "markov": markov(panel, origin, horizon),
-        "logistic": logistic(panel, origin, horizon, features, burn_in),
+        "logistic": logistic(panel, origin, horizon, features, burn_in, offset=offset),
         "global_rate": global_rate(panel, origin, horizon),
     }
 

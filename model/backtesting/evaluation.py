@@ -141,12 +141,20 @@ def _origin_span(rows: pd.DataFrame) -> dict[str, Any]:
 
 
 def summarise_within(
-    within: pd.DataFrame, *, bins: int, horizon: int, block: int, n_boot: int, seed: int
+    within: pd.DataFrame,
+    *,
+    bins: int,
+    horizon: int,
+    block: int,
+    n_boot: int,
+    seed: int,
+    binning: str = "quantile",
 ) -> WithinScores:
     """Scores of "within H" forecasts on one window, and the model's skill on its baselines."""
     y = within["y"].to_numpy()
     scores = {
-        name: scoring.summarize(within[name].to_numpy(), y, bins) for name in WITHIN_FORECASTERS
+        name: scoring.summarize(within[name].to_numpy(), y, bins, binning=binning)
+        for name in WITHIN_FORECASTERS
     }
     skill = _skill_table(
         within, WITHIN_BASELINES, horizon=horizon, block=block, n_boot=n_boot, seed=seed
@@ -162,12 +170,16 @@ def summarise_window(
     n_boot: int = 1000,
     block: int = 8,
     seed: int = 0,
+    binning: str = "quantile",
 ) -> WindowScores:
-    """Every score of one window (the ``W`` of ``backtest.json``'s ``windows``), unrounded."""
+    """Every score of one window (the ``W`` of ``backtest.json``'s ``windows``), unrounded;
+    ECE and Murphy's terms on ``bins`` calibration bins drawn by ``binning``
+    (:func:`model.backtesting.scoring.bin_index`)."""
     horizon = int(predictions["horizon"].max())
     y = predictions["y"].to_numpy()
     scores = {
-        name: scoring.summarize(predictions[name].to_numpy(), y, bins) for name in FORECASTERS
+        name: scoring.summarize(predictions[name].to_numpy(), y, bins, binning=binning)
+        for name in FORECASTERS
     }
     kw = {"horizon": horizon, "block": block, "n_boot": n_boot, "seed": seed}
     proximity = None
@@ -182,7 +194,7 @@ def summarise_window(
         skill=_skill_table(predictions, BASELINES, **kw),
         per_horizon=_per_horizon(predictions),
         hindsight=Hindsight.from_json(hindsight_ceiling(predictions, scores["climatology"])),
-        within_h=summarise_within(within, bins=bins, **kw),
+        within_h=summarise_within(within, bins=bins, binning=binning, **kw),
         proximity=proximity,
     )
 
@@ -225,21 +237,19 @@ def backtest_metrics(
     predictions: pd.DataFrame,
     within: pd.DataFrame,
     windows: Mapping[str, Sequence[pd.Timestamp]],
-    *,
-    bins: int = 10,
-    n_boot: int = 1000,
-    block: int = 8,
-    seed: int = 0,
+    **settings: Any,
 ) -> BacktestMetrics:
     """The horizon and every window's scores, rounded as ``backtest.json`` keeps them.
 
-    A window whose origins have no scored row (every fold of it failed) is left out.
+    ``settings`` are :func:`summarise_window`'s (``bins``, ``binning``, ``n_boot``, ``block``,
+    ``seed``), the same for every window. A window whose origins have no scored row (every fold
+    of it failed) is left out.
     """
     scored = {}
     for name, origins in windows.items():
         p, w = in_window(predictions, origins), in_window(within, origins)
         if len(p):
-            scored[name] = summarise_window(p, w, bins=bins, n_boot=n_boot, block=block, seed=seed)
+            scored[name] = summarise_window(p, w, **settings)
     raw = BacktestMetrics(int(predictions["horizon"].max()), scored)
     return BacktestMetrics.from_json(_clean(raw.to_json()))
 

@@ -103,27 +103,57 @@ def auc_pr(p: ArrayLike, y: ArrayLike) -> float:
     return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
 
-def bin_index(p: ArrayLike, bins: int) -> npt.NDArray[np.int64]:
-    """Equal-width bin of each probability on [0, 1]; 1.0 falls in the last bin."""
+#: How the calibration bins are drawn (``backtest.calibration_binning``): ``quantile``, edges
+#: at quantiles of the forecasts, so that each bin holds about as many forecasts, also when
+#: almost all of them are a few percent (a rare dyad); ``uniform``, equal widths on [0, 1].
+BINNINGS = ("quantile", "uniform")
+
+
+def bin_edges(p: ArrayLike, bins: int, binning: str = "quantile") -> FloatArray:
+    """The ``bins + 1`` edges of the calibration bins of forecasts ``p``.
+
+    ``quantile``: the forecasts' percentiles at ``0, 100 / bins, …, 100`` (scikit-learn's
+    ``calibration_curve(strategy="quantile")``); edges repeat where many forecasts are equal,
+    and the bins between repeated edges stay empty. ``uniform``: ``0, 1 / bins, …, 1``.
+    """
+    if binning == "uniform":
+        return np.linspace(0.0, 1.0, bins + 1)
+    if binning == "quantile":
+        return np.percentile(np.asarray(p, dtype=float), np.linspace(0, 1, bins + 1) * 100)
+    raise ValueError(f"unknown binning {binning!r}: one of {BINNINGS}")
+
+
+def bin_index(p: ArrayLike, bins: int, binning: str = "quantile") -> npt.NDArray[np.int64]:
+    """The calibration bin of each forecast, ``0 … bins - 1`` (:func:`bin_edges`).
+
+    A function of the value alone, so equal forecasts share a bin (all equal: one bin). A
+    quantile bin holds the forecasts above its lower edge up to its upper one, the first from
+    the smallest; a uniform bin ``[lower, upper)``, 1.0 in the last.
+    """
     p = np.asarray(p, dtype=float)
-    return np.minimum((p * bins).astype(np.int64), bins - 1)
+    if binning == "uniform":
+        return np.minimum((p * bins).astype(np.int64), bins - 1)
+    inner = bin_edges(p, bins, binning)[1:-1]
+    return np.searchsorted(inner, p, side="left").astype(np.int64)
 
 
-def reliability_curve(p: ArrayLike, y: ArrayLike, bins: int = 10) -> dict[str, np.ndarray]:
-    """Mean forecast and observed frequency per equal-width bin.
+def reliability_curve(
+    p: ArrayLike, y: ArrayLike, bins: int = 10, binning: str = "quantile"
+) -> dict[str, np.ndarray]:
+    """Mean forecast and observed frequency per calibration bin (:func:`bin_index`).
 
     Returns arrays of length ``bins``: ``bin`` (0-based), ``lower``, ``upper`` (bin edges),
     ``forecast_mean``, ``observed_rate`` (NaN in empty bins) and ``count``.
     """
     p, y = _check(p, y)
-    k = bin_index(p, bins)
+    k = bin_index(p, bins, binning)
     count = np.bincount(k, minlength=bins).astype(np.int64)
     sum_p = np.bincount(k, weights=p, minlength=bins)
     sum_y = np.bincount(k, weights=y, minlength=bins)
     with np.errstate(invalid="ignore", divide="ignore"):
         forecast_mean = np.where(count > 0, sum_p / count, np.nan)
         observed_rate = np.where(count > 0, sum_y / count, np.nan)
-    edges = np.linspace(0.0, 1.0, bins + 1)
+    edges = bin_edges(p, bins, binning)
     return {
         "bin": np.arange(bins),
         "lower": edges[:-1],
@@ -135,27 +165,32 @@ def reliability_curve(p: ArrayLike, y: ArrayLike, bins: int = 10) -> dict[str, n
 
 
 def reliability_table(
-    rows: pd.DataFrame, bins: int = 10, forecaster: str = "model"
+    rows: pd.DataFrame, bins: int = 10, forecaster: str = "model", binning: str = "quantile"
 ) -> pd.DataFrame:
     """One forecaster's reliability curve as a table (``y`` and the forecaster's column in
     ``rows``): ``bin, forecast_mean, observed_rate, count``, empty bins left out."""
     if rows.empty:
         return pd.DataFrame(columns=["bin", "forecast_mean", "observed_rate", "count"])
-    curve = reliability_curve(rows[forecaster].to_numpy(), rows["y"].to_numpy(), bins)
+    curve = reliability_curve(rows[forecaster].to_numpy(), rows["y"].to_numpy(), bins, binning)
     df = pd.DataFrame({k: curve[k] for k in ("bin", "forecast_mean", "observed_rate", "count")})
     return df[df["count"] > 0].reset_index(drop=True)
 
 
-def expected_calibration_error(p: ArrayLike, y: ArrayLike, bins: int = 10) -> float:
-    """ECE: the row-weighted mean over equal-width bins of ``|mean forecast - observed rate|``."""
-    curve = reliability_curve(p, y, bins)
+def expected_calibration_error(
+    p: ArrayLike, y: ArrayLike, bins: int = 10, binning: str = "quantile"
+) -> float:
+    """ECE: the row-weighted mean over the calibration bins of ``|mean forecast - observed
+    rate|`` (:func:`bin_index`)."""
+    curve = reliability_curve(p, y, bins, binning)
     n = curve["count"]
     gap = np.abs(curve["forecast_mean"] - curve["observed_rate"])
     return float(np.sum(np.where(n > 0, gap, 0.0) * n) / n.sum())
 
 
-def murphy_decomposition(p: ArrayLike, y: ArrayLike, bins: int = 10) -> dict[str, float]:
-    """Murphy's decomposition of the Brier score over equal-width forecast bins.
+def murphy_decomposition(
+    p: ArrayLike, y: ArrayLike, bins: int = 10, binning: str = "quantile"
+) -> dict[str, float]:
+    """Murphy's decomposition of the Brier score over the calibration bins (:func:`bin_index`).
 
     With ``n_k`` rows, mean forecast ``f_k`` and observed rate ``o_k`` in bin ``k`` and the
     overall rate ``o``:
@@ -172,8 +207,8 @@ def murphy_decomposition(p: ArrayLike, y: ArrayLike, bins: int = 10) -> dict[str
     """
     p, y = _check(p, y)
     n = p.size
-    k = bin_index(p, bins)
-    curve = reliability_curve(p, y, bins)
+    k = bin_index(p, bins, binning)
+    curve = reliability_curve(p, y, bins, binning)
     count = curve["count"].astype(float)
     f_k = np.nan_to_num(curve["forecast_mean"])  # empty bins: 0, weighted by a count of 0
     o_k = np.nan_to_num(curve["observed_rate"])
@@ -189,16 +224,18 @@ def murphy_decomposition(p: ArrayLike, y: ArrayLike, bins: int = 10) -> dict[str
     }
 
 
-def summarize(p: ArrayLike, y: ArrayLike, bins: int = 10, eps: float = LOG_EPS) -> dict[str, float]:
+def summarize(
+    p: ArrayLike, y: ArrayLike, bins: int = 10, eps: float = LOG_EPS, binning: str = "quantile"
+) -> dict[str, float]:
     """Every pooled score of :data:`model.backtesting.catalogue.SCORES` of one forecaster, in its
-    order (the backtest's per-forecaster block)."""
-    murphy = murphy_decomposition(p, y, bins)
+    order (the backtest's per-forecaster block); ECE and Murphy's terms on the same bins."""
+    murphy = murphy_decomposition(p, y, bins, binning)
     values = {
         "brier": murphy["brier"],
         "log_score": float(np.mean(log_score(p, y, eps))),
         "auc_roc": auc_roc(p, y),
         "auc_pr": auc_pr(p, y),
-        "ece": expected_calibration_error(p, y, bins),
+        "ece": expected_calibration_error(p, y, bins, binning),
         "reliability": murphy["reliability"],
         "resolution": murphy["resolution"],
         "uncertainty": murphy["uncertainty"],

@@ -276,6 +276,7 @@ def plot_reliability(
     *,
     columns: Sequence[str] = ("model",),
     bins: int = 10,
+    binning: str = "quantile",
 ) -> tuple[Figure, np.ndarray]:
     """Reliability diagrams: observed clash rate against forecast probability, by bin.
 
@@ -286,9 +287,12 @@ def plot_reliability(
         "next weeks" and "within H").
     columns : sequence of str
         Forecasters drawn in every panel (those a panel's rows lack are skipped).
-    bins : int
-        Equal-width bins (:func:`model.backtesting.scoring.reliability_table`); marker area follows
-        the bin's count.
+    bins, binning : int, str
+        The calibration bins of the backtest's ECE (``backtest.calibration_bins`` and
+        ``calibration_binning``: quantile bins by default, about equal counts, so that low
+        probabilities are resolved; :func:`model.backtesting.scoring.bin_index`); marker area
+        follows the bin's count. Each panel's axes end a little above its largest point (at
+        least 5%), so that a rare dyad's bins are not crowded into a corner.
     """
     from model.backtesting.scoring import reliability_table
 
@@ -296,19 +300,22 @@ def plot_reliability(
     axs = np.atleast_1d(fig.subplots(1, max(len(panels), 1), squeeze=False)[0])
     for ax, (title, rows) in zip(axs, panels.items(), strict=False):
         ax.plot([0, 100], [0, 100], color="#888", lw=0.8, ls="--", label="perfect")
+        top = 0.0
         for k, name in enumerate(c for c in columns if c in rows):
-            tab = reliability_table(rows, bins, forecaster=name)
+            tab = reliability_table(rows, bins, forecaster=name, binning=binning)
             size = 8 + 60 * tab["count"] / max(tab["count"].max(), 1)
             colour = BASELINE_COLOURS[k % len(BASELINE_COLOURS)]
             x, y = 100 * tab["forecast_mean"], 100 * tab["observed_rate"]
             ax.plot(x, y, "-", lw=1, color=colour, label=_t(name))
             ax.scatter(x, y, s=size, color=colour)
-        ax.set(xlim=(0, 100), ylim=(0, 100), title=_t(title))
+            top = max(top, np.nanmax([x.max(), y.max(), 0.0]))
+        lim = float(min(100.0, max(5.0, 1.1 * top)))
+        ax.set(xlim=(0, lim), ylim=(0, lim), title=_t(title))
         ax.title.set_fontsize(9)
         ax.set_xlabel("forecast probability", fontsize=8)
         ax.set_ylabel("observed frequency", fontsize=8)
-        ax.xaxis.set_major_formatter(lambda v, _: f"{v:.0f}%")
-        ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0f}%")
+        ax.xaxis.set_major_formatter(lambda v, _: f"{v:g}%")
+        ax.yaxis.set_major_formatter(lambda v, _: f"{v:g}%")
         ax.tick_params(labelsize=7)
         ax.legend(fontsize=7, frameon=False, loc="upper left")
     return fig, axs

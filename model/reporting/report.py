@@ -232,12 +232,38 @@ def _window(w: WindowScores) -> dict[str, Any]:
     }
 
 
+def _bins_words(bins: int, binning: str) -> str:
+    """How the calibration bins of ECE and the reliability diagrams were drawn, in words."""
+    if binning == "quantile":
+        return f"{bins} quantile bins (edges at the forecasts' quantiles: about equal counts)"
+    return f"{bins} equal-width bins"
+
+
+def _below_climatology(bt: BacktestMetrics | None, window: int, word: str) -> dict | None:
+    """What the report's first page says when the test window's Brier skill against
+    climatology is below zero: ``{skill, sentence}`` in plain words (None otherwise, or without
+    a test window)."""
+    test = None if bt is None else bt.windows.get("test")
+    skill = None if test is None else test.skill.get("climatology", {}).get("brier")
+    if skill is None or not skill.defined or skill.mean >= 0:
+        return None
+    figure = f"{100 * skill.mean:+.1f}% [{100 * skill.ci_low:+.1f}, {100 * skill.ci_high:+.1f}]"
+    sentence = (
+        f"On the test window ({test.first_origin} – {test.last_origin}) this model forecast "
+        f"worse than climatology, each region's clash rate over the last {window} {word}s: "
+        f"Brier skill {figure}. Read its probabilities against that rate, and do not act on "
+        "where they differ from it."
+    )
+    return {"skill": figure, "sentence": sentence}
+
+
 def _backtest(run: Run, bt: BacktestMetrics | None) -> dict[str, Any] | None:
     """The backtest page: the test window first (weekly and within H), dev beside it."""
     from model.backtesting.evaluation import in_window
 
     if bt is None or not bt.windows:
         return None
+    bins, binning = run.params.backtest.calibration_bins, run.params.backtest.calibration_binning
     windows = {name: _window(w) for name, w in bt.windows.items()}
     test = bt.windows.get("test") or next(iter(bt.windows.values()))
     skill = {
@@ -251,7 +277,9 @@ def _backtest(run: Run, bt: BacktestMetrics | None) -> dict[str, Any] | None:
             f"any within {bt.horizon}": in_window(run.within, origins),
         }
         cols = ("model", "ewma", "climatology")
-        rel_fig = fig_uri(plots.plot_reliability(panels, columns=cols)[0])
+        rel_fig = fig_uri(
+            plots.plot_reliability(panels, columns=cols, bins=bins, binning=binning)[0]
+        )
     return {
         "horizons": bt.horizon,
         "test": windows.get("test"),
@@ -262,6 +290,7 @@ def _backtest(run: Run, bt: BacktestMetrics | None) -> dict[str, Any] | None:
         if any(skill.values())
         else None,
         "reliability_fig": rel_fig,
+        "bins": _bins_words(bins, binning),
     }
 
 
@@ -476,6 +505,9 @@ def build_context(run: Run, params: ReportParams) -> dict[str, Any]:
         "period_word": word,
         "horizon": horizon,
         "gate_failed": run.gate_failed,
+        "below_climatology": _below_climatology(
+            backtest, run.params.backtest.climatology_window, word
+        ),
         "diagnostics": _diagnostics(diagnostics),
         "top_next": top_next,
         "top_any": top_any,

@@ -92,8 +92,14 @@ def _unclear_coefficients(post: Any, features: set[str]) -> list[str]:
 def scenario_notes(
     rows: pd.DataFrame, changes: Sequence[Any], post: Any, worth_: dict[str, Any] | None
 ) -> list[str]:
-    """Plain words beside a scenario whose effect the data do not make clear (empty if clear)."""
+    """Plain words beside a scenario whose effect the data do not make clear, or that moves
+    nothing the model uses (empty if clear)."""
     notes = []
+    if ((rows["diff_q05"] == 0) & (rows["diff_q95"] == 0)).all():
+        notes.append(
+            "This scenario moves nothing the model uses (its features and offset), so it "
+            "changes no forecast: every difference is exactly zero."
+        )
     if ((rows["diff_q05"] < 0) & (rows["diff_q95"] > 0)).any():
         notes.append(
             "The 90% interval of the difference spans zero: on these data the model cannot tell "

@@ -153,6 +153,7 @@ def write_outputs(
         result.within,
         windows,
         bins=bt.calibration_bins,
+        binning=bt.calibration_binning,
         n_boot=bt.bootstrap,
         block=bt.block_origins,
         seed=params.fit.seed,
@@ -174,11 +175,17 @@ def write_outputs(
     io.write_json(root / BACKTEST_METRICS, metrics.to_json())
     io.write_csv(
         root / RELIABILITY,
-        reliability_table(in_window(result.predictions, test), bt.calibration_bins),
+        reliability_table(
+            in_window(result.predictions, test),
+            bt.calibration_bins,
+            binning=bt.calibration_binning,
+        ),
     )
     io.write_csv(
         root / RELIABILITY_WITHIN,
-        reliability_table(in_window(result.within, test), bt.calibration_bins),
+        reliability_table(
+            in_window(result.within, test), bt.calibration_bins, binning=bt.calibration_binning
+        ),
     )
     io.write_csv(
         root / BACKTEST_SCORES, scores_by_origin(result.predictions, windows, result.within)

@@ -82,6 +82,7 @@ def test_every_problem_is_listed_at_once(raw: dict) -> None:
         (("diagnostics", "r_hat_max"), 0, "diagnostics.r_hat_max"),
         (("forecast", "interval"), [0.9, 0.1], "not increasing"),
         (("ingest", "sides", "government"), ["re:(unclosed"], "bad regex"),
+        (("backtest", "calibration_binning"), "log", "backtest.calibration_binning"),
     ],
 )
 def test_impossible_values_are_refused(
@@ -93,6 +94,16 @@ def test_impossible_values_are_refused(
         node = node[key]
     node[path[-1]] = value
     assert fragment in _problems(bad)
+
+
+def test_the_calibration_binnings_are_those_scoring_draws() -> None:
+    from typing import get_args
+
+    from model.backtesting.scoring import BINNINGS
+    from model.config import BacktestParams
+
+    field = BacktestParams.model_fields["calibration_binning"]
+    assert get_args(field.annotation) == BINNINGS and field.default == BINNINGS[0]
 
 
 def test_prior_needs_its_parameters(raw: dict) -> None:

@@ -84,6 +84,27 @@ def test_nan_metrics_become_null():
     assert out["windows"]["test"]["model"]["auc_roc"] is None
 
 
+def test_calibration_scores_use_the_binning_asked_for():
+    """ECE and Murphy's terms of every forecaster come from the same bins: quantile by default,
+    equal-width when asked; the other scores do not depend on them."""
+    from model.backtesting import scoring
+
+    pred, within, windows = fake_rows()
+    kw = {"bins": 5, "n_boot": 20, "block": 2}
+    default = ev.summarise_backtest(pred, within, windows, **kw)["windows"]["test"]
+    uniform = ev.summarise_backtest(pred, within, windows, binning="uniform", **kw)
+    uniform = uniform["windows"]["test"]
+    rows = ev.in_window(pred, windows["test"])
+    assert default["model"]["ece"] == round(
+        scoring.expected_calibration_error(rows["model"], rows["y"], 5, "quantile"), 10
+    )
+    assert uniform["model"]["ece"] == round(
+        scoring.expected_calibration_error(rows["model"], rows["y"], 5, "uniform"), 10
+    )
+    assert default["model"]["ece"] != uniform["model"]["ece"]
+    assert default["model"]["brier"] == uniform["model"]["brier"]
+
+
 def test_plot_tables():
     pred, _, windows = fake_rows()
     rel = reliability_table(pred, bins=5)

@@ -46,24 +46,43 @@ def test_auc_roc_and_auc_pr_match_scikit_learn(case) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[f"seed{c[0]}" for c in CASES])
 @pytest.mark.parametrize("bins", [5, 10])
-def test_reliability_curve_matches_scikit_learn(case, bins: int) -> None:
+def test_uniform_reliability_curve_matches_scikit_learn(case, bins: int) -> None:
     p, y = _draw(*case)
     p = np.clip(p + 1e-6, 0, 1)  # off the bin edges, where the two conventions differ
     prob_true, prob_pred = calibration_curve(y, p, n_bins=bins, strategy="uniform")
-    curve = reliability_curve(p, y, bins)
+    curve = reliability_curve(p, y, bins, binning="uniform")
     filled = curve["count"] > 0
     np.testing.assert_allclose(curve["forecast_mean"][filled], prob_pred, rtol=0, atol=1e-12)
     np.testing.assert_allclose(curve["observed_rate"][filled], prob_true, rtol=0, atol=1e-12)
     # ECE is the count-weighted gap of the same bins
     counts = np.histogram(p, bins=np.linspace(0, 1, bins + 1))[0]
     ece = np.sum(counts[counts > 0] * np.abs(prob_pred - prob_true)) / len(p)
+    assert expected_calibration_error(p, y, bins, binning="uniform") == pytest.approx(
+        ece, abs=1e-12
+    )
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"seed{c[0]}" for c in CASES])
+@pytest.mark.parametrize("bins", [5, 10])
+def test_quantile_reliability_curve_matches_scikit_learn(case, bins: int) -> None:
+    """The same edges (percentiles) and the same rule at an edge, ties and all: no nudge."""
+    p, y = _draw(*case)
+    prob_true, prob_pred = calibration_curve(y, p, n_bins=bins, strategy="quantile")
+    curve = reliability_curve(p, y, bins, binning="quantile")
+    filled = curve["count"] > 0
+    np.testing.assert_allclose(curve["forecast_mean"][filled], prob_pred, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(curve["observed_rate"][filled], prob_true, rtol=0, atol=1e-12)
+    counts = curve["count"][filled]
+    ece = np.sum(counts * np.abs(prob_pred - prob_true)) / len(p)
     assert expected_calibration_error(p, y, bins) == pytest.approx(ece, abs=1e-12)
 
 
 @pytest.mark.parametrize("ridge", [0.1, 1.0, 10.0])
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_logistic_baseline_matches_scikit_learn(seed: int, ridge: float) -> None:
-    """Same objective: log-loss + ridge/2 · |slopes|², the intercept unpenalised (C = 1/ridge)."""
+    """Same objective: log-loss + ridge/2 · |slopes|², the intercept unpenalised (C = 1/ridge).
+    scikit-learn has no offset: this is the path without one (the offset's own test, by a
+    property, is in tests/unit/test_baselines.py)."""
     rng = np.random.default_rng(seed)
     n, k = 600, 4
     x = rng.normal(0, 1, (n, k))

@@ -68,6 +68,17 @@ def test_reliability_panels_and_skill(run: Run) -> None:
     assert len(ax.patches) == 5 * 2
 
 
+def test_reliability_of_a_rare_dyad_zooms_to_its_bins() -> None:
+    """Forecasts of 0.2-3% on 10 quantile bins: ten points, axes ending near 5%, not 100%."""
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0.002, 0.03, 2000)
+    rows = pd.DataFrame({"model": p, "y": (rng.random(2000) < p).astype(int)})
+    _fig, axs = plots.plot_reliability({"each step": rows}, bins=10)
+    curve = axs[0].lines[1]
+    assert len(curve.get_xdata()) == 10
+    assert axs[0].get_xlim() == axs[0].get_ylim() and 4 < axs[0].get_xlim()[1] < 10
+
+
 def test_dollar_in_names_is_not_mathtext() -> None:
     df = pd.DataFrame(np.ones((1, 2)), index=["A $x$ place"], columns=["f$", "g"])
     _fig, ax = plots.plot_contributions(df)

@@ -133,6 +133,7 @@ def test_banner_and_unreliable_marking_when_gate_failed(failed: tuple[dict, str]
     assert ctx["gate_failed"]
     assert html.index(BANNER) < html.index('id="headline"')
     assert 'class="forecast unreliable"' in html and "UNRELIABLE" in html
+    assert ctx["below_climatology"] is None and BELOW not in html
 
 
 def test_passed_gate_has_no_banner_and_missing_backtest_is_said(tmp_path: Path) -> None:
@@ -142,6 +143,28 @@ def test_passed_gate_has_no_banner_and_missing_backtest_is_said(tmp_path: Path) 
     assert BANNER not in body and "unreliable" not in body.lower()
     assert "The backtest has not been run" in body
     assert "1.004" in body and "≤ 1.010" in body  # R-hat to three decimals, not "1.00 ≤ 1.01"
+
+
+BELOW = "Worse than climatology on the test window."
+
+
+def test_a_test_window_below_climatology_is_said_on_the_first_page(tmp_path: Path) -> None:
+    run = load_run(build_fake_run(tmp_path, gate="pass"))
+    skill = run.backtest["windows"]["test"]["skill"]["climatology"]
+    assert skill["brier"]["mean"] > 0  # the fake model beats it: nothing said
+    assert build_context(run, run.params.report)["below_climatology"] is None
+    skill["brier"] = {"mean": -0.012, "ci_low": -0.071, "ci_high": 0.034, "dm_pvalue": 0.6}
+    ctx = build_context(run, run.params.report)
+    html = render_html(ctx)
+    sentence = ctx["below_climatology"]["sentence"]
+    assert "worse than climatology" in sentence and "Brier skill -1.2% [-7.1, +3.4]" in sentence
+    assert "over the last 52 weeks" in sentence
+    headline = html.index('id="headline"')
+    assert html.index(BELOW) < headline < html.index("(Brier skill -1.2% [-7.1, +3.4])", headline)
+    assert BANNER not in html  # the gate passed: only this warning
+    assert "Reliability on the test window, 10 quantile bins (edges at the forecasts" in html
+    first_page = PdfReader(io.BytesIO(render_pdf(ctx))).pages[0].extract_text()
+    assert BELOW in first_page and "-1.2%" in first_page
 
 
 def test_pdf_has_sections_pages_and_banner(failed_pdf: PdfReader) -> None:

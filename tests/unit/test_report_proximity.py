@@ -44,6 +44,24 @@ def test_a_clear_scenario_carries_no_note_and_an_unclear_one_says_why():
     assert "-1.0" in notes[2] and "SE 3.9" in notes[2]
 
 
+def test_a_scenario_that_moves_nothing_the_model_uses_says_so():
+    """Baseline and scenario share the draws, so an ineffective change is exactly zero (a
+    proximity indicator when the model's features are empty)."""
+    change = [ScenarioChange(feature="prox_a__b_km", set=10)]
+    zero = _rows(0.0, 0.0).assign(diff_q05=0.0, diff_q95=0.0)
+    notes = scenario_notes(zero, change, xr.Dataset(), worth(_loo(-3.5, 1.25, True), {}))
+    assert notes == [
+        "This scenario moves nothing the model uses (its features and offset), so it changes "
+        "no forecast: every difference is exactly zero."
+    ]
+    # and the block's PSIS-LOO, when it is not clear, is still said beside it
+    vague = scenario_notes(zero, change, xr.Dataset(), worth(_loo(-0.8, 3.9, False), {}))
+    assert len(vague) == 2 and "SE 3.9" in vague[1]
+    assert "moves nothing" not in " ".join(
+        scenario_notes(_rows(0.0, 0.0), change, _post(0.8), None)
+    )
+
+
 def test_worth_says_the_backtest_interval_and_none_without_a_block():
     assert worth(None, {}) is None
     scored = ev.backtest_metrics(*fake_rows(), bins=5, n_boot=20, block=2).windows["test"]

@@ -65,8 +65,10 @@ def _stage_inputs() -> tuple[BacktestResult, dict]:
 
 def _params():
     params = read_params(ROOT / "params.yaml")
-    pinned = {"ewma_half_life": 13.0, "calibration_bins": 10, "bootstrap": 1000,
-              "block_origins": 8, "proximity_refit_every": 52}  # fmt: skip
+    # The fixture was written with equal-width calibration bins (before quantile bins were the
+    # default): pinned, the bytes show that path unchanged.
+    pinned = {"ewma_half_life": 13.0, "calibration_bins": 10, "calibration_binning": "uniform",
+              "bootstrap": 1000, "block_origins": 8, "proximity_refit_every": 52}  # fmt: skip
     return params.model_copy(
         update={
             "backtest": params.backtest.model_copy(update=pinned),

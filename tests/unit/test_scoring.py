@@ -53,21 +53,80 @@ def test_average_precision_ties_enter_together():
     assert scoring.auc_pr([0.3] * 4, [1, 0, 0, 0]) == pytest.approx(0.25)
 
 
-def test_reliability_curve_and_ece():
-    # bins of width 0.5: {0.1, 0.3} mean 0.2 observed 1/2; {0.6, 0.9} mean 0.75 observed 1
+@pytest.mark.parametrize("binning", scoring.BINNINGS)
+def test_reliability_curve_and_ece(binning):
+    # bins of width 0.5, and here the quantile bins too (the median is 0.45):
+    # {0.1, 0.3} mean 0.2 observed 1/2; {0.6, 0.9} mean 0.75 observed 1
     p, y = [0.1, 0.3, 0.6, 0.9], [0, 1, 1, 1]
-    curve = scoring.reliability_curve(p, y, bins=2)
+    curve = scoring.reliability_curve(p, y, bins=2, binning=binning)
     np.testing.assert_allclose(curve["forecast_mean"], [0.2, 0.75])
     np.testing.assert_allclose(curve["observed_rate"], [0.5, 1.0])
     np.testing.assert_array_equal(curve["count"], [2, 2])
     # ECE = 2/4*|0.2-0.5| + 2/4*|0.75-1| = 0.15 + 0.125
-    assert scoring.expected_calibration_error(p, y, bins=2) == pytest.approx(0.275)
+    assert scoring.expected_calibration_error(p, y, 2, binning) == pytest.approx(0.275)
 
 
-def test_reliability_curve_empty_bins_are_nan_and_one_is_last_bin():
-    curve = scoring.reliability_curve([1.0, 0.95], [1, 1], bins=4)
+def test_uniform_bins_empty_ones_are_nan_and_one_is_last_bin():
+    curve = scoring.reliability_curve([1.0, 0.95], [1, 1], bins=4, binning="uniform")
     assert curve["count"].tolist() == [0, 0, 0, 2]
     assert np.isnan(curve["forecast_mean"][0])
+
+
+def test_quantile_bins_by_hand():
+    # 8 forecasts, 4 bins: edges at the 0, 25, 50, 75, 100th percentiles (linear, at sorted
+    # positions 0, 1.75, 3.5, 5.25, 7): 0.01, 0.0275, 0.035, 0.0525, 0.2; a bin takes
+    # (lower, upper], the first from 0.01
+    p = [0.01, 0.02, 0.03, 0.03, 0.04, 0.05, 0.06, 0.2]
+    y = [0, 0, 0, 1, 0, 0, 1, 1]
+    curve = scoring.reliability_curve(p, y, bins=4)
+    np.testing.assert_allclose(curve["lower"], [0.01, 0.0275, 0.035, 0.0525])
+    np.testing.assert_allclose(curve["upper"], [0.0275, 0.035, 0.0525, 0.2])
+    np.testing.assert_array_equal(curve["count"], [2, 2, 2, 2])
+    np.testing.assert_allclose(curve["forecast_mean"], [0.015, 0.03, 0.045, 0.13])
+    np.testing.assert_allclose(curve["observed_rate"], [0.0, 0.5, 0.0, 1.0])
+    # ECE = (2*0.015 + 2*0.47 + 2*0.045 + 2*0.87) / 8 = 2.8 / 8
+    assert scoring.expected_calibration_error(p, y, bins=4) == pytest.approx(0.35)
+    # equal-width bins (0.25 wide) put them all in the first
+    assert scoring.reliability_curve(p, y, 4, "uniform")["count"].tolist() == [8, 0, 0, 0]
+
+
+def test_quantile_bins_keep_equal_forecasts_together():
+    # 0.02 is 6 of 10 forecasts: the edges at the 0, 20, 40, 60, 80, 100th percentiles are
+    # 0.02, 0.02, 0.02, 0.024, 0.056, 0.4, so all six share the first bin, the next two stay
+    # empty, and 0.03, 0.05 | 0.08, 0.4 fill the last two; all equal: one bin holds them all
+    p = [0.02] * 6 + [0.03, 0.05, 0.08, 0.4]
+    k = scoring.bin_index(p, 5)
+    assert len(set(k[:6])) == 1 and k[6] != k[0]
+    curve = scoring.reliability_curve(p, [0] * 9 + [1], bins=5)
+    assert curve["count"].tolist() == [6, 0, 0, 2, 2]
+    same = scoring.reliability_curve([0.3] * 7, [0, 1, 0, 0, 1, 0, 0], bins=10)
+    assert curve["count"].sum() == 10 and same["count"].max() == 7
+    assert scoring.expected_calibration_error([0.3] * 7, [0, 1, 0, 0, 1, 0, 0]) == (
+        pytest.approx(abs(0.3 - 2 / 7))
+    )
+
+
+def test_unknown_binning_is_refused():
+    with pytest.raises(ValueError, match="unknown binning"):
+        scoring.expected_calibration_error([0.1, 0.2], [0, 1], binning="log")
+
+
+def test_ece_of_a_panel_at_one_percent_is_computed_on_bins_that_hold_forecasts():
+    """A rare dyad: 60 regions x 200 weeks at about 1% clashes, forecasts near each region's
+    wandering rate. Equal-width bins put almost every forecast in the first (0-10%); quantile
+    bins hold about a tenth each, none more than half."""
+    rng = np.random.default_rng(7)
+    logit = rng.normal(-5.2, 0.8, 60)[:, None] + np.cumsum(rng.normal(0, 0.1, (60, 200)), axis=1)
+    p = 1 / (1 + np.exp(-logit))
+    y = (rng.random(p.shape) < p).astype(int)
+    forecast = 1 / (1 + np.exp(-(logit + rng.normal(0, 0.3, p.shape))))
+    assert 0.005 < y.mean() < 0.02
+    quantile = scoring.reliability_curve(forecast.ravel(), y.ravel(), bins=10)
+    uniform = scoring.reliability_curve(forecast.ravel(), y.ravel(), 10, "uniform")
+    assert uniform["count"][0] > 0.95 * p.size
+    assert quantile["count"].max() <= p.size / 2
+    assert (quantile["count"] > 0).sum() == 10 and quantile["count"].min() >= p.size / 11
+    assert quantile["upper"][0] < 0.01  # the first bin resolves below 1%
 
 
 def test_murphy_decomposition_by_hand():
