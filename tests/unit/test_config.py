@@ -168,7 +168,7 @@ def test_every_example_has_every_section_of_params_yaml(path, raw: dict) -> None
 
 
 def test_the_examples_are_found() -> None:
-    assert [p.name for p in PARAMS_FILES[1:]] == ["acled_us_iran.yaml"]
+    assert [p.name for p in PARAMS_FILES[1:]] == ["acled_us_iran.yaml", "ged_turkey_pkk.yaml"]
 
 
 def test_the_proximity_block_is_checked_and_gives_both_variants(raw: dict) -> None:
@@ -234,3 +234,9 @@ def test_runtime_is_validated_like_the_other_sections(raw: dict) -> None:
     problems = _problems(raw)
     assert "runtime.dask.workers: Input should be greater than 0" in problems
     assert "runtime.threads: unknown key" in problems
+
+
+@pytest.mark.parametrize("path", PARAMS_FILES, ids=lambda p: p.name)
+def test_each_params_file_validates_and_its_clash_names_mapped_sides(path) -> None:
+    params = read_params(path)
+    assert set(params.panel.clash.sides) <= set(params.ingest.sides)
