@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
-import subprocess
 from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
@@ -36,42 +35,6 @@ def params_hash(section: Any) -> str:
     data = section.model_dump(mode="json") if hasattr(section, "model_dump") else section
     blob = json.dumps(data, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
-
-
-#: Tracked files that a run or a benchmark rewrites and that no stage reads: a change to them
-#: does not make the code or data that produced an artefact differ from the commit.
-NOT_INPUTS = ("dvc.lock", "README.md", "benchmarks/results", "docs")
-
-
-def git_commit(cwd: Path | str = ".") -> str:
-    """The current commit, with ``-dirty`` when tracked inputs differ; ``unknown`` outside git.
-
-    ``dvc repro`` rewrites ``dvc.lock`` after each stage, so the files in :data:`NOT_INPUTS`
-    are left out of the check: otherwise every stage after the first would call its own,
-    committed, code dirty.
-    """
-    try:
-        sha = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            [
-                "git",
-                "status",
-                "--porcelain",
-                "--untracked-files=no",
-                "--",
-                ".",
-                *(f":(top,exclude){path}" for path in NOT_INPUTS),
-            ],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return sha + ("-dirty" if dirty else "")
 
 
 def package_versions(names: Iterable[str] = PACKAGES) -> dict[str, str]:

@@ -35,13 +35,6 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-# The forecasters' names live in the catalogue, and are also known by their baselines' module.
-from model.backtesting.catalogue import (  # noqa: F401
-    BASELINES,
-    FORECASTERS,
-    WITHIN_BASELINES,
-    WITHIN_FORECASTERS,
-)
 from model.data.features import decayed_share
 from model.inference.standardise import fit_scaling, standardised
 
@@ -323,8 +316,9 @@ def all_baselines(
     rates: Rates = RATES,
     offset: str | None = None,
 ) -> dict[str, xr.DataArray]:
-    """Every baseline's forecasts from one origin, keyed by the names in :data:`BASELINES`
-    (``features`` and ``offset``: the model's, for the logistic baseline)."""
+    """Every baseline's forecasts from one origin, keyed by the catalogue's names
+    (:data:`model.backtesting.catalogue.BASELINES`; ``features`` and ``offset``: the model's,
+    for the logistic baseline)."""
     return {
         "climatology": climatology(panel, origin, horizon, rates),
         "ewma": ewma(panel, origin, horizon, rates),
@@ -337,7 +331,8 @@ def all_baselines(
 def within_baselines(
     panel: xr.Dataset, origin: Origin, *, horizon: int, rates: Rates = RATES
 ) -> dict[str, xr.DataArray]:
-    """The "within H" baselines from one origin, keyed by :data:`WITHIN_BASELINES`."""
+    """The "within H" baselines from one origin, keyed by the catalogue's names
+    (:data:`model.backtesting.catalogue.WITHIN_BASELINES`)."""
     return {
         "climatology": within_climatology(panel, origin, horizon, rates),
         "ewma": within_ewma(panel, origin, horizon, rates),

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from model.backtesting import baselines
+from model.backtesting import baselines, catalogue
 from model.backtesting.baselines import Rates
 
 
@@ -152,14 +152,14 @@ def test_no_look_ahead_poisoned_future_changes_nothing():
     origin = panel["period"].values[origin_idx]
     clean = baselines.all_baselines(panel, origin, **kw)
     dirty = baselines.all_baselines(poisoned, origin, **kw)
-    assert set(clean) == set(baselines.BASELINES)
-    for name in baselines.BASELINES:
+    assert set(clean) == set(catalogue.BASELINES)
+    for name in catalogue.BASELINES:
         xr.testing.assert_identical(clean[name], dirty[name])
     within = {"horizon": 4, "rates": rates}
     clean_w = baselines.within_baselines(panel, origin, **within)
     dirty_w = baselines.within_baselines(poisoned, origin, **within)
-    assert set(clean_w) == set(baselines.WITHIN_BASELINES)
-    for name in baselines.WITHIN_BASELINES:
+    assert set(clean_w) == set(catalogue.WITHIN_BASELINES)
+    for name in catalogue.WITHIN_BASELINES:
         xr.testing.assert_identical(clean_w[name], dirty_w[name])
     # ...whereas poisoning the origin itself does change them (the test can see a leak)
     poisoned["clash_any"][:, origin_idx] = 1 - poisoned["clash_any"][:, origin_idx]

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from model.backtesting import evaluation as ev
-from model.backtesting.baselines import BASELINES, FORECASTERS, WITHIN_FORECASTERS
+from model.backtesting.catalogue import BASELINES, FORECASTERS, WITHIN_FORECASTERS
 from model.backtesting.scoring import reliability_table
 
 
