@@ -18,7 +18,7 @@ from model import timing
 from model.config import ParamsError, read_params
 from model.errors import StageError
 
-STAGES = ("ingest", "panel", "fit", "forecast", "evidence", "backtest", "report")
+STAGES = ("ingest", "panel", "backtest", "fit", "forecast", "evidence", "report")
 FORMATS = ["canonical", "ucdp_ged", "acled", "points"]
 #: Loggers shown at INFO: the package's own (every module logs as ``model.<module>``) and PyMC's
 #: sampler lines; other libraries only when they warn.

@@ -446,6 +446,45 @@ class BacktestParams(_Section):
         return self
 
 
+class MemoryParams(_Section):
+    """How much of its past the forecast remembers, chosen on the dev window.
+
+    With ``auto`` the panel writes one level offset per candidate of the grid
+    (``clash_level_hl{h}_p{k}_l{L}``: each recent half-life, pooling and long-run half-life), the
+    backtest scores them on the dev window by reusing each fold's posterior with the candidate's
+    offset, and chooses the best dev Brier score among the candidates whose dev ECE is at most
+    ``ece_max`` (the lowest ECE when none is), which replaces ``model.offset`` only when its dev
+    Brier score is lower by ``min_gain`` of the reference's and its Diebold-Mariano statistic
+    against it is below ``-dm_min``.
+    The test window and the final fit use the choice. The EWMA baseline's half-life is the one
+    of ``ewma_half_lives`` with the lowest dev Brier score (a baseline as strong as the dev
+    window allows). Without ``auto``, ``model.offset`` and ``backtest.ewma_half_life`` are used
+    as they are.
+    """
+
+    auto: bool = True
+    level_half_lives: list[PositiveFloat] = Field(
+        default_factory=lambda: [4.0, 8.0, 13.0, 26.0, 52.0], min_length=1
+    )
+    level_priors: list[PositiveFloat] = Field(
+        default_factory=lambda: [2.0, 8.0, 32.0], min_length=1
+    )
+    long_half_lives: list[PositiveFloat] = Field(
+        default_factory=lambda: [52.0, 104.0], min_length=1
+    )
+    ewma_half_lives: list[PositiveFloat] = Field(
+        default_factory=lambda: [4.0, 8.0, 13.0, 26.0, 52.0], min_length=1
+    )
+    ece_max: PositiveFloat = 0.02
+    # model.offset is replaced only by a candidate whose dev Brier score is lower by at least
+    # min_gain of its own and whose Diebold-Mariano statistic against it is below -dm_min
+    # (2: about 5%, two-sided): a memory change must matter and be more than the noise of a
+    # short dev window (near-identical memories differ consistently by a hair; on a rare dyad
+    # thirty candidates scored on a hundred clash weeks differ by chance).
+    min_gain: float = Field(0.01, ge=0.0, lt=1.0)
+    dm_min: float = Field(2.0, ge=0.0)
+
+
 class ReportParams(_Section):
     title: str = "clashcast forecast"
     top_n: PositiveInt = 10
@@ -497,6 +536,7 @@ class Params(_Section):
     forecast: ForecastParams = ForecastParams()
     scenarios: list[Scenario] = Field(default_factory=list)
     backtest: BacktestParams = BacktestParams()
+    memory: MemoryParams = MemoryParams()
     report: ReportParams = ReportParams()
     runtime: RuntimeParams = RuntimeParams()
 

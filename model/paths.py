@@ -45,6 +45,10 @@ EVIDENCE = Path("reports/evidence.csv")
 PREDICTIONS = Path("data/backtest/predictions.parquet")
 WITHIN = Path("data/backtest/within.parquet")
 BACKTEST_METRICS = Path("reports/metrics/backtest.json")
+#: The memory the dev window chose (model.backtesting.memory), which the final fit uses.
+MEMORY = Path("data/backtest/memory.json")
+#: The dev window's forecasts of every candidate memory (what the choice saw).
+CANDIDATES = Path("data/backtest/candidates.parquet")
 RELIABILITY = Path("reports/plots/reliability.csv")
 RELIABILITY_WITHIN = Path("reports/plots/reliability_within.csv")
 BACKTEST_SCORES = Path("reports/plots/backtest_scores.csv")
@@ -76,6 +80,8 @@ ARTEFACTS: dict[str, Artefact] = {
     "predictions": Artefact(PREDICTIONS, "backtest"),
     "within": Artefact(WITHIN, "backtest"),
     "backtest": Artefact(BACKTEST_METRICS, "backtest"),
+    "memory": Artefact(MEMORY, "backtest"),
+    "candidates": Artefact(CANDIDATES, "backtest"),
     "reliability": Artefact(RELIABILITY, "backtest"),
     "reliability_within": Artefact(RELIABILITY_WITHIN, "backtest"),
     "backtest_scores": Artefact(BACKTEST_SCORES, "backtest"),

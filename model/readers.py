@@ -86,6 +86,8 @@ TABLES: dict[str, dict[str, str]] = {
         "bin": INT, "forecast_mean": FLOAT, "observed_rate": FLOAT, "count": INT,
     },
     "backtest_scores": {"origin": DATE, "brier": FLOAT},
+    # then one column per candidate memory (model.backtesting.memory)
+    "candidates": {"origin": DATE, "region": STR, "horizon": INT},
 }  # fmt: skip
 
 #: Declared top-level keys of each JSON artefact (more keys may follow).
@@ -94,6 +96,7 @@ JSON_KEYS: dict[str, tuple[str, ...]] = {
     "panel_metrics": ("regions", "periods", "clash_rate", "missing_share"),
     "diagnostics": ("gate", "failed_checks"),
     "backtest": ("windows",),
+    "memory": ("offset", "auto"),
     "headline": ("gate",),
 }
 

@@ -290,6 +290,120 @@ class FoldSummary(FlatResult):
 
 
 @dataclass(frozen=True)
+class Candidate(FlatResult):
+    """One candidate of a choice made on the dev window: its settings and its dev scores
+    (``brier``, ``log_score``, ``ece``)."""
+
+    settings: Mapping[str, Any]
+    dev: Mapping[str, float]
+
+
+def _candidates(d: Mapping[str, Any], at: At) -> tuple[Candidate, ...]:
+    return tuple(Candidate.from_json(c, at / "candidates") for c in at(d, "candidates"))
+
+
+@dataclass(frozen=True)
+class ModelSelection:
+    """``backtest.json``'s ``model_selection``: the memory chosen on the dev window
+    (:mod:`model.backtesting.memory`).
+
+    ``candidates`` are the level memories scored (each with its ``settings``: the offset
+    variable and its half-life, pooling and long-run half-life), ``chosen`` the settings used
+    on the test window and by the final fit, ``reference`` those of ``model.offset`` (whose
+    fits every candidate reused), ``best`` the rule's pick before the step that keeps the reference
+    (its Brier difference to the reference and Diebold-Mariano statistic, and whether the
+    reference was kept), ``ewma`` the EWMA baseline's half-lives scored and the one chosen.
+    With ``auto`` false the one candidate is the pinned setting, scored.
+    """
+
+    auto: bool
+    criterion: str
+    candidates: tuple[Candidate, ...]
+    chosen: Mapping[str, Any]
+    reference: Mapping[str, Any]
+    ewma_candidates: tuple[Candidate, ...]
+    ewma_chosen: float
+    ece_max: float | None = None
+    min_gain: float | None = None
+    dm_min: float | None = None
+    best: Mapping[str, Any] | None = None
+    ewma_criterion: str = "lowest dev Brier score"
+
+    def to_json(self) -> dict[str, Any]:
+        out = {
+            "auto": self.auto,
+            "criterion": self.criterion,
+            "ece_max": self.ece_max,
+            "min_gain": self.min_gain,
+            "dm_min": self.dm_min,
+            "candidates": [c.to_json() for c in self.candidates],
+            "chosen": dict(self.chosen),
+            "reference": dict(self.reference),
+            "ewma": {
+                "criterion": self.ewma_criterion,
+                "candidates": [c.to_json() for c in self.ewma_candidates],
+                "chosen": self.ewma_chosen,
+            },
+        }
+        if self.best is not None:
+            out["best"] = dict(self.best)
+        return out
+
+    def describe(self, period: str = "week") -> str:
+        """One sentence: which memory was chosen, and why."""
+        c = self.chosen
+        what = f"the offset {c['offset']}"
+        if "level_half_life" in c:
+            what = (
+                f"the level's half-life {c['level_half_life']:g} {period}s, pooled by "
+                f"{c['level_prior']:g} pseudo-{period}s toward a {c['level_long_half_life']:g}-"
+                f"{period} share"
+            )
+        ewma_hl = f"; the EWMA baseline's half-life is {self.ewma_chosen:g} {period}s"
+        if not self.auto:
+            return f"Memory pinned by params (memory.auto: false): {what}{ewma_hl}."
+        scores = next(x.dev for x in self.candidates if x.settings["offset"] == c["offset"])
+        n, ece_max = len(self.candidates), self.ece_max or 0.0
+        met = sum(x.dev["ece"] <= ece_max for x in self.candidates)
+        why = (
+            f"the best dev Brier score ({scores['brier']:.4f}) of the {met} of {n} candidates "
+            f"whose dev ECE is at most {ece_max:g}"
+            if met
+            else f"no candidate's dev ECE is at most {ece_max:g}, so the lowest "
+            f"({scores['ece']:.3f}) of {n} candidates"
+        )
+        best = self.best or {}
+        if best.get("kept_reference"):
+            gain = -best["brier_minus_reference"] / scores["brier"]
+            why = (
+                f"kept from params: the best of {n} candidates within the ECE threshold "
+                f"({best['offset']}) has a dev Brier score lower by {gain:.1%} with a "
+                f"Diebold-Mariano statistic of {best['dm_statistic']:+.2f}, short of the "
+                f"evidence a change needs (at least {self.min_gain or 0:.0%} lower, a statistic "
+                f"below -{self.dm_min or 0:g})"
+            )
+        return f"Memory chosen on the dev window: {what}, {why}{ewma_hl}."
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any], at: At) -> ModelSelection:
+        ewma = at(d, "ewma")
+        return cls(
+            auto=at(d, "auto"),
+            criterion=at(d, "criterion"),
+            candidates=_candidates(d, at),
+            chosen=at(d, "chosen"),
+            reference=at(d, "reference"),
+            ewma_candidates=_candidates(ewma, at / "ewma"),
+            ewma_chosen=(at / "ewma")(ewma, "chosen"),
+            ece_max=d.get("ece_max"),
+            min_gain=d.get("min_gain"),
+            dm_min=d.get("dm_min"),
+            best=d.get("best"),
+            ewma_criterion=ewma.get("criterion", "lowest dev Brier score"),
+        )
+
+
+@dataclass(frozen=True)
 class BacktestMetrics:
     """``reports/metrics/backtest.json``: the horizon and the scores of each window
     (:func:`model.backtesting.evaluation.backtest_metrics`); the backtest stage adds the EWMA's
@@ -302,6 +416,7 @@ class BacktestMetrics:
     folds: tuple[FoldSummary, ...] | None = optional_field()
     proximity_folds: tuple[FoldSummary, ...] | None = optional_field()
     failed_origins: tuple[str, ...] | None = optional_field()
+    model_selection: ModelSelection | None = optional_field()  # noqa: RUF009 (a None default)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -310,6 +425,8 @@ class BacktestMetrics:
         }
         if self.ewma_half_life is not None:
             out["ewma_half_life"] = self.ewma_half_life
+        if self.model_selection is not None:
+            out["model_selection"] = self.model_selection.to_json()
         for key in ("folds", "proximity_folds"):
             if getattr(self, key) is not None:
                 out[key] = [f.to_json() for f in getattr(self, key)]
@@ -331,5 +448,8 @@ class BacktestMetrics:
             windows={k: WindowScores.from_json(w, at / "windows" / k) for k, w in windows.items()},
             ewma_half_life=d.get("ewma_half_life"),
             failed_origins=tuple(d["failed_origins"]) if "failed_origins" in d else None,
+            model_selection=ModelSelection.from_json(d["model_selection"], at / "model_selection")
+            if "model_selection" in d
+            else None,
             **folds,
         )

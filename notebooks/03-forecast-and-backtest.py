@@ -109,6 +109,27 @@ else:
     fig, _ = plots.plot_skill(bt["windows"]["test"]["skill"] if "test" in bt["windows"] else {})
     display(fig)
 
+# %% [markdown]
+# ## The memory chosen on the dev window
+#
+# Every candidate level (recent half-life, pooling, long-run half-life) with its dev scores,
+# best Brier first; the one the test window and the forecast use is marked. A candidate close
+# to the chosen one on Brier is no better in any sense the dev window can tell (README, "The
+# memory").
+
+# %%
+if run.backtest is None or "model_selection" not in run.backtest:
+    print(run.missing.get("backtest", "backtest.json has no model_selection (an older run)"))
+else:
+    from model.results import At, ModelSelection
+
+    sel = ModelSelection.from_json(run.backtest["model_selection"], At("backtest.json"))
+    print(sel.describe(run.facts.period_word))
+    cands = pd.DataFrame([{**c.settings, **c.dev} for c in sel.candidates])
+    cands["chosen"] = cands["offset"] == sel.chosen["offset"]
+    display(cands.sort_values("brier").style.format(precision=4).set_caption(
+        f"{len(cands)} candidate memories, dev window ({sel.criterion})"))
+
 # %%
 pred = run.predictions
 if pred is not None:

@@ -431,6 +431,16 @@ def _evidence() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+#: data/backtest/memory.json: the fitted offset, as the backtest chose it.
+MEMORY = {
+    "offset": "clash_level_hl4",
+    "level_half_life": 4.0,
+    "level_prior": 4.0,
+    "level_long_half_life": 52.0,
+    "ewma_half_life": 13.0,
+}
+
+
 def _backtest(
     rng: np.random.Generator, panel: xr.Dataset
 ) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
@@ -495,6 +505,40 @@ def _backtest(
         "dm_pvalue": None,
     }
     bj["ewma_half_life"] = 13
+    bj["model_selection"] = {
+        "auto": True,
+        "criterion": "lowest dev Brier score among the candidates whose dev ECE is at most 0.02 "
+        "(the lowest ECE when none is)",
+        "ece_max": 0.02,
+        "min_gain": 0.01,
+        "dm_min": 2.0,
+        "candidates": [
+            {
+                "settings": {k: v for k, v in MEMORY.items() if k != "ewma_half_life"},
+                "dev": {"brier": 0.1512, "log_score": 0.4711, "ece": 0.0123},
+            },
+            {
+                "settings": {
+                    "offset": "clash_level_hl13_p8_l52",
+                    "level_half_life": 13.0,
+                    "level_prior": 8.0,
+                    "level_long_half_life": 52.0,
+                },
+                "dev": {"brier": 0.1544, "log_score": 0.4802, "ece": 0.0181},
+            },
+        ],
+        "chosen": MEMORY,
+        "reference": {k: v for k, v in MEMORY.items() if k != "ewma_half_life"},
+        "ewma": {
+            "candidates": [
+                {
+                    "settings": {"ewma_half_life": 13.0},
+                    "dev": {"brier": 0.16, "log_score": 0.49, "ece": 0.01},
+                },
+            ],
+            "chosen": 13.0,
+        },
+    }
     bj["folds"] = [{"fit_cutoff": origins[0].date().isoformat(), "origins": 7, "divergences": 0}]
     bj["failed_origins"] = []
     return bj, pred, wpred
@@ -516,6 +560,10 @@ def build_fake_run(root: Path, *, gate: str = "pass", backtest: bool = True, see
     ):
         (root / d).mkdir(parents=True, exist_ok=True)
     (root / "params.yaml").write_text(PARAMS_YAML, encoding="utf-8")
+    # the memory the backtest chose (memory.auto), which the fit used
+    (root / "data/backtest/memory.json").write_text(
+        json.dumps(MEMORY | {"auto": True}), encoding="utf-8"
+    )
     (root / "data/raw/PROVENANCE.md").write_text(PROVENANCE_MD, encoding="utf-8")
     (root / "data/raw/boundaries/alpha.geojson").write_text(
         _geojson(REGIONS[:2], REGION_IDS[:2], [(40, 35), (40, 34)]), encoding="utf-8"

@@ -83,6 +83,9 @@ class FoldConfig:
     # origin, from comparison folds that refit both variants every ``proximity_refit_every``.
     proximity_worth: bool = False
     proximity_refit_every: int = 52
+    # Offset variables each origin is also forecast with, reusing the fold's posterior: the
+    # candidate memories the dev window chooses among (model.backtesting.memory).
+    candidates: tuple[str, ...] = ()
 
     def proximity_variants(self) -> tuple[ModelParams, ModelParams] | None:
         """The model with and without its proximity block; None when its worth is not
@@ -101,6 +104,10 @@ class FoldResult:
     within: pd.DataFrame
     seconds: float
     divergences: int = 0
+    # With FoldConfig.candidates: each origin's mean forecasts per candidate offset, per step
+    # (origin, region, horizon, *candidates) and within H (origin, region, *candidates).
+    candidate_steps: pd.DataFrame | None = None
+    candidate_within: pd.DataFrame | None = None
 
 
 @dataclass
@@ -116,6 +123,9 @@ class BacktestResult:
     failed_comparison: dict[pd.Timestamp, tuple[tuple[pd.Timestamp, ...], str]] = field(
         default_factory=dict
     )
+    # The dev window's forecasts of every candidate memory (model.backtesting.memory), set by
+    # the backtest stage once it has chosen.
+    candidates: pd.DataFrame | None = None
 
 
 def default_start(
@@ -329,7 +339,27 @@ def run_fold(panel: xr.Dataset, fold: Fold, config: FoldConfig) -> FoldResult:
     logging.getLogger("pymc").setLevel(logging.WARNING)
     idata = fit_fold_model(panel, fold, config)
     predictions, within = forecast_fold(idata, panel, fold, config)
-    return FoldResult(fold, predictions, within, time.perf_counter() - t0, _divergences(idata))
+    result = FoldResult(fold, predictions, within, 0.0, _divergences(idata))
+    if config.candidates:
+        result.candidate_steps, result.candidate_within = _candidate_fold(
+            idata, panel, fold, config
+        )
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def _candidate_fold(
+    idata: xr.DataTree, panel: xr.Dataset, fold: Fold, config: FoldConfig
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every origin of the fold forecast again with each candidate offset (same posterior)."""
+    from model.backtesting.memory import candidate_rows
+
+    steps, within = [], []
+    for origin in fold.origins:
+        s, w = candidate_rows(idata, known_at(panel, origin), origin, config.candidates)
+        steps.append(s.assign(origin=origin))
+        within.append(w.assign(origin=origin))
+    return pd.concat(steps, ignore_index=True), pd.concat(within, ignore_index=True)
 
 
 #: The rows of a proximity comparison fold.
@@ -402,7 +432,7 @@ def _collect(finished: list[FoldResult]) -> tuple[pd.DataFrame, pd.DataFrame]:
     )
 
 
-def _with_comparison(predictions: pd.DataFrame, comparison: list[FoldResult]) -> pd.DataFrame:
+def with_comparison(predictions: pd.DataFrame, comparison: list[FoldResult]) -> pd.DataFrame:
     """The step rows with the comparison's two columns (NaN where its fold failed)."""
     if not comparison:
         return predictions
@@ -454,7 +484,7 @@ def run_backtest(
         results.sort(key=lambda r: r.fold.cutoff)
     predictions, within = _collect(done["fold"])
     return BacktestResult(
-        _with_comparison(predictions, done["proximity"]),
+        with_comparison(predictions, done["proximity"]),
         within,
         done["fold"],
         dict(sorted(failed["fold"].items())),

@@ -6,6 +6,9 @@
                                    the neighbours) or ``country_clash`` (mean over the country)
 ``clash_share_hl{h}``              log-odds of the decayed share of periods with a clash
 ``clash_level_hl{h}``              the same shrunk toward the region's long-run share
+                                   (``panel.level_prior``, ``panel.level_long_half_life``)
+``clash_level_hl{h}_p{k}_l{L}``    the same with ``k`` pseudo-periods of a half-life-``L``
+                                   long-run share: a candidate memory (``memory``)
 ``since_clash``                    log1p of the periods since the last clash
 ``prox_{a}__{b}_{part}``           proximity of side ``a`` to side ``b``'s events; ``part`` is
                                    ``km``, ``near``, ``absent`` or ``n_within``, or a
@@ -38,6 +41,7 @@ PROXIMITY_FAMILIES = ("proximity", "contact")
 _NUMBER = r"([0-9]+(?:\.[0-9]+)?)"
 _DECAY = re.compile(rf"^({'|'.join(DECAY_KINDS)})_decay_hl{_NUMBER}$")
 _SHARE = re.compile(rf"^clash_({'|'.join(SHARE_KINDS)})_hl{_NUMBER}$")
+_LEVEL = re.compile(rf"^clash_level_hl{_NUMBER}_p{_NUMBER}_l{_NUMBER}$")
 _PARTS = "|".join((*PROXIMITY_PARTS, *PRECURSOR_PARTS))
 _PROXIMITY = re.compile(rf"^prox_(.+?__.+?)_({_PARTS}|{EXPOSURE}_([A-Za-z0-9]+))$")
 _CONTACT = re.compile(rf"^contact_([A-Za-z0-9_]+?)_hl{_NUMBER}$")
@@ -62,6 +66,10 @@ class FeatureName:
     part : str or None
         One of :data:`PROXIMITY_PARTS`, :data:`PRECURSOR_PARTS` or ``exposure`` for a proximity
         feature.
+    prior, long_half_life : float or None
+        Of a ``level`` feature that names them (``clash_level_hl{h}_p{k}_l{L}``); None for
+        ``clash_level_hl{h}``, whose are the panel's (``panel.level_prior``,
+        ``panel.level_long_half_life``).
     """
 
     family: str
@@ -69,6 +77,8 @@ class FeatureName:
     half_life: float | None = None
     pair: str | None = None
     part: str | None = None
+    prior: float | None = None
+    long_half_life: float | None = None
 
 
 def _hl(half_life: float) -> str:
@@ -91,9 +101,14 @@ def share(half_life: float) -> str:
     return f"clash_share_{_hl(half_life)}"
 
 
-def level(half_life: float) -> str:
-    """``clash_level_hl{h}``."""
-    return f"clash_level_{_hl(half_life)}"
+def level(half_life: float, prior: float | None = None, long_half_life: float | None = None) -> str:
+    """``clash_level_hl{h}`` (the panel's pooling), or ``clash_level_hl{h}_p{k}_l{L}`` with
+    ``prior`` and ``long_half_life`` both given."""
+    if (prior is None) != (long_half_life is None):
+        raise ValueError("a level names both its prior and its long half-life, or neither")
+    if prior is None:
+        return f"clash_level_{_hl(half_life)}"
+    return f"clash_level_{_hl(half_life)}_p{prior:g}_l{long_half_life:g}"
 
 
 def pair_stem(a: str, b: str) -> str:
@@ -142,6 +157,9 @@ def parse(name: str) -> FeatureName:
         return FeatureName("decay", kind=m.group(1), half_life=float(m.group(2)))
     if m := _SHARE.match(name):
         return FeatureName(m.group(1), half_life=float(m.group(2)))
+    if m := _LEVEL.match(name):
+        h, prior, long = (float(g) for g in m.groups())
+        return FeatureName("level", half_life=h, prior=prior, long_half_life=long)
     if m := _PROXIMITY.match(name):
         if m.group(3) is not None:
             return FeatureName("proximity", kind=m.group(3), pair=m.group(1), part=EXPOSURE)
@@ -154,12 +172,15 @@ def parse(name: str) -> FeatureName:
 def memory_of(name: str, level_long_half_life: float = 0.0) -> float:
     """The longest half-life a feature remembers (``clash_share_hl13`` → 13), else 0.
 
-    ``clash_level_hl{h}`` also remembers the long-run level it is shrunk toward.
+    ``clash_level_hl{h}`` also remembers the long-run level it is shrunk toward (its own
+    ``_l{L}``, else ``level_long_half_life``).
     """
     f = parse(name)
     if f.half_life is None:
         return 0.0
-    return max(f.half_life, level_long_half_life) if f.family == "level" else f.half_life
+    if f.family != "level":
+        return f.half_life
+    return max(f.half_life, f.long_half_life or level_long_half_life)
 
 
 def pair_names(a: str, b: str, exposure_kinds: Sequence[str] = ()) -> list[str]:

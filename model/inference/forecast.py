@@ -206,13 +206,16 @@ def within_probability(p: xr.DataArray) -> xr.DataArray:
 
 
 def _origin_inputs(
-    idata: xr.DataTree, panel: xr.Dataset, origin: object | None
+    idata: xr.DataTree, panel: xr.Dataset, origin: object | None, offset_as: str | None = None
 ) -> tuple[pd.Timestamp, xr.DataArray]:
-    """The origin period and the linear predictor there (conditional on no block effect)."""
+    """The origin period and the linear predictor there (conditional on no block effect);
+    ``offset_as`` reads another panel variable as the offset."""
     t = resolve_origin(panel, origin)
     regions = fitted_regions(idata)
     x_raw = feature_values(panel, t, fitted_features(idata), regions)
     off = offset_name(idata)
+    if off is not None and offset_as is not None:
+        off = offset_as
     offset = None
     if off is not None:
         offset = feature_values(panel, t, [off], regions).isel(feature=0, drop=True)
@@ -233,7 +236,9 @@ def _label(p: xr.DataArray, panel: xr.Dataset, t: pd.Timestamp, name: str) -> xr
     return p
 
 
-def forecast_draws(idata: xr.DataTree, panel: xr.Dataset, origin: object | None) -> xr.DataArray:
+def forecast_draws(
+    idata: xr.DataTree, panel: xr.Dataset, origin: object | None, offset_as: str | None = None
+) -> xr.DataArray:
     """P(clash) draws for every fitted region and step after ``origin``.
 
     Parameters
@@ -244,6 +249,9 @@ def forecast_draws(idata: xr.DataTree, panel: xr.Dataset, origin: object | None)
         The panel (features and offset at ``origin`` are read from it).
     origin : date-like or None
         The origin period (``None``: the panel's last period).
+    offset_as : str, optional
+        Another panel variable to read as the offset (a candidate memory scored with this
+        posterior, :mod:`model.backtesting.memory`); default the one it was fitted with.
 
     Returns
     -------
@@ -252,7 +260,7 @@ def forecast_draws(idata: xr.DataTree, panel: xr.Dataset, origin: object | None)
         ``country(region)``, ``period_start(horizon)`` (start of the target period); attrs
         ``origin``.
     """
-    t, eta = _origin_inputs(idata, panel, origin)
+    t, eta = _origin_inputs(idata, panel, origin, offset_as)
     p = _label(step_probability(eta, block_scale(idata)), panel, t, "p")
     p.attrs = {"origin": str(t.date()), "description": "P(clash_any) at origin + horizon"}
     return p

@@ -83,7 +83,7 @@ def level_breakdown(
     if f.family == "level":
         y = at["clash_any"].transpose("region", "period").values > 0
         h = f.half_life
-        long = PanelFacts.from_attrs(panel).level_long_half_life
+        long = f.long_half_life or PanelFacts.from_attrs(panel).level_long_half_life
         recent = decayed_sum(y, h)[:, -1] / decayed_sum(np.ones_like(y, float), h)[:, -1]
         columns[rd.LEVEL_RECENT] = recent
         columns[rd.LEVEL_LONG_RUN] = decayed_share(y, long)[:, -1]

@@ -24,6 +24,7 @@ import xarray as xr
 
 from model import io
 from model.config import Params
+from model.data.memory import effective_params
 from model.paths import PANEL
 from model.provenance import file_sha256, stamp
 from model.readers import typed_idata
@@ -41,9 +42,11 @@ def config_json(section: Any) -> str:
 
 
 def expected_attrs(params: Params, root: Path) -> dict[str, str]:
-    """What a posterior must carry to be used: the model section and the panel's bytes."""
+    """What a posterior must carry to be used: the model section (with the offset the
+    backtest chose, :func:`model.data.memory.effective_params`) and the panel's bytes."""
+    model = effective_params(params, root).model
     return {
-        "model_config": config_json(params.model),
+        "model_config": config_json(model),
         f"input_sha256:{PANEL.as_posix()}": file_sha256(Path(root) / PANEL),
     }
 

@@ -96,8 +96,9 @@ def _recompute_shares(panel: xr.Dataset, t: pd.Timestamp) -> None:
         h = f.half_life
         if f.family == "share":
             value = decayed_share_logit(occurred, h)
-        else:
-            value = level_logit(occurred, h, facts.level_long_half_life, facts.level_prior)
+        else:  # a candidate memory names its own pooling (model.data.memory)
+            long = f.long_half_life or facts.level_long_half_life
+            value = level_logit(occurred, h, long, f.prior or facts.level_prior)
         panel[name].loc[where] = value[:, -1]
 
 

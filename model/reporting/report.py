@@ -285,6 +285,9 @@ def _backtest(run: Run, bt: BacktestMetrics | None) -> dict[str, Any] | None:
         "test": windows.get("test"),
         "dev": windows.get("dev"),
         "ewma_half_life": bt.ewma_half_life,
+        "memory": bt.model_selection.describe(run.facts.period_word)
+        if bt.model_selection is not None
+        else None,
         "failed_origins": [str(o) for o in bt.failed_origins or []],
         "skill_fig": fig_uri(plots.plot_skill({b: v for b, v in skill.items() if v})[0])
         if any(skill.values())

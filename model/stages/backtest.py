@@ -1,7 +1,9 @@
 """The ``backtest`` stage: rolling-origin folds on Dask, scored against the baselines.
 
 Reads ``data/processed/panel.nc``; writes ``data/backtest/predictions.parquet`` (per region and
-step) and ``data/backtest/within.parquet`` (per region, "within H"),
+step) and ``data/backtest/within.parquet`` (per region, "within H"), the memory chosen on the
+dev window (``data/backtest/memory.json``, which the fit stage reads, and every candidate's dev
+forecasts in ``data/backtest/candidates.parquet``; :func:`choose_memory`),
 ``reports/metrics/backtest.json`` (bit-reproducible for a fixed seed: no timings),
 ``reports/plots/reliability.csv`` and ``reliability_within.csv`` (the model on the test
 window) and ``reports/plots/backtest_scores.csv``. The wall time, workers and per-fold seconds
@@ -29,10 +31,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import xarray as xr
 
 from model import io
+from model.backtesting import memory
 from model.backtesting.backtest import (
+    PREDICTION_COLUMNS,
     BacktestResult,
     FoldConfig,
     backtest_origins,
@@ -41,16 +46,20 @@ from model.backtesting.backtest import (
     make_folds,
     run_backtest,
     split_windows,
+    with_comparison,
 )
 from model.backtesting.baselines import Rates
 from model.backtesting.evaluation import backtest_metrics, in_window, scores_by_origin
 from model.backtesting.scoring import reliability_table
 from model.config import DaskParams, Params
+from model.data.memory import of_offset
 from model.data.panel_facts import PanelFacts
 from model.errors import StageError
 from model.paths import (
     BACKTEST_METRICS,
     BACKTEST_SCORES,
+    CANDIDATES,
+    MEMORY,
     PANEL,
     PREDICTIONS,
     RELIABILITY,
@@ -58,7 +67,7 @@ from model.paths import (
     WITHIN,
 )
 from model.readers import read_panel
-from model.results import BacktestMetrics, FoldSummary
+from model.results import BacktestMetrics, FoldSummary, ModelSelection
 from model.timing import record as record_timing
 
 _log = logging.getLogger(__name__)
@@ -145,6 +154,7 @@ def write_outputs(
     params: Params,
     root: Path,
     timing: dict[str, Any],
+    selection: ModelSelection | None = None,
 ) -> BacktestMetrics:
     """Score the finished folds and write every output; returns the metrics document."""
     bt = params.backtest
@@ -162,7 +172,8 @@ def write_outputs(
     metrics = replace(
         metrics,
         windows=_with_refit_every(metrics, bt.proximity_refit_every if compared else None),
-        ewma_half_life=bt.ewma_half_life,
+        ewma_half_life=selection.ewma_chosen if selection else bt.ewma_half_life,
+        model_selection=selection,
         folds=_fold_list(result.folds),
         proximity_folds=_fold_list(result.comparison) if compared else None,
         failed_origins=tuple(
@@ -173,6 +184,10 @@ def write_outputs(
     io.write_parquet(root / PREDICTIONS, result.predictions)
     io.write_parquet(root / WITHIN, result.within)
     io.write_json(root / BACKTEST_METRICS, metrics.to_json())
+    if selection is not None:
+        io.write_json(root / MEMORY, {**selection.chosen, "auto": selection.auto})
+    if result.candidates is not None:
+        io.write_parquet(root / CANDIDATES, result.candidates)
     io.write_csv(
         root / RELIABILITY,
         reliability_table(
@@ -209,6 +224,134 @@ def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:+.1f}%"
 
 
+def _run_phase(
+    panel: xr.Dataset,
+    windows: Mapping[str, list],
+    config: FoldConfig,
+    client: Any,
+    seed: int,
+    refit_every: int,
+    compare: Mapping[str, list] | None = None,
+) -> tuple[BacktestResult, int, int]:
+    """The folds of ``windows`` with ``config`` (a fold never straddles two windows) and the
+    proximity comparison folds of ``compare`` (default: the same windows). Returns the result
+    and the number of folds and comparison folds."""
+    folds = [f for origins in windows.values() for f in make_folds(origins, refit_every, seed)]
+    comparison = comparison_folds(windows if compare is None else compare, config, seed)
+    if comparison:
+        _log.info(
+            "proximity block: %d comparison folds (both variants refitted every %d origins)",
+            len(comparison), config.proximity_refit_every,
+        )  # fmt: skip
+    return (
+        run_backtest(panel, folds, config, client, comparison=comparison),
+        len(folds),
+        len(comparison),
+    )
+
+
+def _merge(a: BacktestResult, b: BacktestResult) -> BacktestResult:
+    """Two phases' results as one (rows sorted as one run sorts them), the comparison folds'
+    columns joined to the rows of both (a phase's comparison folds may cover the other's)."""
+    own = list(PREDICTION_COLUMNS)
+    steps = pd.concat([a.predictions[own], b.predictions[own]], ignore_index=True)
+    within = pd.concat([a.within, b.within], ignore_index=True)
+    comparison = sorted([*a.comparison, *b.comparison], key=lambda r: r.fold.cutoff)
+    return BacktestResult(
+        with_comparison(
+            steps.sort_values(["origin", "region", "horizon"], ignore_index=True), comparison
+        ),
+        within.sort_values(["origin", "region"], ignore_index=True),
+        sorted([*a.folds, *b.folds], key=lambda r: r.fold.cutoff),
+        dict(sorted({**a.failed, **b.failed}.items())),
+        comparison,
+        dict(sorted({**a.failed_comparison, **b.failed_comparison}.items())),
+        candidates=a.candidates,
+    )
+
+
+def _candidates_of(result: BacktestResult, name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The dev folds' forecasts with the offset ``name``, as columns ``model``."""
+    steps = pd.concat([r.candidate_steps for r in result.folds], ignore_index=True)
+    within = pd.concat([r.candidate_within for r in result.folds], ignore_index=True)
+    return (
+        steps[["origin", "region", "horizon", name]].rename(columns={name: "model"}),
+        within[["origin", "region", name]].rename(columns={name: "model"}),
+    )
+
+
+def choose_memory(
+    params: Params,
+    panel: xr.Dataset,
+    windows: Mapping[str, list],
+    config: FoldConfig,
+    client: Any,
+) -> tuple[BacktestResult, ModelSelection, FoldConfig, int, int]:
+    """The dev window's folds, the memory chosen on them, and the test window's folds with it.
+
+    Without a choice to make (``memory.auto`` off, or no offset) every window runs at once
+    with ``config`` and the pinned settings are recorded with their dev scores.
+    """
+    bt, seed = params.backtest, params.fit.seed
+    try:
+        mplan = memory.plan(params.model, params.memory, panel)
+    except ValueError as e:
+        raise StageError(f"{PANEL}: {e}") from None
+    facts = PanelFacts.from_attrs(panel)
+    reference = memory.settings_of(
+        str(params.model.offset),
+        of_offset(params.model.offset, facts.level_prior, facts.level_long_half_life),
+    )
+    # The dev folds score every candidate; the comparison folds of both windows (the longest
+    # tasks, the proximity block's worth on the reference memory) run beside them, so the
+    # test folds that wait for the choice are the only second phase.
+    dev = {"dev": windows["dev"]}
+    first = replace(config, candidates=mplan.names) if mplan else config
+    result, n_folds, n_comp = _run_phase(
+        panel, dev if mplan else windows, first, client, seed, bt.refit_every, compare=windows
+    )
+    if not result.folds:
+        return result, None, config, n_folds, n_comp  # type: ignore[return-value]
+    dev_steps = in_window(result.predictions, windows["dev"])
+    cand = None
+    if mplan:
+        cand = pd.concat([r.candidate_steps for r in result.folds], ignore_index=True)
+    hls = params.memory.ewma_half_lives if mplan else [bt.ewma_half_life]
+    ewma = memory.ewma_rows(panel, windows["dev"], params.model.horizon, config.rates, hls)
+    selection = memory.select(
+        dev_steps, cand, ewma, mplan, params.memory, reference,
+        ewma_half_life=bt.ewma_half_life, bins=bt.calibration_bins,
+        binning=bt.calibration_binning,
+    )  # fmt: skip
+    _log.info("%s", selection.describe(facts.period_word))
+    if not mplan:
+        cand = dev_steps[["origin", "region", "horizon", "model"]].rename(
+            columns={"model": str(params.model.offset)}
+        )
+    result.candidates = cand.sort_values(["origin", "region", "horizon"], ignore_index=True)
+    if not mplan:
+        return result, selection, config, n_folds, n_comp
+    offset = str(selection.chosen["offset"])
+    chosen = replace(
+        config,
+        model=config.model.model_copy(update={"offset": offset}),
+        rates=replace(config.rates, half_life=float(selection.ewma_chosen)),
+        candidates=(),
+    )
+    if chosen != config:
+        candidate = _candidates_of(result, offset) if offset != params.model.offset else None
+        steps, within = memory.rebase_dev_rows(
+            panel, result.predictions, result.within, candidate, chosen.model, chosen.rates
+        )
+        result = replace(result, predictions=steps, within=within)
+    if "test" in windows:
+        test, n2, c2 = _run_phase(
+            panel, {"test": windows["test"]}, chosen, client, seed, bt.refit_every, compare={}
+        )
+        result, n_folds, n_comp = _merge(result, test), n_folds + n2, n_comp + c2
+    return result, selection, chosen, n_folds, n_comp
+
+
 def run(params: Params, root: Path) -> None:
     """Run the backtest stage (see the module docstring)."""
     root = Path(root)
@@ -216,23 +359,17 @@ def run(params: Params, root: Path) -> None:
     panel = read_panel(root)
     windows = plan_origins(params, panel)
     origins = [o for os_ in windows.values() for o in os_]
-    folds = make_folds(origins, bt.refit_every, params.fit.seed)
     config = fold_config(params)
-    comparison = comparison_folds(windows, config, params.fit.seed)
     t0 = time.perf_counter()
     with dask_client(params.runtime.dask) as client:
         workers = len(client.scheduler_info().get("workers", {}))
         _log.info(
-            "backtest: %d origins in %d folds (a refit every %d, %d chains × %d draws) "
-            "on %d worker(s)",
-            len(origins), len(folds), bt.refit_every, bt.chains, bt.draws, workers,
+            "backtest: %d origins (a refit every %d, %d chains × %d draws) on %d worker(s)",
+            len(origins), bt.refit_every, bt.chains, bt.draws, workers,
         )  # fmt: skip
-        if comparison:
-            _log.info(
-                "proximity block: %d comparison folds (both variants refitted every %d origins)",
-                len(comparison), bt.proximity_refit_every,
-            )  # fmt: skip
-        result = run_backtest(panel, folds, config, client, comparison=comparison)
+        result, selection, _, n_folds, n_comp = choose_memory(
+            params, panel, windows, config, client
+        )
     wall = time.perf_counter() - t0
     if not result.folds:
         detail = "; ".join(f"{c.date()}: {msg}" for c, (_, msg) in result.failed.items())
@@ -240,7 +377,7 @@ def run(params: Params, root: Path) -> None:
     timing = {
         "wall_seconds": round(wall, 3),
         "workers": workers,
-        "folds": len(folds),
+        "folds": n_folds,
         "fold_seconds": {
             r.fold.cutoff.date().isoformat(): round(r.seconds, 3) for r in result.folds
         },
@@ -248,8 +385,8 @@ def run(params: Params, root: Path) -> None:
             r.fold.cutoff.date().isoformat(): round(r.seconds, 3) for r in result.comparison
         },
     }
-    metrics = write_outputs(result, windows, params, root, timing)
-    _log.info("backtest: %d folds in %.0f s on %d worker(s)", len(folds), wall, workers)
+    metrics = write_outputs(result, windows, params, root, timing, selection)
+    _log.info("backtest: %d folds in %.0f s on %d worker(s)", n_folds, wall, workers)
     for name, w in metrics.windows.items():
         skill = w.skill["climatology"]["brier"]
         _log.info(
@@ -269,9 +406,9 @@ def run(params: Params, root: Path) -> None:
             f"origins {', '.join(o.date().isoformat() for o in origins)}: {msg}"
             for origins, msg in failed
         ]
-        counts = f"{len(result.failed)} of {len(folds)} fold(s)"
-        if comparison:
-            counts += f" and {len(result.failed_comparison)} of {len(comparison)} proximity "
+        counts = f"{len(result.failed)} of {n_folds} fold(s)"
+        if n_comp:
+            counts += f" and {len(result.failed_comparison)} of {n_comp} proximity "
             counts += "comparison fold(s)"
         raise StageError(
             f"backtest: {counts} failed; the finished folds were scored and written. Failed: "

@@ -1,6 +1,8 @@
 """The ``fit`` stage: prior predictive check, NUTS, the diagnostics gate, PSIS-LOO, figures.
 
-Inputs: ``data/processed/panel.nc``, params ``model``, ``fit``, ``diagnostics``.
+Inputs: ``data/processed/panel.nc``, params ``model``, ``fit``, ``diagnostics``, and with
+``memory.auto`` the offset the backtest chose on its dev window (``data/backtest/memory.json``,
+:func:`model.data.memory.effective_params`), which replaces ``model.offset``.
 Outputs: ``data/fitted/idata.nc`` (posterior, sample stats, observed and constant data, prior
 and ``loo``: PSIS-LOO per block, in place of the pointwise log-likelihood it was computed
 from) with provenance, ``reports/metrics/diagnostics.json`` and
@@ -24,13 +26,14 @@ import xarray as xr
 
 from model import io, timing
 from model.config import FitParams, ModelParams, Params, RuntimeParams
+from model.data.memory import effective_params
 from model.diagnostics_results import DiagnosticsMetrics, Loo, ProximityLoo, SamplingSummary
 from model.errors import GateFailed, StageError
 from model.inference import diagnostics as diag
 from model.inference.clash_model import design_from_params, model_from_params
 from model.inference.posterior import posterior_attrs, save_idata
 from model.inference.sampling import fit_with_params, sample_prior_predictive
-from model.paths import DIAGNOSTIC_FIGURES, DIAGNOSTICS, IDATA, PANEL
+from model.paths import DIAGNOSTIC_FIGURES, DIAGNOSTICS, IDATA, MEMORY, PANEL
 from model.readers import read_panel
 
 _log = logging.getLogger(__name__)
@@ -115,6 +118,11 @@ def _proximity_worth(panel: xr.Dataset, idata: xr.DataTree, params: Params) -> P
 
 def run(params: Params, root: Path) -> None:
     """Run the fit stage (see the module docstring)."""
+    params = effective_params(params, root)
+    if params.memory.auto and params.model.offset is not None:
+        _log.info(
+            "offset %s (chosen on the backtest's dev window, %s)", params.model.offset, MEMORY
+        )
     mp, fp, dp = params.model, params.fit, params.diagnostics
     panel = read_panel(root)
     try:

@@ -8,10 +8,12 @@ run log (:mod:`model.timing`), not into either.
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
 from model.config import Params
+from model.data.memory import MEMORY_GRID, candidate_columns
 from model.data.panel import blank_start_positions, build_panel, panel_summary
 from model.errors import StageError
 from model.io import write_json, write_netcdf
@@ -45,6 +47,11 @@ def run(params: Params, root: Path) -> None:
         )
     except ValueError as e:
         raise StageError(f"panel from {events_path}: {e}") from e
+    occurred = ds["clash_any"].transpose("region", "period").values
+    memories = candidate_columns(occurred, params.memory)
+    for name, values in memories.items():
+        ds[name] = (("region", "period"), values)
+    ds.attrs["memory_candidates"] = json.dumps(list(memories))
 
     inputs = [events_path]
     if positions is not None:
@@ -54,6 +61,7 @@ def run(params: Params, root: Path) -> None:
         "panel": params.panel,
         "window": params.ingest.window,
         "regions": params.ingest.regions,
+        "memory": params.memory.model_dump(include=MEMORY_GRID),
     }
     ds.attrs.update(content_stamp(sections, inputs, root))
 

@@ -65,15 +65,16 @@ def test_backtest_stage_on_two_worker_processes_keeps_finished_folds(
     base = read_params(ROOT / "params.yaml")
     panel = simulate_panel(2, 2, 40, FEATURES, Truth(beta={"clash_decay_hl1": 1.0}), seed=2)
     periods = pd.DatetimeIndex(panel["period"].values)
-    # 40 periods, H=2: origins are periods 32..37 (dev 32-34, test 35-37), folds fit at 32, 34
-    # and 36. With a burn-in of 32 the first fold has no training block.
+    # 40 periods, H=2: origins are periods 32..37 (dev 32-34, test 35-37); a fold never
+    # straddles the two windows, so folds fit at 32 and 34 (dev), 35 and 37 (test). With a
+    # burn-in of 32 the first fold has no training block.
     params = _tiny_params(base, periods, {"proximity_block": []})
     _project(tmp_path, panel, monkeypatch, cluster)
 
     with pytest.raises(StageError) as err:
         stage.run(params, tmp_path)
     msg = str(err.value)
-    assert "1 of 3 fold(s) failed" in msg
+    assert "1 of 4 fold(s) failed" in msg
     assert f"{periods[32].date()}, {periods[33].date()}" in msg
     assert "no training block" in msg
 
@@ -96,7 +97,8 @@ def test_backtest_stage_on_two_worker_processes_keeps_finished_folds(
     assert metrics["failed_origins"] == [str(periods[32].date()), str(periods[33].date())]
     assert [f["fit_cutoff"] for f in metrics["folds"]] == [
         str(periods[34].date()),
-        str(periods[36].date()),
+        str(periods[35].date()),
+        str(periods[37].date()),
     ]
     assert metrics["horizon"] == 2 and set(metrics["windows"]) == {"dev", "test"}
     dev, test = metrics["windows"]["dev"], metrics["windows"]["test"]
@@ -110,7 +112,7 @@ def test_backtest_stage_on_two_worker_processes_keeps_finished_folds(
     assert "wall_seconds" not in json.dumps(metrics)
 
     timing = run_log.read(tmp_path)["backtest"]  # the run log, which DVC does not hash
-    assert timing["workers"] == 2 and timing["folds"] == 3
+    assert timing["workers"] == 2 and timing["folds"] == 4
     for path in (paths.RELIABILITY, paths.RELIABILITY_WITHIN):
         rel = pd.read_csv(tmp_path / path)
         assert list(rel.columns) == ["bin", "forecast_mean", "observed_rate", "count"]
@@ -153,7 +155,7 @@ def test_a_failed_comparison_fold_is_named_and_the_others_still_score_the_block(
 
     with pytest.raises(StageError) as err:
         stage.run(params, tmp_path)
-    assert "1 of 3 fold(s) and 1 of 2 proximity comparison fold(s) failed" in str(err.value)
+    assert "1 of 4 fold(s) and 1 of 2 proximity comparison fold(s) failed" in str(err.value)
 
     pred = pd.read_parquet(tmp_path / paths.PREDICTIONS)
     has_both = pred.dropna(subset=["with_proximity", "without_proximity"])

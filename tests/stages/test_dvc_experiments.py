@@ -65,15 +65,16 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.slow
 def test_exp_show_compares_the_headline_of_two_experiments(project: Path) -> None:
     dvc = str(BIN / "dvc")
+    # the EWMA baseline's half-life is chosen on the dev window among memory.ewma_half_lives
     for name, half_life in (("ewma13", 13), ("ewma4", 4)):
-        _run([dvc, "exp", "run", "-q", "-n", name, "-S", f"backtest.ewma_half_life={half_life}"],
+        _run([dvc, "exp", "run", "-q", "-n", name, "-S", f"memory.ewma_half_lives=[{half_life}]"],
              project)  # fmt: skip
     shown = json.loads(_run([dvc, "exp", "show", "--json"], project))
     exps = {e["name"]: e for e in _experiments(shown)}
     assert {"ewma13", "ewma4"} <= set(exps), list(exps)
     a, b = exps["ewma13"], exps["ewma4"]
-    assert a["params"]["backtest"]["ewma_half_life"] == 13
-    assert b["params"]["backtest"]["ewma_half_life"] == 4
+    assert a["params"]["memory"]["ewma_half_lives"] == [13]
+    assert b["params"]["memory"]["ewma_half_lives"] == [4]
     for exp in (a, b):
         m = exp["metrics"]
         assert m["gate"] in ("pass", "fail") and "seconds" not in m  # times: the run log

@@ -28,6 +28,8 @@ EXPECTED = [
     "reports/scenarios.csv",
     "reports/metrics/backtest.json",
     "data/backtest/predictions.parquet",
+    "data/backtest/memory.json",
+    "data/backtest/candidates.parquet",
     "reports/forecast.html",
     "reports/forecast.pdf",
 ]
@@ -97,3 +99,29 @@ def test_same_params_and_seed_reproduce_the_backtest(second_run) -> None:
     first, second = second_run
     rel = "reports/metrics/backtest.json"
     assert (first / rel).read_bytes() == (second / rel).read_bytes(), rel
+
+
+def test_the_memory_chosen_on_the_dev_window_is_the_one_fitted(tiny_run) -> None:
+    """The backtest chooses among every candidate of the grid, the fit and the forecast use its
+    choice, and the report says which."""
+    import xarray as xr
+
+    project, _ = tiny_run
+    bt = json.loads((project / "reports/metrics/backtest.json").read_text())
+    sel = bt["model_selection"]
+    # the default grid's 30 and the reference (the tiny panel's level pools toward a 4-week run)
+    assert sel["auto"] and len(sel["candidates"]) == 31
+    chosen = json.loads((project / "data/backtest/memory.json").read_text())
+    assert chosen["offset"] == sel["chosen"]["offset"]
+    assert bt["ewma_half_life"] == chosen["ewma_half_life"]
+    assert chosen["offset"] in {c["settings"]["offset"] for c in sel["candidates"]}
+    dev = [c["dev"] for c in sel["candidates"] if c["settings"]["offset"] == chosen["offset"]]
+    # the dev window's rows are those of the chosen memory, scored as the choice saw them
+    assert dev[0]["brier"] == pytest.approx(bt["windows"]["dev"]["model"]["brier"], abs=1e-9)
+    tree = xr.open_datatree(project / "data/fitted/idata.nc", engine="h5netcdf")
+    assert json.loads(tree.attrs["model_config"])["offset"] == chosen["offset"]
+    assert str(tree["constant_data"]["offset_feature"].values[0]) == chosen["offset"]
+    cands = pd.read_parquet(project / "data/backtest/candidates.parquet")
+    assert {c["settings"]["offset"] for c in sel["candidates"]} <= set(cands.columns)
+    html = (project / "reports/forecast.html").read_text()
+    assert "Memory chosen on the dev window" in html

@@ -180,7 +180,7 @@ def test_the_comparison_columns_join_the_step_rows_and_a_failed_fold_leaves_gaps
     first = keys[keys["origin"].isin(origins[:3])]
     done = first.assign(with_proximity=0.6, without_proximity=0.45)
     result = bt.FoldResult(fold, done[list(bt.COMPARISON_COLUMNS)], pd.DataFrame(), 1.0)
-    joined = bt._with_comparison(steps, [result])
+    joined = bt.with_comparison(steps, [result])
     assert joined[["origin", "region", "horizon"]].equals(steps[["origin", "region", "horizon"]])
     assert joined["with_proximity"].isna().sum() == len(steps) - len(first)
     worth = proximity_worth(joined, block=1, n_boot=20, seed=0)
