@@ -9,7 +9,11 @@ Prints each run's wall time, the stage's own time, the per-fold seconds, the spe
 their cutoff) and the headline scores. Asserts nothing. Target (issue 12): ≤ 8 min on 2 cores
 with default params (issue 12: backtest stage ≤ 8 min on 2 cores).
 
-Usage: ``python benchmarks/bench_backtest.py [--workers 1,2] [--set backtest.draws=300 ...]``
+``--memory-cost`` runs the stage twice at the last worker count instead, with ``memory.auto``
+false and then true, and prints what choosing the memory on the dev window adds to its time.
+
+Usage: ``python benchmarks/bench_backtest.py [--workers 1,2] [--memory-cost]
+[--set backtest.draws=300 ...]``
 """
 
 from __future__ import annotations
@@ -60,11 +64,13 @@ def set_key(params: dict, assignment: str) -> None:
     node[leaf] = yaml.safe_load(value)
 
 
-def run(project: Path, params: dict, workers: int) -> dict:
+def run(project: Path, params: dict, workers: int, auto: bool | None = None) -> dict:
     params = json.loads(json.dumps(params, default=str))
     dask = params.setdefault("runtime", {}).setdefault("dask", {})
     dask["workers"], dask["address"] = workers, None
-    path = project / f"params_w{workers}.yaml"
+    if auto is not None:
+        params.setdefault("memory", {})["auto"] = auto
+    path = project / f"params_w{workers}_{auto}.yaml"
     path.write_text(yaml.safe_dump(params, sort_keys=False))
     args = [sys.executable, "-m", "model.cli", "--root", str(project), "--params", str(path)]
     t0 = time.perf_counter()
@@ -82,6 +88,12 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2", help="comma-separated worker counts")
     parser.add_argument("--set", action="append", default=[], help="params override key=value")
     parser.add_argument("--params", default=str(ROOT / "params.yaml"))
+    parser.add_argument(
+        "--memory-cost",
+        action="store_true",
+        help="instead: the stage at the last worker count with memory.auto false, then true "
+        "(what choosing the memory on the dev window adds; issue 20: at most 50%%)",
+    )
     args = parser.parse_args()
     params = yaml.safe_load(Path(args.params).read_text())
     for s in args.set:
@@ -97,6 +109,9 @@ def main() -> None:
             f" sampler={params['fit']['sampler']} horizon={params['model']['horizon']}"
             + (f" overrides={args.set}" if args.set else "")
         )
+        if args.memory_cost:
+            memory_cost(project, params, int(args.workers.split(",")[-1]))
+            return
         results = []
         for w in (int(x) for x in args.workers.split(",")):
             r = run(project, params, w)
@@ -125,6 +140,30 @@ def main() -> None:
             print(f"backtest.json byte-identical across worker counts: {same}")
         if ok:
             summarise(json.loads(ok[-1]["metrics_bytes"]))
+
+
+def memory_cost(project: Path, params: dict, workers: int) -> None:
+    """The stage with the memory pinned, then chosen on the dev window: wall times, ratio."""
+    walls = {}
+    for auto in (False, True):
+        r = run(project, params, workers, auto)
+        if r["rc"] != 0:
+            print(f"memory.auto {auto}: FAILED (exit {r['rc']}):\n{r['stderr']}")
+            return
+        walls[auto] = r["timing"]["wall_seconds"]
+        sel = json.loads(r["metrics_bytes"])["model_selection"]
+        test = json.loads(r["metrics_bytes"])["windows"].get("test", {})
+        sk = test.get("skill", {})
+        print(
+            f"memory.auto {str(auto).lower():5s}: stage {walls[auto]:.1f} s "
+            f"(wall {r['wall']:.1f} s) "
+            f"on {workers} worker(s); {len(sel['candidates'])} candidate(s), chosen "
+            f"{sel['chosen']}; test Brier skill vs climatology "
+            f"{100 * sk['climatology']['brier']['mean']:+.1f}%, vs EWMA "
+            f"{100 * sk['ewma']['brier']['mean']:+.1f}%, ECE {test['model']['ece']:.4f}"
+        )
+    print(f"choosing the memory adds {100 * (walls[True] / walls[False] - 1):+.0f}% to the "
+          "backtest stage's time (target: at most +50%)")  # fmt: skip
 
 
 def summarise(m: dict) -> None:

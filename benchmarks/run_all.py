@@ -27,6 +27,8 @@ ORDER = [
     "bench_backtest",
     "bench_coverage",
     "bench_model_selection",
+    "bench_rare_dyad",
+    "bench_memory_recovery",
     "bench_scaling",
     "bench_gradient",
     "bench_pipeline",
