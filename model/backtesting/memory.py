@@ -65,7 +65,7 @@ class MemoryPlan:
     settings: Mapping[str, Mapping[str, Any]]
 
 
-def settings_of(name: str, memory: LevelMemory | None) -> dict[str, Any]:
+def settings_of(name: str | None, memory: LevelMemory | None) -> dict[str, Any]:
     """An offset's settings as ``backtest.json`` records them."""
     return {"offset": name, **(memory.to_json() if memory is not None else {})}
 
@@ -270,7 +270,8 @@ def rebase_dev_rows(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The dev window's rows for the chosen memory: the model's forecasts from ``candidate``
     (its step and within-H frames, one column ``model``; None when the reference was chosen),
-    and the EWMA and logistic baselines recomputed with ``rates`` and ``model.offset``."""
+    the EWMA baseline recomputed with ``rates`` and, with a new offset, the logistic baseline
+    with ``model.offset``."""
     steps, within = steps.copy(), within.copy()
     keys = ["origin", "region", "horizon"]
     if candidate is not None:
@@ -285,12 +286,11 @@ def rebase_dev_rows(
     for origin, rows in steps.groupby("origin", sort=False):
         known = known_at(panel, origin)
         h = model.horizon
-        new = {
-            "ewma": ewma(known, origin, h, rates),
-            "logistic": logistic(
+        new = {"ewma": ewma(known, origin, h, rates)}
+        if candidate is not None:  # the logistic baseline takes the model's offset
+            new["logistic"] = logistic(
                 known, origin, h, model.features, model.burn_in, offset=model.offset
-            ),
-        }
+            )
         for name, da in new.items():
             values = da.to_series()
             steps.loc[rows.index, name] = values.reindex(

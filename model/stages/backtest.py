@@ -270,13 +270,13 @@ def _merge(a: BacktestResult, b: BacktestResult) -> BacktestResult:
     )
 
 
-def _candidates_of(result: BacktestResult, name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The dev folds' forecasts with the offset ``name``, as columns ``model``."""
-    steps = pd.concat([r.candidate_steps for r in result.folds], ignore_index=True)
-    within = pd.concat([r.candidate_within for r in result.folds], ignore_index=True)
-    return (
-        steps[["origin", "region", "horizon", name]].rename(columns={name: "model"}),
-        within[["origin", "region", name]].rename(columns={name: "model"}),
+def _as_model(frames: tuple[pd.DataFrame, pd.DataFrame], name: str) -> tuple[pd.DataFrame, ...]:
+    """The dev folds' forecasts (per step, within H) with the offset ``name``, as ``model``."""
+    return tuple(
+        f[[c for c in f.columns if c in ("origin", "region", "horizon")] + [name]].rename(
+            columns={name: "model"}
+        )
+        for f in frames
     )
 
 
@@ -286,8 +286,9 @@ def choose_memory(
     windows: Mapping[str, list],
     config: FoldConfig,
     client: Any,
-) -> tuple[BacktestResult, ModelSelection, FoldConfig, int, int]:
-    """The dev window's folds, the memory chosen on them, and the test window's folds with it.
+) -> tuple[BacktestResult, ModelSelection, int, int]:
+    """The dev window's folds, the memory chosen on them, and the test window's folds with it
+    (and the number of folds and comparison folds run).
 
     Without a choice to make (``memory.auto`` off, or no offset) every window runs at once
     with ``config`` and the pinned settings are recorded with their dev scores.
@@ -299,7 +300,7 @@ def choose_memory(
         raise StageError(f"{PANEL}: {e}") from None
     facts = PanelFacts.from_attrs(panel)
     reference = memory.settings_of(
-        str(params.model.offset),
+        params.model.offset,
         of_offset(params.model.offset, facts.level_prior, facts.level_long_half_life),
     )
     # The dev folds score every candidate; the comparison folds of both windows (the longest
@@ -311,11 +312,12 @@ def choose_memory(
         panel, dev if mplan else windows, first, client, seed, bt.refit_every, compare=windows
     )
     if not result.folds:
-        return result, None, config, n_folds, n_comp  # type: ignore[return-value]
+        return result, None, n_folds, n_comp  # type: ignore[return-value]
     dev_steps = in_window(result.predictions, windows["dev"])
-    cand = None
+    cand = within_cand = None
     if mplan:
         cand = pd.concat([r.candidate_steps for r in result.folds], ignore_index=True)
+        within_cand = pd.concat([r.candidate_within for r in result.folds], ignore_index=True)
     hls = params.memory.ewma_half_lives if mplan else [bt.ewma_half_life]
     ewma = memory.ewma_rows(panel, windows["dev"], params.model.horizon, config.rates, hls)
     selection = memory.select(
@@ -330,7 +332,7 @@ def choose_memory(
         )
     result.candidates = cand.sort_values(["origin", "region", "horizon"], ignore_index=True)
     if not mplan:
-        return result, selection, config, n_folds, n_comp
+        return result, selection, n_folds, n_comp
     offset = str(selection.chosen["offset"])
     chosen = replace(
         config,
@@ -339,7 +341,8 @@ def choose_memory(
         candidates=(),
     )
     if chosen != config:
-        candidate = _candidates_of(result, offset) if offset != params.model.offset else None
+        changed = offset != params.model.offset
+        candidate = _as_model((cand, within_cand), offset) if changed else None
         steps, within = memory.rebase_dev_rows(
             panel, result.predictions, result.within, candidate, chosen.model, chosen.rates
         )
@@ -349,7 +352,7 @@ def choose_memory(
             panel, {"test": windows["test"]}, chosen, client, seed, bt.refit_every, compare={}
         )
         result, n_folds, n_comp = _merge(result, test), n_folds + n2, n_comp + c2
-    return result, selection, chosen, n_folds, n_comp
+    return result, selection, n_folds, n_comp
 
 
 def run(params: Params, root: Path) -> None:
@@ -367,9 +370,7 @@ def run(params: Params, root: Path) -> None:
             "backtest: %d origins (a refit every %d, %d chains × %d draws) on %d worker(s)",
             len(origins), bt.refit_every, bt.chains, bt.draws, workers,
         )  # fmt: skip
-        result, selection, _, n_folds, n_comp = choose_memory(
-            params, panel, windows, config, client
-        )
+        result, selection, n_folds, n_comp = choose_memory(params, panel, windows, config, client)
     wall = time.perf_counter() - t0
     if not result.folds:
         detail = "; ".join(f"{c.date()}: {msg}" for c, (_, msg) in result.failed.items())
