@@ -55,7 +55,7 @@ TABLES: dict[str, dict[str, str]] = {
         "event_id": STR, "date": DATE, "country": STR, "region": STR, "region_id": STR,
         "latitude": FLOAT, "longitude": FLOAT, "actor1": STR, "actor2": STR, "side1": STR,
         "side2": STR, "category": STR, "fatalities": INT, "source_dataset": STR,
-        "source_row": STR, "placed_by": STR,
+        "source_row": STR, "placed_by": STR, "located": STR, "place": STR,
     },
     "positions": {
         "side": STR, "name": STR, "kind": STR, "latitude": FLOAT, "longitude": FLOAT,

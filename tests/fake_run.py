@@ -22,6 +22,7 @@ import xarray as xr
 
 from model.config import read_params
 from model.data.panel_facts import PanelFacts
+from model.data.schema import empty_positions
 from model.inference.diagnostics import pointwise_loo
 from model.inference.forecast_context import forecast_context
 from model.inference.posterior import expected_attrs
@@ -608,9 +609,12 @@ def build_fake_run(root: Path, *, gate: str = "pass", backtest: bool = True, see
             "source_dataset": "tiny_ged",
             "source_row": [f"data/raw/tiny_ged.csv:{i + 2}" for i in range(n_ev)],
             "placed_by": "polygon",
+            "located": "point",
+            "place": "",
         }
     )
     events.to_parquet(root / "data/interim/events.parquet", index=False)
+    empty_positions().to_parquet(root / "data/interim/positions.parquet", index=False)
     _evidence().to_csv(root / "reports/evidence.csv", index=False)
     ingest = {
         "sources": {
@@ -625,6 +629,7 @@ def build_fake_run(root: Path, *, gate: str = "pass", backtest: bool = True, see
             }
         },
         "events": n_ev,
+        "located": {"point": n_ev, "region": 0},
         "positions": 0,
         **SIDE_COVERAGE,
     }

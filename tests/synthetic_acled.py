@@ -156,7 +156,7 @@ def _row(rng: np.random.Generator, day: dt.date, place: str, actors: tuple, kind
         "admin2": "", "admin3": "", "location": location,
         "latitude": f"{lat + rng.normal(0, 0.02):.4f}",
         "longitude": f"{lon + rng.normal(0, 0.02):.4f}",
-        "geo_precision": int(rng.choice([1, 1, 2])), "source": "Synthetic",
+        "geo_precision": int(rng.choice([1, 1, 2, 3])), "source": "Synthetic",
         "source_scale": "National", "notes": f"Synthetic {kind[1].lower()} near {location}.",
         "fatalities": int(rng.poisson(1.5)) if violent else 0, "tags": "",
         "timestamp": 1700000000 + int(rng.integers(0, 10**7)),

@@ -21,7 +21,7 @@ from model.config import IngestParams, SourceSpec, read_params
 from model.data.regions import Regions, load_regions
 from model.data.schema import EVENTS, REJECTED_COLUMNS, empty_events, validate
 from model.data.sources.actors import side_coverage
-from model.data.sources.common import SourceContext, SourceResult
+from model.data.sources.common import SourceContext, SourceResult, located_counts
 from model.data.sources.positions import read_positions
 from model.data.sources.reading import neutralise_formula, printable
 from model.errors import StageError
@@ -67,8 +67,9 @@ def ingest(
         One row per problem of each quarantined row (``source, file, line, field, value,
         reason``), the positions' included.
     metrics : dict
-        The content of ``reports/metrics/ingest.json``, with the events and actors per side
-        and the largest unmatched actors (:func:`model.data.sources.actors.side_coverage`).
+        The content of ``reports/metrics/ingest.json``, with the events located to a point or
+        only to a region, the events and actors per side and the largest unmatched actors
+        (:func:`model.data.sources.actors.side_coverage`).
     """
     regions = regions or load_regions(ip.regions, root)
     results = read_sources(ip, regions, root)
@@ -90,6 +91,7 @@ def ingest(
     metrics = {
         "sources": {name: r.stats for name, r in results.items()},
         "events": len(events),
+        "located": located_counts(events),
         "positions": 0 if positions is None else len(positions),
         "rejected_rows": int(sum(r.stats["rows_rejected"] for r in results.values())),
         "params_hash": params_hash(ip),

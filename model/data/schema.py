@@ -30,6 +30,8 @@ EVENT_COLUMNS = [
     "source_dataset",
     "source_row",
     "placed_by",
+    "located",
+    "place",
 ]
 REJECTED_COLUMNS = ["source", "file", "line", "field", "value", "reason"]
 POSITION_COLUMNS = [
@@ -44,6 +46,9 @@ POSITION_COLUMNS = [
     "country",
 ]
 PLACED_BY = ("polygon", "snap", "name")
+#: How precisely an event is located: its coordinates place it to about a PRIO-GRID cell
+#: (0.5°), or only its admin-1 region is known.
+LOCATED = ("point", "region")
 
 _STR = "string"
 _NONEMPTY = pa.Check.str_length(min_value=1)
@@ -71,6 +76,8 @@ EVENTS = pa.DataFrameSchema(
         "source_dataset": _text(_NONEMPTY),
         "source_row": _text(pa.Check.str_matches(r"^.+:\d+$")),
         "placed_by": _text(pa.Check.isin(PLACED_BY)),
+        "located": _text(pa.Check.isin(LOCATED)),
+        "place": _text(),
     },
     strict=True,
     ordered=True,

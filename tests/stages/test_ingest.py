@@ -89,8 +89,14 @@ def test_stage_writes_every_output_and_accounts_for_every_row(tmp_path: Path):
             "region_disagreements",
             "path",
             "encoding",
+            "located",
         }
     assert m["events"] == len(events) == sum(s["rows_kept"] for s in m["sources"].values())
+    # ged:900002 and own:c2 have no coordinates: placed by their region's name
+    assert m["located"] == {"point": len(events) - 2, "region": 2}
+    assert m["located"] == events["located"].value_counts().reindex(["point", "region"]).to_dict()
+    for k in ("point", "region"):
+        assert m["located"][k] == sum(s["located"][k] for s in m["sources"].values())
     assert m["positions"] == len(positions) == 34
     assert events["event_id"].str.split(":").str[0].value_counts().to_dict() == {
         "ged": 6,

@@ -101,6 +101,8 @@ def _events(n: int = 400, seed: int = 0) -> pd.DataFrame:
             "source_dataset": pd.array(["fixture"] * n, dtype="string"),
             "source_row": pd.array([f"data/raw/events.csv:{i + 2}" for i in range(n)], "string"),
             "placed_by": pd.array(["polygon"] * n, dtype="string"),
+            "located": pd.array(["point"] * n, dtype="string"),
+            "place": pd.array([""] * n, dtype="string"),
         }
     )
 

@@ -32,6 +32,8 @@ def one_event(**over) -> pd.DataFrame:
         "source_dataset": "s",
         "source_row": "data/raw/x.csv:2",
         "placed_by": "polygon",
+        "located": "point",
+        "place": "",
     }
     row.update(over)
     return coerce_events(pd.DataFrame([row]))
@@ -46,11 +48,12 @@ def test_empty_and_valid_events_pass():
 
 
 def test_violations_are_reported_together():
-    bad = pd.concat([one_event(), one_event(fatalities=-1, placed_by="guess", latitude=95.0)])
+    bad = one_event(fatalities=-1, placed_by="guess", latitude=95.0, located="cell")
+    bad = pd.concat([one_event(), bad])
     with pytest.raises(StageError) as e:
         validate(bad, EVENTS)
     msg = str(e.value)
-    for col in ("event_id", "fatalities", "placed_by", "latitude"):
+    for col in ("event_id", "fatalities", "placed_by", "latitude", "located"):
         assert f"- {col}:" in msg
 
 

@@ -220,3 +220,30 @@ def test_category_specific_key_wins_and_is_case_insensitive():
     category, key = acled.categorise(et, sub, cats)
     assert category.tolist()[:3] == ["air", "strike", "armed_clash"] and pd.isna(category.iloc[3])
     assert key.tolist()[3] == "Riots/Mob violence"
+
+
+def test_geo_precision_says_whether_an_event_is_located_to_a_point_or_a_region():
+    ev, rej, stats = read("acled_geo_precision.csv")
+    got = dict(zip(ev["event_id"], ev["located"], strict=True))
+    assert got == {
+        "t:G1": "point",
+        "t:G2": "point",
+        "t:G3": "region",  # only the province: ACLED gives its capital's coordinates
+        "t:GB": "point",  # blank, with coordinates
+        "t:G2F": "point",  # 2.0 reads as 2
+        "t:GN": "region",  # no coordinates: placed by its admin1 name, whatever the code
+    }
+    assert set(rej["field"]) == {"geo_precision"}
+    assert dict(zip(rej["value"], rej["reason"], strict=True)) == {
+        "4": "location precision not one of 1, 2, 3",
+        "near": "location precision not one of 1, 2, 3",
+    }
+    assert stats["located"] == {"point": 4, "region": 2}
+
+
+def test_a_file_without_geo_precision_locates_its_points_to_points(tmp_path: Path):
+    clean = pd.read_csv(DATA / "acled_clean.csv", dtype=str, keep_default_na=False)
+    clean.drop(columns="geo_precision").to_csv(tmp_path / "no_precision.csv", index=False)
+    ev, rej, stats = read(str(tmp_path / "no_precision.csv"))
+    assert rej.empty and set(ev["located"]) == {"point"}
+    assert stats["located"] == {"point": 3, "region": 0}

@@ -216,3 +216,59 @@ def test_bad_positions(regions):
         5: {"end_date before start_date"},
         6: {"date impossible"},
     }
+
+
+def test_ged_where_prec_says_whether_an_event_is_located_to_a_point_or_a_region(regions):
+    ev, rej, stats = run(ucdp_ged, regions, "ucdp_ged_where_prec.csv", "ucdp_ged")
+    got = dict(zip(ev["event_id"].str.removeprefix("t:"), ev["located"], strict=True))
+    assert got == {
+        "1": "point",
+        "2": "point",
+        "3": "point",  # the district
+        "4": "region",  # the governorate
+        "5": "region",  # written 4.0
+        "6": "region",  # a larger area
+        "7": "region",  # the country
+        "8": "region",  # a lake
+        "9": "point",  # blank, with coordinates
+        "10": "region",  # no coordinates: placed by its adm_1 name, whatever where_prec says
+    }
+    quarantined = {(r.line, r.field, r.value, r.reason) for r in rej.itertuples()}
+    reason = "location precision not one of 1, 2, 3, 4, 5, 6, 7"
+    assert quarantined == {
+        (12, "where_prec", "8", reason),
+        (13, "where_prec", "exact", reason),
+        (14, "where_prec", "0", reason),
+    }
+    assert stats["located"] == {"point": 4, "region": 6}
+    assert stats["reasons"] == {reason: 3}
+
+
+def test_ged_without_where_prec_is_located_by_its_coordinates(tmp_path, regions):
+    ged = pd.read_csv(DATA / "ucdp_ged_where_prec.csv", dtype=str, keep_default_na=False)
+    ged.drop(columns="where_prec").to_csv(tmp_path / "no_where_prec.csv", index=False)
+    ev, rej, stats = run(ucdp_ged, regions, str(tmp_path / "no_where_prec.csv"), "ucdp_ged")
+    assert rej.empty and stats["located"] == {"point": 12, "region": 1}
+    assert ev.set_index("event_id").loc["t:10", "located"] == "region"  # no coordinates
+
+
+def test_points_are_located_to_points(regions):
+    ev, _, stats = run(points, regions, "points_air_operations.csv", "points", side="us")
+    assert set(ev["located"]) == {"point"} and stats["located"] == {"point": 3, "region": 0}
+
+
+def test_canonical_located(regions):
+    ev, rej, stats = run(canonical, regions, "canonical_located.csv", "canonical")
+    got = dict(zip(ev["event_id"], ev["located"], strict=True))
+    assert got == {
+        "t:p1": "point",
+        "t:r1": "region",
+        "t:r2": "region",  # compared without case
+        "t:b1": "point",  # blank, with coordinates
+        "t:b2": "region",  # blank, placed by its region's name
+        "t:n1": "region",  # no coordinates, whatever the file says
+    }
+    assert [(r.line, r.field, r.value, r.reason) for r in rej.itertuples()] == [
+        (8, "located", "cell", "location precision not one of point, region")
+    ]
+    assert stats["located"] == {"point": 2, "region": 4}

@@ -4,7 +4,8 @@ Actors: ``actor1``/``actor2`` as coded; their sides come from ``ingest.sides``, 
 that matches no entry takes the side of its associated actors (``assoc_actor_1``/``_2``,
 ``;``-separated) when they agree on one. Category: ``ingest.categories.acled`` keyed by
 ``"event_type/sub_event_type"`` (more specific, wins) or ``"event_type"``, compared without
-case. Dates like ``2017-05-18`` or ``18 May 2017``.
+case. Dates like ``2017-05-18`` or ``18 May 2017``. ``geo_precision`` (optional) says how
+precisely the coordinates place the event (:data:`LOCATED_BY_GEO_PRECISION`).
 """
 
 from __future__ import annotations
@@ -47,10 +48,14 @@ FIELDS = {
     "category": "event_type/sub_event_type",
     "fatalities": "fatalities",
     "admin1": "admin1",
+    "precision": "geo_precision",
 }
 #: (actor, associates) column pairs: who fought, and who fought alongside (``;``-separated).
 ACTORS = (("actor1", "assoc_actor_1"), ("actor2", "assoc_actor_2"))
 DATE_FORMATS = ["%Y-%m-%d", "%d %B %Y", "%d %b %Y", "%d-%B-%Y", "%d-%b-%Y", "%d/%m/%Y"]
+#: ACLED codebook ``geo_precision``: 1 the named town, 2 near it or a part of a region — a point
+#: to about a PRIO-GRID cell; 3 only a larger region (its provincial capital's coordinates).
+LOCATED_BY_GEO_PRECISION = {"1": "point", "2": "point", "3": "region"}
 
 
 def _norm(key: str) -> str:
@@ -78,5 +83,6 @@ def read(ctx: SourceContext) -> SourceResult:
     )
     same = ["country", "admin1", "latitude", "longitude", "actor1", "actor2", "fatalities"]
     renamed = {"id": "event_id_cnty", "date": "event_date", "assoc1": assoc1, "assoc2": assoc2}
+    renamed |= {"precision": "geo_precision", "place": "location"}
     staged = staged_frame(table, same, renamed, {"category": category, "category_key": key})
-    return finish(ctx, table, staged, FIELDS, DATE_FORMATS)
+    return finish(ctx, table, staged, FIELDS, DATE_FORMATS, precision=LOCATED_BY_GEO_PRECISION)

@@ -2,10 +2,12 @@
 
 An adapter reads its file (:mod:`model.data.sources.reading`) and builds a *staged* frame of raw
 text in common columns (``id, date, country, admin1, latitude, longitude, actor1, assoc1,
-actor2, assoc2, category, category_key, fatalities``); :func:`finish` checks every field of
-every row, quarantines each row with all its problems, places events in regions and returns
-the kept events in the contract of :mod:`model.data.schema`, so that
-``rows_read == rows_kept + rows_rejected`` holds by construction.
+actor2, assoc2, category, category_key, fatalities`` and, where the source codes how precisely
+its coordinates place an event, ``precision``); :func:`finish` checks every field of every row,
+quarantines each row with all its problems, places events in regions, says whether each is
+located to a point or only to its region, and returns the kept events in the contract of
+:mod:`model.data.schema`, so that ``rows_read == rows_kept + rows_rejected`` holds by
+construction.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import pandas as pd
 
 from model.config import IngestParams, SourceSpec
 from model.data.regions import Regions, normalise_name
-from model.data.schema import REJECTED_COLUMNS, coerce_events, empty_events
+from model.data.schema import LOCATED, REJECTED_COLUMNS, coerce_events, empty_events
 from model.data.sources.reading import RawTable, column, preview
 from model.data.sources.sides import SideMapper
 from model.errors import StageError
@@ -42,6 +44,8 @@ TOO_MANY = "fatalities implausibly large"
 MAX_FATALITIES = 1_000_000  # more than any single coded event; beyond it a typo or a unit error
 DUPLICATE = "duplicate event id"
 UNKNOWN_CATEGORY = "unknown category"
+UNKNOWN_PRECISION = "location precision not one of {codes}"
+POINT, REGION = LOCATED
 
 _DATE_SHAPE = re.compile(r"^\s*(\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[ -/][A-Za-z]+[ -/]\d{4})\s*$")
 
@@ -212,6 +216,7 @@ def finish(
     date_formats: list[str],
     require_actor: bool = True,
     checks: Iterable[RowCheck] = (),
+    precision: Mapping[str, str] | None = None,
 ) -> SourceResult:
     """Check the staged rows, quarantine the bad ones and build the canonical events.
 
@@ -230,6 +235,9 @@ def finish(
         Whether a blank ``actor1`` is a problem (point streams have no actors).
     checks : iterable of RowCheck
         The source's own consistency checks (GED: ``date_end`` before ``date_start``).
+    precision : mapping, optional
+        The source's codes in the staged ``precision`` column → ``point`` or ``region``
+        (:func:`locate`); None when the source has no such codes.
     """
     problems = Problems()
     for line, field, value, reason in table.problems:
@@ -252,6 +260,7 @@ def finish(
             staged, (staged["actor1"] == "").to_numpy(), _field(fields, "actor1"), "", MISSING
         )
     region, how, disagree = _place(ctx.regions, staged, lat, lon, problems, fields)
+    located = locate(problems, staged, fields, precision or {}, how)
 
     rej = problems.frame()
     keep = ~staged["_line"].isin(set(rej["line"].tolist())).to_numpy()
@@ -264,6 +273,7 @@ def finish(
         "fatalities": fat,
         "region": region,
         "placed_by": how,
+        "located": located,
     }
     events = _events(ctx, staged[keep], {k: v[keep] for k, v in parsed.items()})
     return SourceResult(
@@ -353,6 +363,8 @@ def _events(ctx: SourceContext, kept: pd.DataFrame, parsed: dict[str, np.ndarray
             "source_dataset": ctx.spec.name,
             "source_row": [f"{ctx.file}:{n}" for n in kept["_line"].to_numpy()],
             "placed_by": parsed["placed_by"],
+            "located": parsed["located"],
+            "place": kept["place"].to_numpy() if "place" in kept else "",
         }
     )
     return coerce_events(events) if len(events) else empty_events()
@@ -409,6 +421,38 @@ def _place(
     return region, how, disagree
 
 
+def locate(
+    problems: Problems,
+    staged: pd.DataFrame,
+    fields: dict[str, str],
+    codes: Mapping[str, str],
+    how: np.ndarray,
+) -> np.ndarray:
+    """``point`` or ``region`` per row: how precisely the event can be placed.
+
+    ``point``: its coordinates place it to about a PRIO-GRID cell (0.5°); ``region``: only its
+    admin-1 region is known. The source's code in the staged ``precision`` column (numbers
+    like ``4.0`` read as ``4``, text without case) is looked up in ``codes``; a blank code
+    means ``point``; any other code quarantines the row. An event placed by its region's name
+    (no coordinates, or coordinates outside every region) is ``region`` whatever the code says.
+    """
+    raw = staged["precision"] if "precision" in staged.columns else pd.Series("", staged.index)
+    code = raw.fillna("").astype(str).str.strip().str.casefold()
+    code = code.str.replace(r"^(\d+)\.0+$", r"\1", regex=True)
+    mapped = code.map(dict(codes)).to_numpy(dtype=object)
+    unknown = (code != "").to_numpy() & pd.isna(mapped)
+    reason = UNKNOWN_PRECISION.format(codes=", ".join(codes))
+    problems.mask(staged, unknown, _field(fields, "precision"), raw, reason)
+    located = np.where(mapped == REGION, REGION, POINT).astype(object)
+    located[how == "name"] = REGION
+    return located
+
+
+def located_counts(events: pd.DataFrame) -> dict[str, int]:
+    """Events per ``located`` value (every value, zero included)."""
+    return {k: int((events["located"] == k).sum()) for k in LOCATED}
+
+
 def _rejected_frame(ctx: SourceContext, rej: pd.DataFrame) -> pd.DataFrame:
     rej = rej.sort_values("line", kind="stable").reset_index(drop=True)
     rej.insert(0, "file", ctx.file)
@@ -440,6 +484,7 @@ def _stats(
         "duplicates": int((per_row["reason"] == DUPLICATE).sum()),
         "region_disagreements": int(disagree.sum()),
         "placed_by": {k: int(v) for k, v in sorted(Counter(events["placed_by"]).items())},
+        "located": located_counts(events),
         "notes": list(table.notes),
     }
     if stats["rows_read"] != stats["rows_kept"] + stats["rows_rejected"]:

@@ -2,7 +2,8 @@
 
 The side is the source's ``side`` in params, the category ``ingest.categories.points[type]``.
 Actors are blank. An ``event_id`` (or ``id``) column is used when present; otherwise the line
-number is the id. Extra columns are ignored.
+number is the id. Extra columns are ignored. A point with coordinates is located to a point
+(``located``), one placed by its ``admin1`` name to its region.
 """
 
 from __future__ import annotations

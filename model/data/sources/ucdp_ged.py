@@ -3,7 +3,8 @@
 One row per event; ``side_a``/``side_b`` are the actors, ``type_of_violence`` (1 state-based,
 2 non-state, 3 one-sided) is the source type mapped through ``ingest.categories.ucdp_ged``,
 ``best`` the fatality estimate, ``date_start`` the day. HDX exports carry an HXL tag row
-under the header; it is skipped (and noted in the metrics).
+under the header; it is skipped (and noted in the metrics). ``where_prec`` (optional) says how
+precisely the coordinates place the event (:data:`LOCATED_BY_WHERE_PREC`).
 
 Two consistency checks quarantine a row GED contradicts itself on: ``date_end`` before
 ``date_start`` (or a ``date_end`` that is not a date), and ``best`` outside ``low..high`` (checked
@@ -46,12 +47,19 @@ FIELDS = {
     "category": "type_of_violence",
     "fatalities": "best",
     "admin1": "adm_1",
+    "precision": "where_prec",
 }
 DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S", "%d/%m/%Y"]
 #: (actor, associates) column pairs; GED has no associates.
 ACTORS = (("side_a", None), ("side_b", None))
 END_BEFORE_START = "date_end before date_start"
 BEST_OUTSIDE_RANGE = "best outside low..high"
+#: GED codebook ``where_prec``: 1 the exact place, 2 within about 25 km of it, 3 only the
+#: second-order division (district, ``Qaḑā’``) — a point to about a PRIO-GRID cell; 4 only the
+#: governorate, 5 a larger area or a line (``Northern Iraq``, a river), 6 only the country,
+#: 7 international waters or airspace (a lake) — no nearer than the region.
+LOCATED_BY_WHERE_PREC = {"1": "point", "2": "point", "3": "point"}
+LOCATED_BY_WHERE_PREC |= {"4": "region", "5": "region", "6": "region", "7": "region"}
 
 
 def consistency_checks(table: RawTable) -> list[RowCheck]:
@@ -86,6 +94,7 @@ def read(ctx: SourceContext) -> SourceResult:
     # GED writes the type as 1, 2, 3; some exports as 1.0.
     key = key.str.replace(r"^(\d+)\.0+$", r"\1", regex=True)
     renamed = {"date": "date_start", "admin1": "adm_1", "fatalities": "best"}
+    renamed |= {"precision": "where_prec", "place": "where_coordinates"}
     renamed |= {"actor1": ACTORS[0][0], "actor2": ACTORS[1][0]}
     computed = {
         "id": column(table, "id").str.replace(r"^(\d+)\.0+$", r"\1", regex=True),
@@ -93,4 +102,7 @@ def read(ctx: SourceContext) -> SourceResult:
         "category_key": key,
     }
     staged = staged_frame(table, ["country", "latitude", "longitude"], renamed, computed)
-    return finish(ctx, table, staged, FIELDS, DATE_FORMATS, checks=consistency_checks(table))
+    checks = consistency_checks(table)
+    return finish(
+        ctx, table, staged, FIELDS, DATE_FORMATS, checks=checks, precision=LOCATED_BY_WHERE_PREC
+    )
