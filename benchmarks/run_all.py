@@ -29,6 +29,7 @@ ORDER = [
     "bench_model_selection",
     "bench_rare_dyad",
     "bench_memory_recovery",
+    "bench_cells",
     "bench_scaling",
     "bench_gradient",
     "bench_pipeline",

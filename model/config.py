@@ -74,6 +74,10 @@ class RegionsSpec(_Section):
     # A point outside every polygon but within this distance of one is placed in the nearest
     # (simplified polygons cut off river banks and border posts); farther ones are quarantined.
     snap_km: Annotated[float, Field(ge=0)] = 5.0
+    # The units of space the panel, the model and the forecasts use: the admin-1 regions of the
+    # boundaries, or the PRIO-GRID 0.5-degree cells that overlap them (model.data.cells), each
+    # with its gid, its governorate (most of its area), its country and a display name.
+    unit: Literal["admin1", "grid"] = "admin1"
 
 
 Format = Literal["canonical", "ucdp_ged", "acled", "points"]
@@ -210,15 +214,23 @@ class PanelParams(_Section):
         default_factory=list
     )
     contact_half_life: PositiveFloat = 4.0
+    # Which events the panel counts, by how precisely they are located (events.parquet
+    # `located`): both by default; [point] leaves out the events located only to a region, as
+    # the cells must (a governorate panel of the same data as a cell panel, for comparing them).
+    located: list[Literal["point", "region"]] = Field(
+        default_factory=lambda: ["point", "region"], min_length=1
+    )
 
-    def feature_names(self) -> list[str]:
-        """The panel's feature variables, in the order the panel writes them."""
+    def feature_names(self, unit: str = "admin1") -> list[str]:
+        """The panel's feature variables, in the order the panel writes them (``unit``:
+        ``ingest.regions.unit``; cells have features of their own)."""
         return fn.feature_names(
             self.half_lives,
             [(p.a, p.b) for p in self.proximity],
             exposure_kinds=[p.exposure_kinds for p in self.proximity],
             contact_categories=self.contact_categories,
             contact_half_life=self.contact_half_life,
+            unit=unit,
         )
 
 
@@ -265,6 +277,10 @@ class ModelParams(_Section):
     dependence: bool = True
     # Intercept, country and region effects (partially pooled); with an offset they may be off.
     region_effects: bool = True
+    # Slopes that differ by step, partially pooled across steps (sigma_beta_horizon); false:
+    # one slope per feature for every step (the cells' example: thousands of blocks pin the
+    # slopes and the steps agree).
+    horizon_varying: bool = True
     # Features whose coefficient varies by country (partially pooled); subset of features.
     country_varying: list[str] = Field(default_factory=list)
     # Training origins: how many periods of history before the first origin are skipped so
@@ -399,7 +415,8 @@ class ScenarioChange(_Section):
 class Scenario(_Section):
     name: str = Field(pattern=r"^[A-Za-z0-9_\-]+$")
     description: str
-    regions: list[str] = Field(min_length=1)  # region names, or ["*"] for all
+    # Region names, or ["*"] for all; on a cell panel also governorates (their cells) and gids.
+    regions: list[str] = Field(min_length=1)
     changes: list[ScenarioChange] = Field(min_length=1)
 
 
@@ -543,9 +560,23 @@ class Params(_Section):
     @model_validator(mode="after")
     def _cross_checks(self) -> Params:
         problems = cross_problems(self.model_dump(mode="json"))
+        problems += self._unknown_features()
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def _unknown_features(self) -> list[str]:
+        """Model features the panel will not write (a half-life not in panel.half_lives, a
+        cell feature on an admin-1 panel), said before any stage runs."""
+        known = set(self.panel.feature_names(self.ingest.regions.unit))
+        named = [*self.model.features, *self.model.proximity_block]
+        unknown = [f for f in dict.fromkeys(named) if f not in known]
+        if not unknown:
+            return []
+        return [
+            f"model.features/proximity_block name {unknown}, which the panel does not write "
+            f"(unit {self.ingest.regions.unit}, panel.half_lives {self.panel.half_lives})"
+        ]
 
 
 def _get(raw: Any, *keys: str) -> Any:

@@ -247,6 +247,9 @@ class WindowScores:
     hindsight: Hindsight
     within_h: WithinScores
     proximity: ProximityWorth | None = None
+    # A cell run's governorates rolled up from the cells (P any clash within H), scored on the
+    # governorates' outcomes against their own climatology and EWMA.
+    rollup: WithinScores | None = None
 
     def to_json(self) -> dict[str, Any]:
         out = {k: getattr(self, k) for k in _WINDOW_HEAD} | dict(self.scores)
@@ -258,6 +261,8 @@ class WindowScores:
         }
         if self.proximity is not None:
             out["proximity"] = self.proximity.to_json()
+        if self.rollup is not None:
+            out["rollup"] = self.rollup.to_json()
         return out
 
     @classmethod
@@ -277,6 +282,7 @@ class WindowScores:
             proximity=None
             if proximity is None
             else ProximityWorth.from_json(proximity, at / "proximity"),
+            rollup=WithinScores.from_json(d["rollup"], at / "rollup") if "rollup" in d else None,
         )
 
 
@@ -417,12 +423,17 @@ class BacktestMetrics:
     proximity_folds: tuple[FoldSummary, ...] | None = optional_field()
     failed_origins: tuple[str, ...] | None = optional_field()
     model_selection: ModelSelection | None = optional_field()  # noqa: RUF009 (a None default)
+    # The units of space forecast (``ingest.regions.unit``): admin1 regions or PRIO-GRID cells
+    # (``grid``); the backtest stage sets it.
+    unit: str | None = optional_field()
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "horizon": self.horizon,
             "windows": {name: w.to_json() for name, w in self.windows.items()},
         }
+        if self.unit is not None:
+            out["unit"] = self.unit
         if self.ewma_half_life is not None:
             out["ewma_half_life"] = self.ewma_half_life
         if self.model_selection is not None:
@@ -445,6 +456,7 @@ class BacktestMetrics:
         }
         return cls(
             horizon=at(d, "horizon"),
+            unit=d.get("unit"),
             windows={k: WindowScores.from_json(w, at / "windows" / k) for k, w in windows.items()},
             ewma_half_life=d.get("ewma_half_life"),
             failed_origins=tuple(d["failed_origins"]) if "failed_origins" in d else None,

@@ -108,6 +108,8 @@ class FoldResult:
     # (origin, region, horizon, *candidates) and within H (origin, region, *candidates).
     candidate_steps: pd.DataFrame | None = None
     candidate_within: pd.DataFrame | None = None
+    # A cell panel's governorates rolled up from the cells: rows like ``within``.
+    rollup: pd.DataFrame | None = None
 
 
 @dataclass
@@ -126,6 +128,8 @@ class BacktestResult:
     # The dev window's forecasts of every candidate memory (model.backtesting.memory), set by
     # the backtest stage once it has chosen.
     candidates: pd.DataFrame | None = None
+    # A cell panel's roll-up rows (FoldResult.rollup of every finished fold).
+    rollup: pd.DataFrame | None = None
 
 
 def default_start(
@@ -332,6 +336,40 @@ def forecast_fold(
     return out[list(PREDICTION_COLUMNS)], w[list(WITHIN_COLUMNS)]
 
 
+def rollup_fold(
+    idata: xr.DataTree, panel: xr.Dataset, fold: Fold, config: FoldConfig
+) -> pd.DataFrame:
+    """A cell fold's governorate rows, one per origin and governorate, laid out like the
+    "within H" rows: the roll-up of the cells' joint forecast (``model``), the same from the
+    weekly roll-ups as if the weeks were independent (``independent``), and the governorates'
+    own climatology and EWMA of the event, scored on the clashes the cells hold."""
+    from model.inference.rollup import rollup_draws, rollup_panel
+
+    horizon = config.model.horizon
+    govs = rollup_panel(panel)
+    rows = []
+    for origin in fold.origins:
+        known = known_at(panel, origin)
+        step, within = rollup_draws(idata, known, origin)
+        y = outcomes_after(govs, origin, horizon)
+        columns = {
+            "model": within.isel(horizon=-1, drop=True).mean("draw").rename(rollup="region"),
+            "independent": (1.0 - (1.0 - step.mean("draw")).prod("horizon")).rename(
+                rollup="region"
+            ),
+            **within_baselines(known_at(govs, origin), origin, horizon=horizon, rates=config.rates),
+            "y": y.max("horizon").drop_vars("target_period", errors="ignore"),
+        }
+        df = _frame(columns, ("region",))
+        df["window_end"] = pd.Timestamp(y["target_period"].values[-1])
+        df["origin"], df["fit_cutoff"] = origin, fold.cutoff
+        df["country"] = panel["rollup_country"].sel(rollup=df["region"].to_numpy()).values
+        rows.append(df)
+    out = pd.concat(rows, ignore_index=True)
+    out["y"] = out["y"].astype(np.int8)
+    return out[list(WITHIN_COLUMNS)]
+
+
 def run_fold(panel: xr.Dataset, fold: Fold, config: FoldConfig) -> FoldResult:
     """One Dask task: fit at the fold's cutoff, forecast from each of its origins."""
     t0 = time.perf_counter()
@@ -344,6 +382,8 @@ def run_fold(panel: xr.Dataset, fold: Fold, config: FoldConfig) -> FoldResult:
         result.candidate_steps, result.candidate_within = _candidate_fold(
             idata, panel, fold, config
         )
+    if panel.attrs.get("unit") == "grid":
+        result.rollup = rollup_fold(idata, panel, fold, config)
     result.seconds = time.perf_counter() - t0
     return result
 
@@ -490,4 +530,14 @@ def run_backtest(
         dict(sorted(failed["fold"].items())),
         done["proximity"],
         dict(sorted(failed["proximity"].items())),
+        rollup=collect_rollup(done["fold"]),
     )
+
+
+def collect_rollup(finished: Sequence[FoldResult]) -> pd.DataFrame | None:
+    """The roll-up rows of the finished folds, sorted like the "within H" rows (None when the
+    folds are not a cell panel's)."""
+    frames = [r.rollup for r in finished if r.rollup is not None]
+    if not frames:
+        return None
+    return pd.concat(frames, ignore_index=True).sort_values(["origin", "region"], ignore_index=True)

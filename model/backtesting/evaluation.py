@@ -162,6 +162,12 @@ def summarise_within(
     return WithinScores(len(within), float(y.mean()), scores, skill)
 
 
+def rollup_scores(rows: pd.DataFrame, **settings: Any) -> WithinScores:
+    """The governorate roll-up's scores on one window (:func:`summarise_within` of its rows,
+    ``settings`` the same), rounded as ``backtest.json`` keeps them."""
+    return WithinScores.from_json(_clean(summarise_within(rows, **settings).to_json()))
+
+
 def summarise_window(
     predictions: pd.DataFrame,
     within: pd.DataFrame,

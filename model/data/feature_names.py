@@ -3,13 +3,20 @@
 =================================  ===========================================================
 ``{kind}_decay_hl{h}``             log1p of a decayed sum of counts, half-life ``h`` periods;
                                    ``kind`` is ``clash``, ``event``, ``nbr_clash`` (mean over
-                                   the neighbours) or ``country_clash`` (mean over the country)
+                                   the neighbours) or ``country_clash`` (mean over the country);
+                                   cells add ``ring2_clash`` (mean over the second ring) and
+                                   ``gov_clash`` (the governorate's clashes, those located
+                                   only to the governorate included)
 ``clash_share_hl{h}``              log-odds of the decayed share of periods with a clash
 ``clash_level_hl{h}``              the same shrunk toward the region's long-run share
                                    (``panel.level_prior``, ``panel.level_long_half_life``)
 ``clash_level_hl{h}_p{k}_l{L}``    the same with ``k`` pseudo-periods of a half-life-``L``
                                    long-run share: a candidate memory (``memory``)
 ``since_clash``                    log1p of the periods since the last clash
+``pool_{group}_hl{h}``              cells only (``unit: grid``): the log-odds of the decayed
+                                   share of the ``group``'s cell-weeks with a clash (``gov``:
+                                   the cell's governorate, ``country``) minus the cell's own;
+                                   its coefficient is a learned pooling weight
 ``prox_{a}__{b}_{part}``           proximity of side ``a`` to side ``b``'s events; ``part`` is
                                    ``km``, ``near``, ``absent`` or ``n_within``, or a
                                    precursor: ``copresent``, ``closing``, ``closing_km``,
@@ -28,7 +35,9 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-DECAY_KINDS = ("clash", "event", "nbr_clash", "country_clash")
+DECAY_KINDS = ("clash", "event", "nbr_clash", "country_clash", "ring2_clash", "gov_clash")
+#: Groups a cell's level is pooled toward (``pool_{group}_hl{h}``).
+POOL_GROUPS = ("gov", "country")
 SHARE_KINDS = ("share", "level")
 PROXIMITY_PARTS = ("km", "near", "absent", "n_within")
 #: Precursor parts of a proximity pair (model.data.features.precursors); ``exposure`` takes a kind.
@@ -41,6 +50,7 @@ PROXIMITY_FAMILIES = ("proximity", "contact")
 _NUMBER = r"([0-9]+(?:\.[0-9]+)?)"
 _DECAY = re.compile(rf"^({'|'.join(DECAY_KINDS)})_decay_hl{_NUMBER}$")
 _SHARE = re.compile(rf"^clash_({'|'.join(SHARE_KINDS)})_hl{_NUMBER}$")
+_POOL = re.compile(rf"^pool_({'|'.join(POOL_GROUPS)})_hl{_NUMBER}$")
 _LEVEL = re.compile(rf"^clash_level_hl{_NUMBER}_p{_NUMBER}_l{_NUMBER}$")
 _PARTS = "|".join((*PROXIMITY_PARTS, *PRECURSOR_PARTS))
 _PROXIMITY = re.compile(rf"^prox_(.+?__.+?)_({_PARTS}|{EXPOSURE}_([A-Za-z0-9]+))$")
@@ -54,11 +64,12 @@ class FeatureName:
     Attributes
     ----------
     family : str
-        ``decay``, ``share``, ``level``, ``since``, ``proximity`` or ``other`` (a name outside
-        the grammar, e.g. an exogenous series of a simulated panel).
+        ``decay``, ``share``, ``level``, ``since``, ``pool``, ``proximity``, ``contact`` or
+        ``other`` (a name outside the grammar, e.g. an exogenous series of a simulated panel).
     kind : str or None
         The decayed count (one of :data:`DECAY_KINDS`) of a ``decay`` feature, the position
-        kind of an ``exposure_{kind}`` part, the category of a ``contact`` feature.
+        kind of an ``exposure_{kind}`` part, the category of a ``contact`` feature, the group
+        of a ``pool`` feature.
     half_life : float or None
         Of ``decay``, ``share`` and ``level`` features.
     pair : str or None
@@ -111,6 +122,11 @@ def level(half_life: float, prior: float | None = None, long_half_life: float | 
     return f"clash_level_{_hl(half_life)}_p{prior:g}_l{long_half_life:g}"
 
 
+def pool(group: str, half_life: float) -> str:
+    """``pool_{group}_hl{h}`` (cells only)."""
+    return f"pool_{_one_of(group, POOL_GROUPS, 'pooling group')}_{_hl(half_life)}"
+
+
 def pair_stem(a: str, b: str) -> str:
     """``{a}__{b}``: the pair part of a proximity feature's name."""
     return f"{a}__{b}"
@@ -160,6 +176,8 @@ def parse(name: str) -> FeatureName:
     if m := _LEVEL.match(name):
         h, prior, long = (float(g) for g in m.groups())
         return FeatureName("level", half_life=h, prior=prior, long_half_life=long)
+    if m := _POOL.match(name):
+        return FeatureName("pool", kind=m.group(1), half_life=float(m.group(2)))
     if m := _PROXIMITY.match(name):
         if m.group(3) is not None:
             return FeatureName("proximity", kind=m.group(3), pair=m.group(1), part=EXPOSURE)
@@ -198,10 +216,12 @@ def feature_names(
     exposure_kinds: Sequence[Sequence[str]] | None = None,
     contact_categories: Sequence[str] = (),
     contact_half_life: float = 4.0,
+    unit: str = "admin1",
 ) -> list[str]:
     """Every feature of a panel with these half-lives and proximity pairs, in panel order.
 
-    ``exposure_kinds[i]`` are the position kinds of pair ``i`` (none by default).
+    ``exposure_kinds[i]`` are the position kinds of pair ``i`` (none by default). ``unit``
+    ``grid`` adds the cells' features (:func:`cell_feature_names`) after the others.
     """
     names = [decay("clash", h) for h in half_lives]
     names += [decay("event", h) for h in half_lives]
@@ -215,4 +235,14 @@ def feature_names(
     for (a, b), ks in zip(pairs, kinds, strict=True):
         names += pair_names(a, b, ks)
     names += [contact(c, contact_half_life) for c in contact_categories]
+    if unit == "grid":
+        names += cell_feature_names(half_lives)
     return names
+
+
+def cell_feature_names(half_lives: Sequence[float]) -> list[str]:
+    """The features a cell panel adds: the second ring's and the governorate's decayed clashes,
+    and the pooling contrasts toward the governorate and the country."""
+    names = [decay("ring2_clash", h) for h in half_lives]
+    names += [decay("gov_clash", h) for h in half_lives]
+    return names + [pool(g, h) for g in POOL_GROUPS for h in half_lives]

@@ -165,9 +165,10 @@ def neighbours(gids: Iterable[int], ring: int = 1) -> dict[int, list[int]]:
 
 
 def display_names(cells: pd.DataFrame, places: pd.DataFrame) -> pd.Series:
-    """A name for each cell: the named place nearest its centre, inside the cell when one is,
-    with its region — "Abu Kamal (Deir-ez-Zor)"; the cell's gid and region when no place is
-    known.
+    """A name for each cell from the named place nearest its centre, with its region: the
+    place's own name when it lies inside the cell ("Abu Kamal (Deir-ez-Zor)"), else the
+    distance and bearing from it ("40 km SW of Rutba (Al-Anbar)"); the cell's gid and region
+    when no place is known.
 
     ``places``: ``name, latitude, longitude`` (events' location fields, positions); blank names
     are ignored. Indexed like ``cells``.
@@ -176,18 +177,36 @@ def display_names(cells: pd.DataFrame, places: pd.DataFrame) -> pd.Series:
 
     named = places.dropna(subset=["name", "latitude", "longitude"])
     named = named[named["name"].astype(str).str.strip() != ""]
+    named = named.drop_duplicates(subset=["name", "latitude", "longitude"])
     if named.empty:
         return pd.Series(
             [f"cell {g} ({r})" for g, r in zip(cells["gid"], cells["region"], strict=True)],
             index=cells.index,
         )
-    p_gid = gid_of(named["latitude"].to_numpy(), named["longitude"].to_numpy())
+    p_lat, p_lon = named["latitude"].to_numpy(float), named["longitude"].to_numpy(float)
+    p_gid = gid_of(p_lat, p_lon)
+    p_name = named["name"].astype(str).str.strip().to_numpy()
     out = []
     for gid, lat, lon, region in cells[["gid", "lat", "lon", "region"]].itertuples(index=False):
-        pool = named[p_gid == gid] if (p_gid == gid).any() else named
-        d = haversine_km(lat, lon, pool["latitude"].to_numpy(), pool["longitude"].to_numpy())
-        out.append(f"{str(pool['name'].iloc[int(np.argmin(d))]).strip()} ({region})")
+        inside = p_gid == gid
+        pool = np.flatnonzero(inside) if inside.any() else np.arange(len(p_name))
+        d = haversine_km(lat, lon, p_lat[pool], p_lon[pool])
+        i = pool[int(np.argmin(d))]
+        if inside.any():
+            out.append(f"{p_name[i]} ({region})")
+            continue
+        km = float(haversine_km(lat, lon, p_lat[i], p_lon[i]))
+        out.append(
+            f"{km:.0f} km {_bearing(p_lat[i], p_lon[i], lat, lon)} of {p_name[i]} ({region})"
+        )
     return pd.Series(out, index=cells.index)
+
+
+def _bearing(lat0: float, lon0: float, lat1: float, lon1: float) -> str:
+    """The eight-point compass direction from (lat0, lon0) to (lat1, lon1)."""
+    dx = (lon1 - lon0) * np.cos(np.radians((lat0 + lat1) / 2))
+    angle = (np.degrees(np.arctan2(dx, lat1 - lat0)) + 360.0) % 360.0
+    return ("N", "NE", "E", "SE", "S", "SW", "W", "NW")[int((angle + 22.5) // 45) % 8]
 
 
 def region_shares(cells: pd.DataFrame, geometry: Mapping[str, object]) -> pd.DataFrame:

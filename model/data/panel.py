@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -27,6 +28,9 @@ from model.config import PanelParams, Window
 from model.data import feature_names as fn
 from model.data import features as ft
 from model.data.panel_facts import PERIODS_PER_YEAR, PanelFacts
+
+if TYPE_CHECKING:  # the cells' module loads shapely; admin-1 panels never need it
+    from model.data.cells import CellSpace
 
 COUNT_COLUMNS = ("event_id", "date", "region", "side1", "side2", "category", "fatalities")
 
@@ -75,9 +79,30 @@ def make_periods(start: object, end: object, freq: str) -> Periods:
     return Periods(starts, pd.DatetimeIndex(ends[keep].as_unit("ns")), freq)
 
 
-def feature_names(panel: PanelParams) -> list[str]:
+def feature_names(panel: PanelParams, unit: str = "admin1") -> list[str]:
     """Names of the feature variables, in the order they are written."""
-    return panel.feature_names()
+    return panel.feature_names(unit)
+
+
+@dataclass(frozen=True)
+class CellInputs:
+    """What a cell panel adds to :func:`build_panel`: the cells' space and the clashes of
+    their governorates (every event, those located only to a governorate included)."""
+
+    space: CellSpace
+    gov_clash: np.ndarray
+    governorates: list[str]
+
+
+def clash_grid(
+    events: pd.DataFrame, names: Sequence[str], panel: PanelParams, window: Window
+) -> np.ndarray:
+    """Clashes per region (``names``, as the events' ``region``) and panel period."""
+    periods = make_periods(window.start, window.end, panel.freq)
+    ev, _ = _events_in_panel(events, periods, list(names))
+    m = _is_clash(ev, panel)
+    r_idx, t_idx = ev["region_idx"].to_numpy(np.int64)[m], ev["period_idx"].to_numpy(np.int64)[m]
+    return _grid_sum(r_idx, t_idx, np.ones(int(m.sum())), (len(names), len(periods)))
 
 
 def _grid_sum(
@@ -109,6 +134,7 @@ def build_panel(
     panel: PanelParams,
     window: Window,
     categories: Iterable[str] = (),
+    cells: CellInputs | None = None,
 ) -> xr.Dataset:
     """Build the region × period panel.
 
@@ -133,6 +159,10 @@ def build_panel(
         Study window (inclusive days).
     categories : iterable of str
         Coded categories that get a ``count_`` variable even when no event has them.
+    cells : CellInputs, optional
+        The regions are PRIO-GRID cells (``regions`` is ``CellSpace.table``): the cells'
+        features are added (:func:`model.data.cells.cell_features`) and the table's ``gid``
+        and ``governorate`` become coordinates.
 
     Returns
     -------
@@ -152,11 +182,20 @@ def build_panel(
     feats = _history_features(clash, events_n, names, neighbours, countries, panel)
     feats |= _proximity_features(ev, positions, names, geometry, periods, panel)
     feats |= _contact_features(data, panel)
-    fnames = feature_names(panel)
+    unit = "admin1"
+    if cells is not None:
+        from model.data.cells import cell_features
+
+        unit = "grid"
+        feats |= cell_features(
+            clash, cells.gov_clash, cells.space, cells.governorates, panel.half_lives,
+            panel.level_prior,
+        )  # fmt: skip
+    fnames = feature_names(panel, unit)
     assert list(feats) == fnames, (list(feats), fnames)
     for k in fnames:
         data[k] = (("region", "period"), feats[k].astype(np.float64))
-    return _assemble(data, regions, periods, panel, window, n_outside)
+    return _assemble(data, regions, periods, panel, window, n_outside, unit)
 
 
 def _events_in_panel(
@@ -325,20 +364,26 @@ def _assemble(
     panel: PanelParams,
     window: Window,
     n_outside: int,
+    unit: str = "admin1",
 ) -> xr.Dataset:
     """The panel dataset: variables, coordinates and the attributes that record its making."""
     names = regions["region"].astype(str).tolist()
+    coords = {
+        "region": ("region", np.asarray(names, dtype=object)),
+        "period": ("period", periods.start.to_numpy()),
+        "period_end": ("period", periods.end.to_numpy()),
+        "country": ("region", regions["country"].astype(str).to_numpy(dtype=object)),
+        "region_id": ("region", regions["region_id"].astype(str).to_numpy(dtype=object)),
+    }
+    if unit == "grid":
+        coords["gid"] = ("region", regions["gid"].to_numpy(np.int64))
+        coords["governorate"] = ("region", regions["governorate"].astype(str).to_numpy(object))
     return xr.Dataset(
         data,
-        coords={
-            "region": ("region", np.asarray(names, dtype=object)),
-            "period": ("period", periods.start.to_numpy()),
-            "period_end": ("period", periods.end.to_numpy()),
-            "country": ("region", regions["country"].astype(str).to_numpy(dtype=object)),
-            "region_id": ("region", regions["region_id"].astype(str).to_numpy(dtype=object)),
-        },
+        coords=coords,
         attrs={
-            **PanelFacts.from_params(panel, feature_names(panel)).to_attrs(),
+            **PanelFacts.from_params(panel, feature_names(panel, unit)).to_attrs(),
+            "unit": unit,
             "window_start": str(window.start),
             "window_end": str(window.end),
             "clash_categories": json.dumps(list(panel.clash.categories)),

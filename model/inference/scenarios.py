@@ -119,12 +119,7 @@ def apply_scenario(
                 out[name].astype(np.float64) if name not in ("clash", "clash_any") else out[name]
             )
     t = resolve_origin(panel, origin)
-    all_regions = [str(r) for r in panel["region"].values]
-    regions = all_regions if scenario.regions == ["*"] else list(scenario.regions)
-    unknown = sorted(set(regions) - set(all_regions))
-    if unknown:
-        raise ValueError(f"scenario {scenario.name!r}: unknown regions {unknown}")
-    sel = {"region": regions, "period": t}
+    sel = {"region": scenario_regions(panel, scenario), "period": t}
     for change in scenario.changes:
         if change.feature not in out.data_vars:
             raise ValueError(
@@ -138,6 +133,26 @@ def apply_scenario(
             old = out[change.feature].loc[sel].values.astype(np.float64)
             out[change.feature].loc[sel] = _new_value(old, change)
     return out
+
+
+def scenario_regions(panel: xr.Dataset, scenario: Scenario) -> list[str]:
+    """The panel regions a scenario names: ``*`` for all; on a cell panel a governorate's name
+    stands for its cells (those holding most of their area in it) and a cell may be named by its
+    ``gid``. Raises on a name the panel does not know."""
+    all_regions = [str(r) for r in panel["region"].values]
+    if scenario.regions == ["*"]:
+        return all_regions
+    aliases: dict[str, list[str]] = {r: [r] for r in all_regions}
+    if "governorate" in panel.coords:
+        for r, g, gid in zip(
+            all_regions, panel["governorate"].values, panel["gid"].values, strict=True
+        ):
+            aliases.setdefault(str(g), []).append(r)
+            aliases.setdefault(str(int(gid)), [r])
+    unknown = sorted(set(scenario.regions) - set(aliases))
+    if unknown:
+        raise ValueError(f"scenario {scenario.name!r}: unknown regions {unknown}")
+    return list(dict.fromkeys(r for name in scenario.regions for r in aliases[name]))
 
 
 def compare(
@@ -187,7 +202,7 @@ def run_scenarios(
     rows = []
     for sc in scenarios:
         changed = forecast_draws(idata, apply_scenario(panel, sc, origin, scale_km), origin)
-        regions = [str(r) for r in baseline["region"].values] if sc.regions == ["*"] else sc.regions
+        regions = scenario_regions(panel, sc)
         summary = compare(baseline.sel(region=regions), changed.sel(region=regions), interval)
         df = summary.to_dataframe().reset_index()
         df["scenario"] = sc.name

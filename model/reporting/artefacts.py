@@ -53,6 +53,7 @@ LOADED: dict[str, bool] = {
     "ingest": False,
     "panel_metrics": False,
     "events": False,
+    "positions": False,
     "evidence": False,
     "provenance_md": False,
 }
@@ -116,9 +117,14 @@ class Run:
     ingest: dict[str, Any] | None = None
     panel_metrics: dict[str, Any] | None = None
     events: pd.DataFrame | None = None
+    positions: pd.DataFrame | None = None
     evidence: pd.DataFrame | None = None
     provenance_md: str | None = None
     geometry: dict[str, Any] = field(default_factory=dict)
+    # A cell run (unit grid): the governorates rolled up from the cells (forecast.csv's rows
+    # of level governorate; ``forecast`` keeps the cells) and the governorates' polygons.
+    rollup: pd.DataFrame | None = None
+    boundaries: dict[str, Any] = field(default_factory=dict)
     hashes: dict[str, str] = field(default_factory=dict)
     missing: dict[str, str] = field(default_factory=dict)
 
@@ -237,8 +243,32 @@ def load_run(
         geometry = {}
         missing["geometry"] = f"region boundaries could not be read: {e}"
     run = Run(root=root, params=params, geometry=geometry, hashes=hashes, missing=missing, **loaded)
+    if run.panel.attrs.get("unit") == "grid":
+        _as_cell_run(run)
     _check_forecast(run)
     return run
+
+
+def _as_cell_run(run: Run) -> None:
+    """A cell run: the forecast table split into cells and governorates, the cells' polygons
+    (each cell clipped to the study area) as the geometry, the governorates' as boundaries."""
+    import shapely
+    from shapely.geometry import box
+
+    from model.data import grid
+
+    table = run.forecast
+    if "level" in table.columns:
+        run.rollup = table[table["level"] == "governorate"].reset_index(drop=True)
+        run.forecast = table[table["level"] == "cell"].reset_index(drop=True)
+    run.boundaries = run.geometry
+    if not run.boundaries:
+        return
+    study = shapely.union_all(list(run.boundaries.values()))
+    cells = zip(run.panel["region"].values, run.panel["gid"].values, strict=True)
+    run.geometry = {
+        str(r): shapely.intersection(box(*grid.cell_bounds(int(g))), study) for r, g in cells
+    }
 
 
 def input_hashes(run: Run) -> dict[str, str]:

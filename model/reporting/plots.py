@@ -56,8 +56,22 @@ def _geom_patch(geom: Any, **kwargs: Any) -> PathPatch:
     return PathPatch(MplPath(np.concatenate(verts), np.concatenate(codes)), **kwargs)
 
 
+def _overlay(ax: Any, borders: Mapping[str, Any], positions: pd.DataFrame | None) -> None:
+    """Borders without fill (the governorates over a cell map) and positions as triangles."""
+    for geom in borders.values():
+        ax.add_patch(_geom_patch(geom, facecolor="none", edgecolor="#333", lw=0.6))
+    if positions is not None and len(positions):
+        ax.scatter(positions["longitude"], positions["latitude"], marker="^", s=8, c="k", lw=0)
+
+
 def plot_risk_map(
-    geometry: Mapping[str, Any], forecast: pd.DataFrame, *, horizon: int = 1, label_top: int = 6
+    geometry: Mapping[str, Any],
+    forecast: pd.DataFrame,
+    *,
+    horizon: int = 1,
+    label_top: int = 6,
+    borders: Mapping[str, Any] | None = None,
+    positions: pd.DataFrame | None = None,
 ) -> tuple[Figure, np.ndarray]:
     """Map of P(clash) at one step (left) and the width of its 90% interval (right).
 
@@ -70,7 +84,12 @@ def plot_risk_map(
     horizon : int
         The step to map.
     label_top : int
-        Label this many highest-risk regions by name (all would crowd a large map).
+        Label this many highest-risk regions by name (all would crowd a large map); with
+        ``borders`` (cells) by their rank among the regions, as the report's tables number them.
+    borders : mapping, optional
+        Polygons drawn over the regions without fill: the governorates of a cell map.
+    positions : DataFrame, optional
+        ``latitude, longitude`` of positions to mark (triangles).
     """
     rows = forecast[forecast["horizon"] == horizon].set_index("region")
     fig = Figure(figsize=(7.2, 3.6), layout="constrained")
@@ -80,7 +99,13 @@ def plot_risk_map(
         (axs[0], rows["p_mean"], RISK_CMAP, f"P(clash), step {horizon} (mean)"),
         (axs[1], width, WIDTH_CMAP, "Uncertainty: 90% interval width"),
     )
-    top = set(rows["p_mean"].nlargest(label_top).index)
+    if borders and "rank" in rows:
+        ranked = rows["rank"].nsmallest(label_top)
+        numbers = {n: str(int(r)) for n, r in ranked.items()}
+    else:
+        ranked = rows["p_mean"].nlargest(label_top)
+        numbers = {}
+    top = set(ranked.index)
     for ax, values, cmap, title in panels:
         vmax = max(float(values.max()), 0.05) if len(values) else 1.0
         norm = Normalize(0, vmax)
@@ -88,16 +113,18 @@ def plot_risk_map(
         for name, geom in geometry.items():
             if name in values.index:
                 face = sm.to_rgba(float(values[name]))
-                ax.add_patch(_geom_patch(geom, facecolor=face, edgecolor="#444", lw=0.4))
+                edge, lw = ("#bbb", 0.2) if borders else ("#444", 0.4)
+                ax.add_patch(_geom_patch(geom, facecolor=face, edgecolor=edge, lw=lw))
             else:
                 ax.add_patch(
                     _geom_patch(geom, facecolor="#eee", edgecolor="#999", lw=0.4, hatch="//")
                 )
+        _overlay(ax, borders or {}, positions)
         if ax is axs[0]:
             for name in top & set(geometry):
                 pt = geometry[name].representative_point()
                 ax.annotate(
-                    _short(name, 16),
+                    numbers[name] if borders else _short(name, 16),
                     (pt.x, pt.y),
                     ha="center",
                     va="center",

@@ -111,12 +111,40 @@ def _forecast_rows(run: Run, prev: dict[str, Any], p_any: pd.DataFrame | None) -
             {
                 "rank": int(g["rank"].iloc[0]),
                 "region": region,
+                "gid": int(g["gid"].iloc[0]) if "gid" in g else None,
+                "governorate": str(g["governorate"].iloc[0]) if "governorate" in g else None,
                 "country": str(g["country"].iloc[0]),
                 "steps": steps,
                 "any": any_txt,
                 "p1": float(g.at[1, "p_mean"]),
                 "p_any": float(g["p_any_within_horizon"].iloc[0]),
                 "change": "n/a" if change is None else _pts(change),
+            }
+        )
+    return rows
+
+
+#: Cells listed in a cell run's report table (the rest are in reports/forecast.csv).
+CELLS_SHOWN = 30
+
+
+def _rollup_rows(rollup: pd.DataFrame) -> list[dict[str, Any]]:
+    """The governorates of a cell run, rolled up from the cells, ranked by P(any within H)."""
+    rows = []
+    for region, g in rollup.sort_values(["rank", "horizon"]).groupby("region", sort=False):
+        g = g.set_index("horizon")
+        first = g.iloc[0]
+        rows.append(
+            {
+                "rank": int(first["rank"]),
+                "region": region,
+                "steps": [
+                    pct_interval(g.at[h, "p_mean"], g.at[h, "p_q05"], g.at[h, "p_q95"])
+                    for h in sorted(g.index)
+                ],
+                "any": pct_interval(
+                    first["p_any_within_horizon"], first["p_any_q05"], first["p_any_q95"]
+                ),
             }
         )
     return rows
@@ -468,6 +496,23 @@ def _drivers(run: Run, regions: list[str]) -> dict[str, Any]:
     return out
 
 
+def _active_positions(run: Run) -> pd.DataFrame | None:
+    """The positions active at the origin inside the study area, marked on a cell map (None
+    for a governorate run)."""
+    import shapely
+
+    pos = run.positions
+    if not run.boundaries or pos is None or pos.empty:
+        return None
+    t = run.origin
+    active = (pos["start_date"].isna() | (pos["start_date"] <= t)) & (
+        pos["end_date"].isna() | (pos["end_date"] >= t)
+    )
+    study = shapely.union_all(list(run.boundaries.values()))
+    inside = shapely.contains_xy(study, pos["longitude"].to_numpy(), pos["latitude"].to_numpy())
+    return pos.loc[active.to_numpy() & inside]
+
+
 def build_context(run: Run, params: ReportParams) -> dict[str, Any]:
     """Everything the template shows, as plain data (strings, numbers, lists, data URIs); no
     time or date of the run, so that equal inputs render equal bytes."""
@@ -485,7 +530,13 @@ def build_context(run: Run, params: ReportParams) -> dict[str, Any]:
     over_time = [r["region"] for r in top_any[: params.regions_over_time]]
     drivers = _drivers(run, [r["region"] for r in top_any[: min(params.top_n, 12)]])
     figures = {
-        "map": fig_uri(plots.plot_risk_map(run.geometry, fc)[0]) if run.geometry else None,
+        "map": fig_uri(
+            plots.plot_risk_map(
+                run.geometry, fc, borders=run.boundaries, positions=_active_positions(run)
+            )[0]
+        )
+        if run.geometry
+        else None,
         "over_time": fig_uri(
             plots.plot_risk_over_time(
                 run.panel,
@@ -497,7 +548,13 @@ def build_context(run: Run, params: ReportParams) -> dict[str, Any]:
         ),
     }
     scen = _scenarios(run.scenarios)
+    cells = run.rollup is not None
     ctx = {
+        "cells": cells,
+        # A cell run shows its top cells (every cell is in forecast.csv) and the governorates
+        # rolled up from them.
+        "cell_rows": sorted(table, key=lambda r: r["rank"])[:CELLS_SHOWN] if cells else None,
+        "rollup": _rollup_rows(run.rollup) if cells else None,
         "title": params.title,
         "origin": run.origin.date().isoformat(),
         "window": f"{periods[0].date().isoformat()} – {periods[-1].date().isoformat()}",

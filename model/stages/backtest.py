@@ -41,6 +41,7 @@ from model.backtesting.backtest import (
     BacktestResult,
     FoldConfig,
     backtest_origins,
+    collect_rollup,
     comparison_folds,
     default_start,
     make_folds,
@@ -49,7 +50,12 @@ from model.backtesting.backtest import (
     with_comparison,
 )
 from model.backtesting.baselines import Rates
-from model.backtesting.evaluation import backtest_metrics, in_window, scores_by_origin
+from model.backtesting.evaluation import (
+    backtest_metrics,
+    in_window,
+    rollup_scores,
+    scores_by_origin,
+)
 from model.backtesting.scoring import reliability_table
 from model.config import DaskParams, Params
 from model.data.memory import of_offset
@@ -169,9 +175,11 @@ def write_outputs(
         seed=params.fit.seed,
     )
     compared = bool(result.comparison or result.failed_comparison)
+    scored = _with_refit_every(metrics, bt.proximity_refit_every if compared else None)
     metrics = replace(
         metrics,
-        windows=_with_refit_every(metrics, bt.proximity_refit_every if compared else None),
+        unit=params.ingest.regions.unit,
+        windows=_with_rollup(scored, result.rollup, windows, params),
         ewma_half_life=selection.ewma_chosen if selection else bt.ewma_half_life,
         model_selection=selection,
         folds=_fold_list(result.folds),
@@ -207,6 +215,26 @@ def write_outputs(
     )
     record_timing(root, "backtest", timing)
     return metrics
+
+
+def _with_rollup(
+    scored: dict[str, Any], rollup: pd.DataFrame | None, windows: dict[str, list], params: Params
+) -> dict[str, Any]:
+    """Each window's scores with the cells' governorate roll-up scored beside them (a cell run)."""
+    if rollup is None:
+        return scored
+    bt = params.backtest
+    out = dict(scored)
+    for name, w in scored.items():
+        rows = in_window(rollup, windows[name])
+        if len(rows):
+            scores = rollup_scores(
+                rows, bins=bt.calibration_bins, binning=bt.calibration_binning,
+                horizon=params.model.horizon, block=bt.block_origins, n_boot=bt.bootstrap,
+                seed=params.fit.seed,
+            )  # fmt: skip
+            out[name] = replace(w, rollup=scores)
+    return out
 
 
 def _with_refit_every(metrics: BacktestMetrics, every: int | None) -> dict[str, Any]:
@@ -267,6 +295,7 @@ def _merge(a: BacktestResult, b: BacktestResult) -> BacktestResult:
         comparison,
         dict(sorted({**a.failed_comparison, **b.failed_comparison}.items())),
         candidates=a.candidates,
+        rollup=collect_rollup([*a.folds, *b.folds]),
     )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import pandas as pd
 import xarray as xr
 
 from model import io
@@ -22,11 +23,29 @@ from model.errors import StageError
 from model.inference.forecast import forecast_draws, resolve_origin, summarise, within_draws
 from model.inference.forecast_context import forecast_context
 from model.inference.posterior import ProvenanceMismatch, expected_attrs, load_idata
+from model.inference.rollup import rollup_draws, rollup_table
 from model.inference.scenarios import run_scenarios
 from model.paths import FORECAST_CSV, FORECAST_NC, IDATA, SCENARIOS_CSV
 from model.provenance import stamp
 
 _log = logging.getLogger(__name__)
+
+
+def _with_rollup(table, idata, panel, p, params: Params):
+    """A cell run's forecast table: the cells with their ``gid`` and governorate (``level``
+    ``cell``), then the governorates rolled up from the cells' joint draws (``level``
+    ``governorate``, :mod:`model.inference.rollup`); and the roll-up's draws for forecast.nc."""
+    step, within = rollup_draws(idata, panel, params.forecast.origin)
+    cells = panel[["gid", "governorate"]].sel(region=table["region"].to_numpy())
+    table.insert(2, "governorate", [str(g) for g in cells["governorate"].values])
+    table.insert(2, "gid", cells["gid"].values.astype(int))
+    table.insert(0, "level", "cell")
+    rolled = rollup_table(step, within, p, panel, params.forecast.interval)
+    rolled.insert(0, "level", "governorate")
+    out = pd.concat([table, rolled], ignore_index=True)
+    out["gid"] = out["gid"].astype("Int64")
+    draws = xr.Dataset({"p_rollup": step, "p_rollup_within": within})
+    return out, draws
 
 
 def run(params: Params, root: Path) -> None:
@@ -62,6 +81,9 @@ def run(params: Params, root: Path) -> None:
         **context.attrs,
     }
     io.write_netcdf(root / FORECAST_NC, ds)
+    if panel.attrs.get("unit") == "grid":
+        table, rolled = _with_rollup(table, idata, panel, p, params)
+        ds = ds.merge(rolled)
     io.write_csv(root / FORECAST_CSV, table, float_format="%.6g")
     io.write_csv(root / SCENARIOS_CSV, scenarios, float_format="%.6g")
     top = table.iloc[0]

@@ -23,7 +23,7 @@ import xarray as xr
 from model.config import read_params
 
 from .test_notebooks import NOTEBOOKS, execute_notebook
-from .tinyrun import ROOT, STAGES, no_network, run_pipeline, set_params
+from .tinyrun import ROOT, STAGES, TINY_FIT, no_network, run_pipeline, set_params
 
 EXAMPLE = ROOT / "params/examples/acled_us_iran.yaml"
 EXPORT = Path("data/raw/acled/acled_syria_iraq.csv")  # where the README tells users to save it
@@ -32,12 +32,7 @@ EXPORT = Path("data/raw/acled/acled_syria_iraq.csv")  # where the README tells u
 # cannot pass it). Even so the fit (the model and its two LOO variants, 32 regions x 417 weeks x
 # 4 steps) takes minutes on 2 cores: 468 s of a 570 s run with 100 + 150 draws, measured.
 TINY = [
-    "fit.draws=60",
-    "fit.tune=100",
-    "fit.chains=2",
-    "runtime.cores=1",
-    "fit.prior_samples=50",
-    "diagnostics.fail_on_gate=false",
+    *TINY_FIT,
     # origins 2024-09-02 … 2024-10-28: 5 dev, 4 test, one fit (refit_every covers all 9)
     "backtest.start='2024-09-02'",
     "backtest.test_start='2024-10-07'",

@@ -22,6 +22,13 @@ from model.cli import STAGES, main
 
 ROOT = Path(__file__).resolve().parents[2]
 
+#: A trial fit of an example, as a user shrinks one (`dvc exp run -S fit.draws=60 ...`): few
+#: draws, tune steps and chains, one core, a gate that only reports (a 60-draw fit cannot pass).
+TINY_FIT = (
+    "fit.draws=60 fit.tune=100 fit.chains=2 runtime.cores=1 fit.prior_samples=50 "
+    "diagnostics.fail_on_gate=false"
+).split()
+
 TINY_OVERRIDES = {
     "ingest": {"window": {"start": "2016-07-04", "end": "2017-07-02"}},
     # a year of weeks: the offset's long-run level remembers 4 weeks, not 52, so 16 warm it up

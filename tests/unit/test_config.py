@@ -168,7 +168,12 @@ def test_every_example_has_every_section_of_params_yaml(path, raw: dict) -> None
 
 
 def test_the_examples_are_found() -> None:
-    assert [p.name for p in PARAMS_FILES[1:]] == ["acled_us_iran.yaml", "ged_turkey_pkk.yaml"]
+    assert [p.name for p in PARAMS_FILES[1:]] == [
+        "acled_us_iran.yaml",
+        "acled_us_iran_cells.yaml",
+        "ged_iraq_cells.yaml",
+        "ged_turkey_pkk.yaml",
+    ]
 
 
 def test_the_proximity_block_is_checked_and_gives_both_variants(raw: dict) -> None:
@@ -240,3 +245,13 @@ def test_runtime_is_validated_like_the_other_sections(raw: dict) -> None:
 def test_each_params_file_validates_and_its_clash_names_mapped_sides(path) -> None:
     params = read_params(path)
     assert set(params.panel.clash.sides) <= set(params.ingest.sides)
+
+
+def test_a_feature_the_panel_does_not_write_is_refused_before_any_stage() -> None:
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+    raw["model"]["features"] = ["pool_gov_hl52"]  # a cell feature on the governorates
+    with pytest.raises(ParamsError, match=r"pool_gov_hl52.*unit admin1"):
+        parse_params(raw)
+    raw["ingest"]["regions"]["unit"] = "grid"
+    raw["model"]["horizon_varying"] = False
+    assert parse_params(raw).model.features == ["pool_gov_hl52"]

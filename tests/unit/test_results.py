@@ -82,7 +82,9 @@ def test_the_backtest_stage_writes_the_same_bytes_as_before(tmp_path: Path) -> N
     metrics = stage.write_outputs(result, windows, _params(), tmp_path, {"wall_seconds": 1})
     written = (tmp_path / "reports/metrics/backtest.json").read_text(encoding="utf-8")
     assert written == (DATA / "backtest_json_of_fake_rows.json").read_text(encoding="utf-8")
-    order = ["horizon", "windows", "ewma_half_life", "folds", "proximity_folds", "failed_origins"]
+    order = [
+        "horizon", "windows", "unit", "ewma_half_life", "folds", "proximity_folds", "failed_origins"
+    ]  # fmt: skip
     assert list(metrics.to_json()) == order
     assert metrics.windows["test"].proximity.refit_every == 52
     assert [f.fit_cutoff for f in metrics.proximity_folds] == [windows["dev"][1].date().isoformat()]

@@ -1,0 +1,156 @@
+"""Cells against governorates on the shipped file (issue 21): what resolution buys, and what it
+costs on 2 cores.
+
+Two runs in temporary projects (the shipped ``data/raw``):
+
+- ``cells``: ``params/examples/ged_iraq_cells.yaml`` (PRIO-GRID cells), stages ``ingest``,
+  ``panel``, ``backtest``, ``fit``, each timed;
+- ``governorates``: ``params.yaml`` with ``panel.located: [point]``, the governorate model on the
+  same data as the cells (the events located only to a governorate left out, as the cells must),
+  stages ``ingest``, ``panel``, ``backtest``.
+
+Printed, per window: the cells' weekly Brier and log-score skill against the per-cell EWMA and
+climatology (90% interval), the weekly ECE and "within H" skill against the per-cell within-H
+EWMA; the governorate roll-up's within-H Brier score beside the governorate model's on the same
+outcome (a clash in the governorate among the events the cells hold) and both against the
+governorate EWMA; and each stage's seconds. Issue 21's targets (test window): weekly Brier skill
+against the per-cell EWMA ≥ 0 with the interval's low end above −1%, log-score skill ≥ +1% with
+the interval above 0, within-H Brier skill against the within-H EWMA ≥ +3%, weekly ECE ≤ 0.005,
+the roll-up's within-H Brier no more than 1% worse than the governorate model's. Asserts nothing.
+
+Usage: ``python benchmarks/bench_cells.py [--only cells|governorates] [--keep DIR] [--reuse]``
+(``--keep`` runs in ``DIR`` and leaves the projects there; ``--reuse`` reads a project in ``DIR``
+that already has its backtest.json instead of running it again, its stages' seconds from its run
+log ``reports/metrics/timing.json``: the cell run takes about 45 minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench_backtest import set_key  # noqa: E402  (this folder, on the path when run)
+
+STAGES = ("ingest", "panel", "backtest")
+RUNS = {
+    "cells": (ROOT / "params/examples/ged_iraq_cells.yaml", [], (*STAGES, "fit")),
+    "governorates": (ROOT / "params.yaml", ["panel.located=[point]"], STAGES),
+}
+
+
+def reused(name: str, project: Path) -> tuple[dict, dict[str, float]]:
+    """A finished run's backtest.json and its stages' seconds from its run log."""
+    _, _, stages = RUNS[name]
+    log = json.loads((project / "reports/metrics/timing.json").read_text())
+    times = {s: float(log[s]["seconds"]) for s in stages}
+    print(f"{name}: reused the run in {project} (seconds from its run log)")
+    return json.loads((project / "reports/metrics/backtest.json").read_text()), times
+
+
+def run(name: str, tmp: Path, reuse: bool = False) -> tuple[dict, dict[str, float]] | None:
+    """Run one configuration's stages; its backtest.json and each stage's seconds."""
+    params_file, sets, stages = RUNS[name]
+    project = tmp / name
+    if reuse and (project / "reports/metrics/backtest.json").exists():
+        backtest, times = reused(name, project)
+        _describe(name, project, times)
+        return backtest, times
+    shutil.copytree(ROOT / "data/raw", project / "data/raw", dirs_exist_ok=True)
+    params = yaml.safe_load(params_file.read_text())
+    for s in sets:
+        set_key(params, s)
+    params.setdefault("runtime", {})["progressbar"] = False
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    times = {}
+    for stage in stages:
+        t0 = time.perf_counter()
+        args = ["--params", str(project / "params.yaml"), "--root", str(project), stage]
+        proc = subprocess.run(
+            [sys.executable, "-m", "model.cli", *args], cwd=ROOT, capture_output=True, text=True
+        )
+        times[stage] = time.perf_counter() - t0
+        if proc.returncode != 0:
+            print(f"{name}: {stage} FAILED (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+            return None
+    _describe(name, project, times)
+    return json.loads((project / "reports/metrics/backtest.json").read_text()), times
+
+
+def _describe(name: str, project: Path, times: dict[str, float]) -> None:
+    panel = json.loads((project / "reports/metrics/panel.json").read_text())
+    coarse = panel.get("events_region_only", panel.get("events_not_located_as_counted"))
+    print(f"{name}: {panel['regions']} units × {panel['periods']} weeks, clash rate "
+          f"{panel['clash_rate']:.4f}, events located only to a governorate {coarse}; "
+          + ", ".join(f"{k} {v:.0f} s" for k, v in times.items()))  # fmt: skip
+
+
+def _skill(s: dict) -> str:
+    return f"{100 * s['mean']:+.1f}% [{100 * s['ci_low']:+.1f}, {100 * s['ci_high']:+.1f}]"
+
+
+def report_cells(b: dict) -> None:
+    """The cells' weekly and within-H scores per window."""
+    for name, w in b["windows"].items():
+        sk, wh = w["skill"], w["within_h"]
+        print(
+            f"  cells {name} ({w['origins']} origins, prevalence {w['prevalence']:.4f}): "
+            f"weekly Brier skill vs EWMA {_skill(sk['ewma']['brier'])}, "
+            f"log {_skill(sk['ewma']['log_score'])}; vs climatology "
+            f"{_skill(sk['climatology']['brier'])}; ECE {w['model']['ece']:.4f}; "
+            f"within H vs EWMA {_skill(wh['skill']['ewma']['brier'])}, "
+            f"ECE {wh['model']['ece']:.4f}"
+        )
+
+
+def report_rollup(cells: dict, govs: dict | None) -> None:
+    """The roll-up's within-H Brier beside the governorate model's on the same outcome."""
+    for name, w in cells["windows"].items():
+        r = w.get("rollup")
+        if r is None:
+            continue
+        line = (
+            f"  roll-up {name}: within-H Brier {r['model']['brier']:.4f} "
+            f"(EWMA {r['ewma']['brier']:.4f}, skill {_skill(r['skill']['ewma']['brier'])})"
+        )
+        g = None if govs is None else govs["windows"].get(name, {}).get("within_h")
+        if g is not None:
+            ratio = r["model"]["brier"] / g["model"]["brier"] - 1
+            line += (
+                f"; governorate model {g['model']['brier']:.4f} (skill vs EWMA "
+                f"{_skill(g['skill']['ewma']['brier'])}); roll-up {100 * ratio:+.1f}% against it"
+            )
+        print(line)
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", choices=list(RUNS))
+    ap.add_argument("--keep", type=Path, help="run in this folder and keep the projects")
+    ap.add_argument("--reuse", action="store_true", help="read finished projects in --keep")
+    args = ap.parse_args(argv)
+    tmp = args.keep or Path(tempfile.mkdtemp(prefix="bench_cells_"))
+    results = {}
+    for name in [args.only] if args.only else list(RUNS):
+        results[name] = run(name, tmp, args.reuse and args.keep is not None)
+    if results.get("cells"):
+        report_cells(results["cells"][0])
+        govs = results.get("governorates")
+        report_rollup(results["cells"][0], govs[0] if govs else None)
+    if args.keep is None:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

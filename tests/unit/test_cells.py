@@ -1,0 +1,131 @@
+"""Cells on a hand-built grid (issue 21): gid numbering, membership by area, the coarse-event
+rule, the cells' features and the roll-up."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+from scipy.special import logit
+from shapely.geometry import box
+
+from model.config import Scenario
+from model.data import feature_names as fn
+from model.data.cells import cell_features, place_events, rollup_weights
+from model.data.cells import cell_space as make_space
+from model.inference.rollup import none_within, rollup
+from model.inference.scenarios import scenario_regions
+
+# Two governorates: East is four whole cells (40-41°E, 30-31°N); West is a strip half a cell
+# wide (41-41.25°E, 30-30.5°N), so its cell is half inside the study area.
+GEOMETRY = {"East": box(40.0, 30.0, 41.0, 31.0), "West": box(41.0, 30.0, 41.25, 30.5)}
+COUNTRY = {"East": "Iraq", "West": "Iraq"}
+PLACES = pd.DataFrame(
+    {"name": ["Town A", "Post B"], "latitude": [30.2, 30.3], "longitude": [40.2, 41.1]}
+)
+
+
+def gid(lat: float, lon: float) -> int:
+    """The codebook's formula, written out independently of model.data.grid."""
+    return int((np.floor((lat + 90) * 2)) * 720 + np.floor((lon + 180) * 2) + 1)
+
+
+@pytest.fixture
+def space():
+    return make_space(GEOMETRY, COUNTRY, PLACES)
+
+
+def test_cells_are_prio_grid_gids_of_the_polygons_area(space):
+    t = space.table
+    expected = sorted(gid(la, lo) for la in (30.25, 30.75) for lo in (40.25, 40.75, 41.1))
+    assert t["gid"].tolist() == [g for g in expected if g != gid(30.75, 41.1)]
+    assert gid(30.25, 40.25) == 173241  # row 241, column 441
+    half = t.set_index("gid").loc[gid(30.25, 41.1)]
+    assert half["governorate"] == "West" and half["share"] == pytest.approx(0.5, abs=1e-6)
+    assert (t.loc[t["gid"] != gid(30.25, 41.1), "governorate"] == "East").all()
+    assert t["region"].is_unique and "Town A (East)" in set(t["region"])
+
+
+def test_neighbours_are_the_first_ring(space):
+    by_gid = space.name_of_gid()
+    corner = by_gid[gid(30.25, 40.25)]
+    assert sorted(space.neighbours[corner]) == sorted(
+        by_gid[g] for g in (gid(30.75, 40.25), gid(30.25, 40.75), gid(30.75, 40.75))
+    )
+    assert space.ring2[corner] == [by_gid[gid(30.25, 41.1)]]
+
+
+def test_an_event_located_to_its_governorate_gets_no_cell(space):
+    events = pd.DataFrame(
+        {
+            "region": ["East", "East", "West", "East"],
+            "latitude": [30.2, 30.6, 30.3, np.nan],
+            "longitude": [40.2, 40.6, 41.1, np.nan],
+            "located": ["point", "region", "point", "region"],
+        }
+    )
+    placed = place_events(events, space)
+    assert placed.region_only == 2 and placed.outside_cells == 0
+    assert placed.in_cells["gid"].tolist() == [gid(30.2, 40.2), gid(30.3, 41.1)]
+    assert placed.in_cells["governorate"].tolist() == ["East", "West"]
+    outside = place_events(events.assign(latitude=[35.0, 30.6, 30.3, np.nan]), space)
+    assert outside.outside_cells == 1 and len(outside.in_cells) == 1
+
+
+def test_cell_features_pool_toward_the_governorate_and_know_its_coarse_clashes(space):
+    n_t = 30
+    clash = np.zeros((len(space.table), n_t))
+    clash[0, ::3] = 1  # one busy cell of East
+    gov_clash = np.zeros((2, n_t))
+    gov_clash[0, ::3] = 1
+    gov_clash[1, 5] = 2  # West: a clash located only to the governorate
+    feats = cell_features(clash, gov_clash, space, ["East", "West"], [4.0], prior=2.0)
+    assert list(feats) == fn.cell_feature_names([4.0])
+    west = space.table.index[space.table["governorate"] == "West"][0]
+    assert feats[fn.decay("gov_clash", 4.0)][west, 5] == pytest.approx(np.log1p(2.0))
+    # West's one cell is its governorate: nothing to pool toward.
+    assert np.allclose(feats[fn.pool("gov", 4.0)][west], 0.0)
+    # The busy cell is pulled down toward East's mean, the quiet ones up.
+    pool = feats[fn.pool("gov", 4.0)][:, -1]
+    east = (space.table["governorate"] == "East").to_numpy()
+    assert pool[0] < 0 and (pool[east][1:] > 0).all()
+
+
+def test_roll_up_of_independent_cells_is_one_minus_the_product(space):
+    rng = np.random.default_rng(1)
+    p = rng.uniform(0.01, 0.3, size=(len(space.table), 3, 5))
+    q = none_within(logit(p), np.zeros(5), cumulative=True)
+    assert np.allclose(q, np.cumprod(1 - p, axis=1))
+    ones = np.ones((1, len(space.table)))
+    expected = 1 - np.prod(1 - p, axis=(0, 1))
+    assert np.allclose(rollup(q, ones)[0, -1], expected)
+    w = rollup_weights(space, ["East", "West"])
+    assert np.allclose(w.sum(axis=0), 1.0)
+    assert np.allclose(rollup(q, w)[1], 1 - q[w[1] > 0][0])  # West: its one cell, wholly
+
+
+def test_a_shared_block_effect_makes_the_roll_up_lower():
+    eta = np.full((1, 4, 1), logit(0.2))
+    independent = 1 - none_within(eta, np.zeros(1))[0, -1, 0]
+    shared = 1 - none_within(eta, np.array([1.5]))[0, -1, 0]
+    assert shared < independent
+    assert np.isclose(1 - none_within(eta, np.zeros(1), cumulative=False)[0, 0, 0], 0.2)
+
+
+def test_a_scenario_names_a_governorate_for_its_cells(space):
+    t = space.table
+    panel = xr.Dataset(
+        coords={
+            "region": t["region"].to_numpy(),
+            "governorate": ("region", t["governorate"].to_numpy()),
+            "gid": ("region", t["gid"].to_numpy()),
+        }
+    )
+    change = [{"feature": "clash", "shift": 1}]
+    sc = Scenario(name="s", description="", regions=["East", str(gid(30.25, 41.1))], changes=change)
+    east = t["region"][t["governorate"] == "East"].tolist()
+    west = t["region"][t["governorate"] == "West"].tolist()
+    assert scenario_regions(panel, sc) == [*east, *west]
+    with pytest.raises(ValueError, match="unknown regions"):
+        scenario_regions(panel, sc.model_copy(update={"regions": ["Nowhere"]}))
