@@ -78,11 +78,20 @@ def test_forecast_csv_holds_cells_with_gids_and_the_governorate_roll_up(cell_run
     cells, govs = table[table["level"] == "cell"], table[table["level"] == "governorate"]
     assert cells["gid"].notna().all() and govs["gid"].isna().all()
     assert set(govs["region"]) == set(govs["governorate"])
-    # A governorate is at least as likely to see a clash as any one of its cells.
-    top_cell = cells.groupby("governorate")["p_any_within_horizon"].max()
-    rolled = govs.groupby("governorate")["p_any_within_horizon"].first()
-    both = top_cell.index.intersection(rolled.index)
-    assert (rolled.loc[both] >= top_cell.loc[both] - 1e-9).all()
+    # A governorate is at least as likely to see a clash as any cell wholly inside it (a cell a
+    # border splits counts in it by its share of area only). The cells' own "within H" comes
+    # from stratified draws of the block effect, the roll-up from quadrature: a small tolerance.
+    with xr.open_dataset(cell_run / "data/processed/panel.nc") as ds:
+        weight = ds["rollup_weight"].to_pandas()  # (governorate, cell)
+    p_cell = cells.groupby("region")["p_any_within_horizon"].first()
+    rolled = govs.groupby("region")["p_any_within_horizon"].first()
+    checked = 0
+    for gov, row in weight.iterrows():
+        inside = row.index[row > 0.999]
+        if len(inside):
+            assert rolled[gov] >= p_cell.loc[inside].max() - 0.01, gov
+            checked += 1
+    assert checked >= 10
 
 
 @pytest.mark.slow
