@@ -55,6 +55,39 @@ def make_project(base: Path, params: dict) -> tuple[Path, str]:
     return base, source
 
 
+def run_stages(
+    name: str, params_file: Path, sets: list[str], stages: tuple[str, ...], project: Path
+) -> tuple[dict, dict[str, float]] | None:
+    """A project in ``project`` (the shipped ``data/raw``, ``params_file`` with the ``sets``
+    overrides, no progress bar) and each of ``stages`` run in a process of its own, timed: the
+    params and each stage's seconds, or None (and the error printed) when a stage fails."""
+    shutil.copytree(ROOT / "data" / "raw", project / "data" / "raw", dirs_exist_ok=True)
+    params = yaml.safe_load(params_file.read_text())
+    for s in sets:
+        set_key(params, s)
+    params.setdefault("runtime", {})["progressbar"] = False
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    times = {}
+    for stage in stages:
+        t0 = time.perf_counter()
+        args = ["--params", str(project / "params.yaml"), "--root", str(project), stage]
+        proc = subprocess.run(
+            [sys.executable, "-m", "model.cli", *args], cwd=ROOT, capture_output=True, text=True
+        )
+        times[stage] = time.perf_counter() - t0
+        if proc.returncode != 0:
+            print(f"{name}: {stage} FAILED (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+            return None
+    return params, times
+
+
+def skill_pct(s: dict) -> str:
+    """A skill and its 90% interval in percent: ``+1.2% [-0.3, +2.8]`` (n/a when undefined)."""
+    if s.get("mean") is None:
+        return "n/a"
+    return f"{100 * s['mean']:+.1f}% [{100 * s['ci_low']:+.1f}, {100 * s['ci_high']:+.1f}]"
+
+
 def set_key(params: dict, assignment: str) -> None:
     key, value = assignment.split("=", 1)
     node = params

@@ -29,18 +29,14 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
-
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench_backtest import set_key  # noqa: E402  (this folder, on the path when run)
+from bench_backtest import run_stages, skill_pct  # noqa: E402  (this folder, on the path when run)
 
 STAGES = ("ingest", "panel", "backtest")
 RUNS = {
@@ -66,23 +62,10 @@ def run(name: str, tmp: Path, reuse: bool = False) -> tuple[dict, dict[str, floa
         backtest, times = reused(name, project)
         _describe(name, project, times)
         return backtest, times
-    shutil.copytree(ROOT / "data/raw", project / "data/raw", dirs_exist_ok=True)
-    params = yaml.safe_load(params_file.read_text())
-    for s in sets:
-        set_key(params, s)
-    params.setdefault("runtime", {})["progressbar"] = False
-    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    times = {}
-    for stage in stages:
-        t0 = time.perf_counter()
-        args = ["--params", str(project / "params.yaml"), "--root", str(project), stage]
-        proc = subprocess.run(
-            [sys.executable, "-m", "model.cli", *args], cwd=ROOT, capture_output=True, text=True
-        )
-        times[stage] = time.perf_counter() - t0
-        if proc.returncode != 0:
-            print(f"{name}: {stage} FAILED (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
-            return None
+    done = run_stages(name, params_file, sets, stages, project)
+    if done is None:
+        return None
+    times = done[1]
     _describe(name, project, times)
     return json.loads((project / "reports/metrics/backtest.json").read_text()), times
 
@@ -95,22 +78,20 @@ def _describe(name: str, project: Path, times: dict[str, float]) -> None:
           + ", ".join(f"{k} {v:.0f} s" for k, v in times.items()))  # fmt: skip
 
 
-def _skill(s: dict) -> str:
-    return f"{100 * s['mean']:+.1f}% [{100 * s['ci_low']:+.1f}, {100 * s['ci_high']:+.1f}]"
-
-
 def report_cells(b: dict) -> None:
     """The cells' weekly and within-H scores per window."""
     for name, w in b["windows"].items():
         sk, wh = w["skill"], w["within_h"]
-        print(
-            f"  cells {name} ({w['origins']} origins, prevalence {w['prevalence']:.4f}): "
-            f"weekly Brier skill vs EWMA {_skill(sk['ewma']['brier'])}, "
-            f"log {_skill(sk['ewma']['log_score'])}; vs climatology "
-            f"{_skill(sk['climatology']['brier'])}; ECE {w['model']['ece']:.4f}; "
-            f"within H vs EWMA {_skill(wh['skill']['ewma']['brier'])}, "
-            f"ECE {wh['model']['ece']:.4f}"
-        )
+        parts = [
+            f"weekly Brier skill vs EWMA {skill_pct(sk['ewma']['brier'])}",
+            f"log {skill_pct(sk['ewma']['log_score'])}; "
+            f"vs climatology {skill_pct(sk['climatology']['brier'])}",
+            f"ECE {w['model']['ece']:.4f}",
+            f"within H vs EWMA {skill_pct(wh['skill']['ewma']['brier'])}",
+            f"ECE {wh['model']['ece']:.4f}",
+        ]
+        head = f"  cells {name} ({w['origins']} origins, prevalence {w['prevalence']:.4f}): "
+        print(head + ", ".join(parts))
 
 
 def report_rollup(cells: dict, govs: dict | None) -> None:
@@ -121,14 +102,14 @@ def report_rollup(cells: dict, govs: dict | None) -> None:
             continue
         line = (
             f"  roll-up {name}: within-H Brier {r['model']['brier']:.4f} "
-            f"(EWMA {r['ewma']['brier']:.4f}, skill {_skill(r['skill']['ewma']['brier'])})"
+            f"(EWMA {r['ewma']['brier']:.4f}, skill {skill_pct(r['skill']['ewma']['brier'])})"
         )
         g = None if govs is None else govs["windows"].get(name, {}).get("within_h")
         if g is not None:
             ratio = r["model"]["brier"] / g["model"]["brier"] - 1
             line += (
                 f"; governorate model {g['model']['brier']:.4f} (skill vs EWMA "
-                f"{_skill(g['skill']['ewma']['brier'])}); roll-up {100 * ratio:+.1f}% against it"
+                f"{skill_pct(g['skill']['ewma']['brier'])}); roll-up {100 * ratio:+.1f}% against it"
             )
         print(line)
 

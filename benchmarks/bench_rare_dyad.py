@@ -17,19 +17,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
-
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench_backtest import set_key  # noqa: E402  (this folder, on the path when run)
+from bench_backtest import run_stages, skill_pct  # noqa: E402  (this folder, on the path when run)
 
 from model.results import At, ModelSelection  # noqa: E402
 
@@ -41,23 +36,10 @@ DYADS = {
 
 def run(name: str, params_file: Path, tmp: Path, sets: list[str]) -> None:
     project = tmp / name
-    shutil.copytree(ROOT / "data" / "raw", project / "data" / "raw")
-    params = yaml.safe_load(params_file.read_text())
-    for s in sets:
-        set_key(params, s)
-    params.setdefault("runtime", {})["progressbar"] = False
-    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    times = {}
-    for stage in ("ingest", "panel", "backtest"):
-        t0 = time.perf_counter()
-        args = ["--params", str(project / "params.yaml"), "--root", str(project), stage]
-        proc = subprocess.run(
-            [sys.executable, "-m", "model.cli", *args], cwd=ROOT, capture_output=True, text=True
-        )
-        times[stage] = time.perf_counter() - t0
-        if proc.returncode != 0:
-            print(f"{name}: {stage} FAILED (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
-            return
+    done = run_stages(name, params_file, sets, ("ingest", "panel", "backtest"), project)
+    if done is None:
+        return
+    params, times = done
     bt = json.loads((project / "reports/metrics/backtest.json").read_text())
     sides = " vs ".join(params["panel"]["clash"]["sides"])
     print(f"\n== {name} dyad ({params_file.relative_to(ROOT)}): {sides}")
@@ -80,14 +62,9 @@ def _window_lines(name: str, w: dict, horizon: int) -> list[str]:
         for b in ("climatology", "ewma")
     ]
     return [head] + [
-        f"       vs {b:11s} each step {_pct(s)}   within {horizon} {_pct(t)}" for b, s, t in skills
+        f"       vs {b:11s} each step {skill_pct(s)}   within {horizon} {skill_pct(t)}"
+        for b, s, t in skills
     ]
-
-
-def _pct(s: dict) -> str:
-    if s.get("mean") is None:
-        return "n/a"
-    return f"{100 * s['mean']:+.1f}% [{100 * s['ci_low']:+.1f}, {100 * s['ci_high']:+.1f}]"
 
 
 def main() -> None:

@@ -29,8 +29,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import shapely
-from shapely.geometry import box
 
 from model.data import feature_names as fn
 from model.data import features as ft
@@ -105,8 +103,7 @@ def cell_space(
     )
     rings = [grid.neighbours(gids, ring) for ring in (1, 2)]
     nbrs = [{by_gid[g]: [by_gid[o] for o in r[g]] for g in gids} for r in rings]
-    study = shapely.union_all(list(geometry.values()))
-    clipped = {by_gid[g]: shapely.intersection(box(*grid.cell_bounds(g)), study) for g in gids}
+    clipped = {by_gid[g]: geom for g, geom in grid.clipped(gids, geometry).items()}
     shares = grid.region_shares(cells, geometry)
     shares["weight"] = shares["share"] / shares.groupby("gid")["share"].transform("sum")
     shares = pd.DataFrame(
@@ -144,9 +141,8 @@ def place_events(events: pd.DataFrame, space: CellSpace) -> PlacedEvents:
         events.loc[point, "latitude"].to_numpy(float),
         events.loc[point, "longitude"].to_numpy(float),
     )
-    names = space.name_of_gid()
-    cell = np.array([names.get(int(g)) if p else None for g, p in zip(gid, point, strict=True)])
-    inside = np.array([c is not None for c in cell], dtype=bool)
+    cell = pd.Series(gid, index=events.index).map(space.name_of_gid()).where(point)
+    inside = cell.notna().to_numpy()
     out = events.loc[inside].copy()
     out["governorate"] = out["region"]
     out["region"] = cell[inside].astype(str)
@@ -197,18 +193,13 @@ def cell_features(
         feats[fn.decay("ring2_clash", h)] = np.log1p(ring2)
     for h in half_lives:
         feats[fn.decay("gov_clash", h)] = np.log1p(ft.decayed_sum(gov_clash, h))[own_gov]
+    own = {h: ft.decayed_share_logit(occurred, h, prior) for h in half_lives}
     groups = {"gov": pd.factorize(own_gov)[0], "country": country}
     for g in fn.POOL_GROUPS:
         mean = _group_mean(occurred, groups[g])
         for h in half_lives:
-            own = ft.decayed_share(occurred, h, prior)
-            pooled = ft.decayed_share(mean, h, prior)
-            feats[fn.pool(g, h)] = _logit(pooled) - _logit(own)
+            feats[fn.pool(g, h)] = ft.decayed_share_logit(mean, h, prior) - own[h]
     return feats
-
-
-def _logit(p: np.ndarray) -> np.ndarray:
-    return np.log(p) - np.log1p(-p)
 
 
 def rollup_weights(space: CellSpace, governorates: Sequence[str]) -> np.ndarray:

@@ -141,6 +141,13 @@ def _overlap(
     }  # fmt: skip
 
 
+def clipped(gids: Iterable[int], geometry: Mapping[str, object]) -> dict[int, object]:
+    """Each cell's polygon clipped to the union of the regions' polygons (the land a cell of
+    the study covers), by gid."""
+    study = shapely.union_all(list(geometry.values()))
+    return {int(g): shapely.intersection(box(*cell_bounds(int(g))), study) for g in gids}
+
+
 def neighbours(gids: Iterable[int], ring: int = 1) -> dict[int, list[int]]:
     """Each cell's neighbours in the set at Chebyshev distance exactly ``ring`` (ring 1: the 8
     cells around it; ring 2: the 16 around those), by row and column; columns wrap at the

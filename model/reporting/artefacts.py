@@ -252,9 +252,6 @@ def load_run(
 def _as_cell_run(run: Run) -> None:
     """A cell run: the forecast table split into cells and governorates, the cells' polygons
     (each cell clipped to the study area) as the geometry, the governorates' as boundaries."""
-    import shapely
-    from shapely.geometry import box
-
     from model.data import grid
 
     table = run.forecast
@@ -264,11 +261,9 @@ def _as_cell_run(run: Run) -> None:
     run.boundaries = run.geometry
     if not run.boundaries:
         return
-    study = shapely.union_all(list(run.boundaries.values()))
+    polygons = grid.clipped(run.panel["gid"].values, run.boundaries)
     cells = zip(run.panel["region"].values, run.panel["gid"].values, strict=True)
-    run.geometry = {
-        str(r): shapely.intersection(box(*grid.cell_bounds(int(g))), study) for r, g in cells
-    }
+    run.geometry = {str(r): polygons[int(g)] for r, g in cells}
 
 
 def input_hashes(run: Run) -> dict[str, str]:
