@@ -65,7 +65,8 @@ def run_stages(
     params = yaml.safe_load(params_file.read_text())
     for s in sets:
         set_key(params, s)
-    params.setdefault("runtime", {})["progressbar"] = False
+    # Timed: every fold computed, none read back from the fold cache.
+    params.setdefault("runtime", {}).update(progressbar=False, fold_cache=None)
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     times = {}
     for stage in stages:
@@ -101,6 +102,7 @@ def run(project: Path, params: dict, workers: int, auto: bool | None = None) -> 
     params = json.loads(json.dumps(params, default=str))
     dask = params.setdefault("runtime", {}).setdefault("dask", {})
     dask["workers"], dask["address"] = workers, None
+    params["runtime"]["fold_cache"] = None  # each worker count computes every fold
     if auto is not None:
         params.setdefault("memory", {})["auto"] = auto
     path = project / f"params_w{workers}_{auto}.yaml"

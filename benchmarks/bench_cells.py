@@ -51,7 +51,43 @@ def reused(name: str, project: Path) -> tuple[dict, dict[str, float]]:
     log = json.loads((project / "reports/metrics/timing.json").read_text())
     times = {s: float(log[s]["seconds"]) for s in stages}
     print(f"{name}: reused the run in {project} (seconds from its run log)")
-    return json.loads((project / "reports/metrics/backtest.json").read_text()), times
+    backtest = json.loads((project / "reports/metrics/backtest.json").read_text())
+    return _with_handed_down(project, backtest), times
+
+
+def _with_handed_down(project: Path, backtest: dict) -> dict:
+    """A cell run's backtest.json with its cells scored against the governorate forecast handed
+    down to them, as the backtest stage scores them, where a run older than that score lacks
+    it (from the run's own panel and prediction rows)."""
+    windows = backtest["windows"]
+    if backtest.get("unit") != "grid" or all("handed_down" in w for w in windows.values()):
+        return backtest
+    import pandas as pd
+    import xarray as xr
+
+    from model.backtesting.baselines import Rates
+    from model.backtesting.evaluation import handed_down_scores, in_window
+    from model.backtesting.handed_down import handed_down_rows
+    from model.config import read_params
+
+    params = read_params(project / "params.yaml")
+    bt = params.backtest
+    panel = xr.open_dataset(project / "data/processed/panel.nc").load()
+    steps = pd.read_parquet(project / "data/backtest/predictions.parquet")
+    within = pd.read_parquet(project / "data/backtest/within.parquet")
+    rates = Rates(bt.climatology_window, float(backtest["ewma_half_life"]), bt.prior_strength)
+    handed = handed_down_rows(panel, steps, within, rates)
+    origins = pd.DatetimeIndex(sorted(steps["origin"].unique()))
+    for w in windows.values():
+        span = origins[(origins >= w["first_origin"]) & (origins <= w["last_origin"])]
+        rows = [in_window(f, list(span)) for f in handed]
+        w["handed_down"] = handed_down_scores(
+            *rows, bins=bt.calibration_bins, binning=bt.calibration_binning,
+            horizon=params.model.horizon, block=bt.block_origins, n_boot=bt.bootstrap,
+            seed=params.fit.seed,
+        ).to_json()  # fmt: skip
+    print("  (the handed-down governorate forecast scored from the run's own rows)")
+    return backtest
 
 
 def run(name: str, tmp: Path, reuse: bool = False) -> tuple[dict, dict[str, float]] | None:
@@ -67,7 +103,8 @@ def run(name: str, tmp: Path, reuse: bool = False) -> tuple[dict, dict[str, floa
         return None
     times = done[1]
     _describe(name, project, times)
-    return json.loads((project / "reports/metrics/backtest.json").read_text()), times
+    backtest = json.loads((project / "reports/metrics/backtest.json").read_text())
+    return _with_handed_down(project, backtest), times
 
 
 def _describe(name: str, project: Path, times: dict[str, float]) -> None:
@@ -92,6 +129,20 @@ def report_cells(b: dict) -> None:
         ]
         head = f"  cells {name} ({w['origins']} origins, prevalence {w['prevalence']:.4f}): "
         print(head + ", ".join(parts))
+        handed = w.get("handed_down")
+        if handed is not None:
+            print(f"  cells {name} against the governorate's EWMA handed down to each cell: "
+                  + "; ".join(_handed(part, h) for part, h in (
+                      ("weekly", handed["weekly"]), ("within H", handed["within_h"]))))  # fmt: skip
+
+
+def _handed(part: str, h: dict) -> str:
+    sk = h["skill"]
+    return (
+        f"{part} Brier skill vs given whole {skill_pct(sk['governorate']['brier'])}, "
+        f"vs split by area {skill_pct(sk['split']['brier'])} (log "
+        f"{skill_pct(sk['split']['log_score'])})"
+    )
 
 
 def report_rollup(cells: dict, govs: dict | None) -> None:

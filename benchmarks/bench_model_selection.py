@@ -114,6 +114,7 @@ def prepare(base: Path, window: dict) -> tuple[Path, dict]:
     """A project with the window's panel built once; returns it and its params."""
     shutil.copytree(ROOT / "data" / "raw", base / "data" / "raw")
     params = _merge(yaml.safe_load((ROOT / "params.yaml").read_text()), window)
+    params.setdefault("runtime", {})["fold_cache"] = None  # each variant's folds computed, timed
     (base / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     for stage in ("ingest", "panel"):
         _clashcast(base, stage)

@@ -25,6 +25,7 @@ ORDER = [
     "bench_actors",
     "bench_samplers",
     "bench_backtest",
+    "bench_weekly_update",
     "bench_coverage",
     "bench_model_selection",
     "bench_rare_dyad",

@@ -530,6 +530,12 @@ class RuntimeParams(_Section):
     cores: PositiveInt = Field(2, description="chains sampled at once by the fit stage")
     progressbar: bool = Field(True, description="the fit stage shows the sampler's progress")
     dask: DaskParams = DaskParams()
+    fold_cache: str | None = Field(
+        ".cache/folds",
+        description="folder (relative to the project root) keeping each backtest fold's result "
+        "under a hash of what it is a function of, so a re-run computes only the folds whose "
+        "data, settings or code changed; null: every fold is computed",
+    )
 
 
 #: Keys that moved to the runtime section, and where (an old params file is told, not refused

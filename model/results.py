@@ -15,11 +15,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, ClassVar
 
 from model.backtesting.catalogue import (
     BASELINES,
     FORECASTERS,
+    HANDED_DOWN,
     PER_STEP_SCORES,
     SCORE_NAMES,
     SKILL_SCORES,
@@ -181,15 +182,43 @@ class WithinScores(_ScoredRows):
     """Scores of "within H" on one window: each forecaster's and the model's skill."""
 
     skill: SkillTable
+    #: The forecasters scored and the baselines of the skill table.
+    names: ClassVar[tuple[str, ...]] = WITHIN_FORECASTERS
+    baselines: ClassVar[tuple[str, ...]] = WITHIN_BASELINES
 
     def to_json(self) -> dict[str, Any]:
         return {**self._head(), "skill": _skill_json(self.skill)}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any], at: At | None = None) -> WithinScores:
-        at = At("WithinScores") if at is None else at
-        skill = _skill_table(at(d, "skill"), WITHIN_BASELINES, at / "skill")
-        return cls(*cls._read_head(d, at, WITHIN_FORECASTERS), skill)
+        at = At(cls.__name__) if at is None else at
+        skill = _skill_table(at(d, "skill"), cls.baselines, at / "skill")
+        return cls(*cls._read_head(d, at, cls.names), skill)
+
+
+class HandedDownScores(WithinScores):
+    """The model against the governorate forecast handed down to its cells on one window and
+    event (weekly or within H): each forecaster's scores and the model's skill."""
+
+    names = ("model", *HANDED_DOWN)
+    baselines = HANDED_DOWN
+
+
+@dataclass(frozen=True)
+class HandedDown:
+    """A cell run's window scored against the governorate forecast handed down to the cells
+    (:mod:`model.backtesting.handed_down`): weekly and "within H"."""
+
+    weekly: HandedDownScores
+    within_h: HandedDownScores
+
+    def to_json(self) -> dict[str, Any]:
+        return {"weekly": self.weekly.to_json(), "within_h": self.within_h.to_json()}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any], at: At | None = None) -> HandedDown:
+        at = At("HandedDown") if at is None else at
+        return cls(*(HandedDownScores.from_json(at(d, k), at / k) for k in ("weekly", "within_h")))
 
 
 @dataclass(frozen=True)
@@ -250,6 +279,8 @@ class WindowScores:
     # A cell run's governorates rolled up from the cells (P any clash within H), scored on the
     # governorates' outcomes against their own climatology and EWMA.
     rollup: WithinScores | None = None
+    # A cell run's cells scored against their governorate's forecast handed down to them.
+    handed_down: HandedDown | None = None
 
     def to_json(self) -> dict[str, Any]:
         out = {k: getattr(self, k) for k in _WINDOW_HEAD} | dict(self.scores)
@@ -263,6 +294,8 @@ class WindowScores:
             out["proximity"] = self.proximity.to_json()
         if self.rollup is not None:
             out["rollup"] = self.rollup.to_json()
+        if self.handed_down is not None:
+            out["handed_down"] = self.handed_down.to_json()
         return out
 
     @classmethod
@@ -283,6 +316,9 @@ class WindowScores:
             if proximity is None
             else ProximityWorth.from_json(proximity, at / "proximity"),
             rollup=WithinScores.from_json(d["rollup"], at / "rollup") if "rollup" in d else None,
+            handed_down=HandedDown.from_json(d["handed_down"], at / "handed_down")
+            if "handed_down" in d
+            else None,
         )
 
 

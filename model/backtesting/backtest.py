@@ -24,7 +24,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -34,6 +34,9 @@ from model.backtesting.baselines import RATES, Rates, all_baselines, known_at, w
 from model.backtesting.catalogue import FORECASTERS, WITHIN_FORECASTERS
 from model.backtesting.evaluation import WITH_PROXIMITY, WITHOUT_PROXIMITY
 from model.config import FitParams, ModelParams
+
+if TYPE_CHECKING:
+    from model.backtesting.fold_cache import FoldCache
 
 _log = logging.getLogger(__name__)
 
@@ -489,6 +492,7 @@ def run_backtest(
     comparison: Sequence[Fold] = (),
     fold_fn: Callable[[xr.Dataset, Fold, FoldConfig], FoldResult] = run_fold,
     progress: bool = True,
+    cache: FoldCache | None = None,
 ) -> BacktestResult:
     """Run every fold as a task on a ``distributed.Client``; keep the finished on failure.
 
@@ -496,20 +500,35 @@ def run_backtest(
     worth, :func:`run_comparison_fold`) are submitted first, being the longest. A progress bar
     counts folds as they finish (in any order); a fold that raises is recorded with its origins
     and the error, and the others go on. Predictions are sorted by origin, region and step, so
-    the result does not depend on completion order.
+    the result does not depend on completion order. With a ``cache``
+    (:class:`model.backtesting.fold_cache.FoldCache`) a fold whose key it holds is read back
+    instead of run (named in ``cache.reused``), and every fold that finishes is kept in it.
     """
     from distributed import as_completed
     from tqdm.auto import tqdm
 
-    panel_future = client.scatter(panel, broadcast=True)
     tasks = [("proximity", run_comparison_fold, f) for f in comparison]
     tasks += [("fold", fold_fn, f) for f in folds]
+    done: dict[str, list[FoldResult]] = {"fold": [], "proximity": []}
+    failed: dict[str, dict] = {"fold": {}, "proximity": {}}
+    keys: dict[tuple[str, pd.Timestamp], str] = {}
+    if cache is not None:
+        to_run = []
+        for task in tasks:
+            kind, _, fold = task
+            keys[kind, fold.cutoff] = key = cache.key(kind, panel, fold, config)
+            if (kept := cache.get(key)) is None:
+                to_run.append(task)
+            else:
+                done[kind].append(kept)
+                cache.reused.append(f"{kind}-{fold.cutoff.date()}")
+        tasks = to_run
     futures = {}
+    if tasks:
+        panel_future = client.scatter(panel, broadcast=True)
     for kind, fn, fold in tasks:
         key = f"{kind}-{fold.cutoff.date()}"
         futures[client.submit(fn, panel_future, fold, config, key=key, pure=False)] = (kind, fold)
-    done: dict[str, list[FoldResult]] = {"fold": [], "proximity": []}
-    failed: dict[str, dict] = {"fold": {}, "proximity": {}}
     with tqdm(total=len(futures), desc="backtest folds", unit="fold", disable=not progress) as bar:
         for fut in as_completed(futures):
             kind, fold = futures[fut]
@@ -519,6 +538,8 @@ def run_backtest(
                 _log.error("%s fold at %s failed: %s", kind, fold.cutoff.date(), err)
             else:
                 done[kind].append(fut.result())
+                if cache is not None:
+                    cache.put(keys[kind, fold.cutoff], done[kind][-1])
             bar.update(1)
     for results in done.values():
         results.sort(key=lambda r: r.fold.cutoff)

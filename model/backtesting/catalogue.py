@@ -17,6 +17,11 @@ from typing import Literal
 BASELINES = ("climatology", "ewma", "markov", "logistic", "global_rate")
 #: The baselines of "within H" (at least one clash in steps 1..H).
 WITHIN_BASELINES = ("climatology", "ewma")
+#: A cell run's governorate forecast handed down to its cells
+#: (:mod:`model.backtesting.handed_down`): the governorate's own EWMA given to each cell it holds
+#: most of, and the same spread over its cells by area. Scored weekly and "within H": what
+#: resolution buys.
+HANDED_DOWN = ("governorate", "split")
 #: Every forecaster the backtest scores, the model first: the columns of its prediction rows.
 FORECASTERS = ("model", *BASELINES)
 #: "Within H" forecasters: the model, the product of its weekly forecasts as if the steps were

@@ -21,12 +21,15 @@ from model.backtesting import scoring
 from model.backtesting.catalogue import (
     BASELINES,
     FORECASTERS,
+    HANDED_DOWN,
     SKILL_SCORES,
     WITHIN_BASELINES,
     WITHIN_FORECASTERS,
 )
 from model.results import (
     BacktestMetrics,
+    HandedDown,
+    HandedDownScores,
     Hindsight,
     ProximityWorth,
     Skill,
@@ -166,6 +169,25 @@ def rollup_scores(rows: pd.DataFrame, **settings: Any) -> WithinScores:
     """The governorate roll-up's scores on one window (:func:`summarise_within` of its rows,
     ``settings`` the same), rounded as ``backtest.json`` keeps them."""
     return WithinScores.from_json(_clean(summarise_within(rows, **settings).to_json()))
+
+
+def handed_down_scores(
+    steps: pd.DataFrame, within: pd.DataFrame, *, bins: int, binning: str, **settings: Any
+) -> HandedDown:
+    """The model's cells against the governorate forecast handed down to them on one window
+    (rows of :func:`model.backtesting.handed_down.handed_down_rows`), weekly and within H;
+    ``settings`` (horizon, block, n_boot, seed) as for the skill tables. Rounded as
+    ``backtest.json`` keeps them."""
+    parts = []
+    for rows in (steps, within):
+        y = rows["y"].to_numpy()
+        scores = {
+            name: scoring.summarize(rows[name].to_numpy(), y, bins, binning=binning)
+            for name in ("model", *HANDED_DOWN)
+        }
+        skill = _skill_table(rows, HANDED_DOWN, **settings)
+        parts.append(HandedDownScores(len(rows), float(y.mean()), scores, skill).to_json())
+    return HandedDown.from_json(_clean({"weekly": parts[0], "within_h": parts[1]}))
 
 
 def summarise_window(

@@ -285,6 +285,32 @@ def _below_climatology(bt: BacktestMetrics | None, window: int, word: str) -> di
     return {"skill": figure, "sentence": sentence}
 
 
+def _resolution(bt: BacktestMetrics | None) -> dict[str, str] | None:
+    """What the cells buy over a governorate forecast, from the backtest's test window: the
+    cells' skill against the governorate's EWMA handed down to each cell (given whole, split by
+    area), weekly and within H, and the roll-up's skill against the governorate's EWMA."""
+    w = None if bt is None else bt.windows.get("test") or next(iter(bt.windows.values()), None)
+    if w is None or w.handed_down is None:
+        return None
+
+    def skill(s: Any) -> str:
+        if not s.defined:
+            return "n/a"
+        return f"{100 * s.mean:+.0f}% [{100 * s.ci_low:+.0f}, {100 * s.ci_high:+.0f}]"
+
+    h = w.handed_down
+    out = {
+        "window": f"{w.first_origin} – {w.last_origin}",
+        "whole": skill(h.weekly.skill["governorate"]["brier"]),
+        "split": skill(h.weekly.skill["split"]["brier"]),
+        "split_within": skill(h.within_h.skill["split"]["brier"]),
+        "rollup": None,
+    }
+    if w.rollup is not None:
+        out["rollup"] = skill(w.rollup.skill["ewma"]["brier"])
+    return out
+
+
 def _backtest(run: Run, bt: BacktestMetrics | None) -> dict[str, Any] | None:
     """The backtest page: the test window first (weekly and within H), dev beside it."""
     from model.backtesting.evaluation import in_window
@@ -555,6 +581,7 @@ def build_context(run: Run, params: ReportParams) -> dict[str, Any]:
         # rolled up from them.
         "cell_rows": sorted(table, key=lambda r: r["rank"])[:CELLS_SHOWN] if cells else None,
         "rollup": _rollup_rows(run.rollup) if cells else None,
+        "resolution": _resolution(backtest) if cells else None,
         "title": params.title,
         "origin": run.origin.date().isoformat(),
         "window": f"{periods[0].date().isoformat()} – {periods[-1].date().isoformat()}",

@@ -18,6 +18,12 @@ or on an existing scheduler when ``DASK_SCHEDULER_ADDRESS`` (first) or ``runtime
 names one. Each fold samples its chains one after another on one core, so the workers do not
 oversubscribe the machine. When folds fail, the finished ones are still scored and written,
 and the stage then fails with a message naming the failed folds' origins.
+
+Each finished fold is kept in ``runtime.fold_cache`` (default ``.cache/folds`` in the project,
+:mod:`model.backtesting.fold_cache`) under a hash of its origins, seed, settings, the panel up to
+its last scored week and the code: a re-run with one more week of data computes only the folds
+that week reaches and reads the others back, writing the same bytes as a run from an empty cache.
+The run log names the reused folds.
 """
 
 from __future__ import annotations
@@ -52,10 +58,13 @@ from model.backtesting.backtest import (
 from model.backtesting.baselines import Rates
 from model.backtesting.evaluation import (
     backtest_metrics,
+    handed_down_scores,
     in_window,
     rollup_scores,
     scores_by_origin,
 )
+from model.backtesting.fold_cache import FoldCache
+from model.backtesting.handed_down import handed_down_rows
 from model.backtesting.scoring import reliability_table
 from model.config import DaskParams, Params
 from model.data.memory import of_offset
@@ -161,9 +170,12 @@ def write_outputs(
     root: Path,
     timing: dict[str, Any],
     selection: ModelSelection | None = None,
+    panel: xr.Dataset | None = None,
 ) -> BacktestMetrics:
-    """Score the finished folds and write every output; returns the metrics document."""
+    """Score the finished folds and write every output; returns the metrics document (a cell
+    run's ``panel`` gives the governorate forecast handed down to the cells)."""
     bt = params.backtest
+    ewma_half_life = selection.ewma_chosen if selection else bt.ewma_half_life
     metrics = backtest_metrics(
         result.predictions,
         result.within,
@@ -179,8 +191,8 @@ def write_outputs(
     metrics = replace(
         metrics,
         unit=params.ingest.regions.unit,
-        windows=_with_rollup(scored, result.rollup, windows, params),
-        ewma_half_life=selection.ewma_chosen if selection else bt.ewma_half_life,
+        windows=_with_cells(scored, result, windows, params, panel, float(ewma_half_life)),
+        ewma_half_life=ewma_half_life,
         model_selection=selection,
         folds=_fold_list(result.folds),
         proximity_folds=_fold_list(result.comparison) if compared else None,
@@ -217,23 +229,37 @@ def write_outputs(
     return metrics
 
 
-def _with_rollup(
-    scored: dict[str, Any], rollup: pd.DataFrame | None, windows: dict[str, list], params: Params
+def _with_cells(
+    scored: dict[str, Any],
+    result: BacktestResult,
+    windows: dict[str, list],
+    params: Params,
+    panel: xr.Dataset | None,
+    ewma_half_life: float,
 ) -> dict[str, Any]:
-    """Each window's scores with the cells' governorate roll-up scored beside them (a cell run)."""
-    if rollup is None:
+    """Each window's scores with a cell run's governorate roll-up and its cells against the
+    governorate forecast handed down to them (the governorates' EWMA at ``ewma_half_life``)."""
+    if result.rollup is None:
         return scored
     bt = params.backtest
+    settings = {
+        "horizon": params.model.horizon, "block": bt.block_origins, "n_boot": bt.bootstrap,
+        "seed": params.fit.seed,
+    }  # fmt: skip
+    bins = {"bins": bt.calibration_bins, "binning": bt.calibration_binning}
+    handed = None
+    if panel is not None:
+        rates = Rates(bt.climatology_window, ewma_half_life, bt.prior_strength)
+        handed = handed_down_rows(panel, result.predictions, result.within, rates)
     out = dict(scored)
     for name, w in scored.items():
-        rows = in_window(rollup, windows[name])
+        rows = in_window(result.rollup, windows[name])
         if len(rows):
-            scores = rollup_scores(
-                rows, bins=bt.calibration_bins, binning=bt.calibration_binning,
-                horizon=params.model.horizon, block=bt.block_origins, n_boot=bt.bootstrap,
-                seed=params.fit.seed,
-            )  # fmt: skip
-            out[name] = replace(w, rollup=scores)
+            w = replace(w, rollup=rollup_scores(rows, **bins, **settings))
+        if handed is not None:
+            steps, within = (in_window(f, windows[name]) for f in handed)
+            w = replace(w, handed_down=handed_down_scores(steps, within, **bins, **settings))
+        out[name] = w
     return out
 
 
@@ -260,6 +286,7 @@ def _run_phase(
     seed: int,
     refit_every: int,
     compare: Mapping[str, list] | None = None,
+    cache: FoldCache | None = None,
 ) -> tuple[BacktestResult, int, int]:
     """The folds of ``windows`` with ``config`` (a fold never straddles two windows) and the
     proximity comparison folds of ``compare`` (default: the same windows). Returns the result
@@ -272,7 +299,7 @@ def _run_phase(
             len(comparison), config.proximity_refit_every,
         )  # fmt: skip
     return (
-        run_backtest(panel, folds, config, client, comparison=comparison),
+        run_backtest(panel, folds, config, client, comparison=comparison, cache=cache),
         len(folds),
         len(comparison),
     )
@@ -315,6 +342,7 @@ def choose_memory(
     windows: Mapping[str, list],
     config: FoldConfig,
     client: Any,
+    cache: FoldCache | None = None,
 ) -> tuple[BacktestResult, ModelSelection, int, int]:
     """The dev window's folds, the memory chosen on them, and the test window's folds with it
     (and the number of folds and comparison folds run).
@@ -338,8 +366,9 @@ def choose_memory(
     dev = {"dev": windows["dev"]}
     first = replace(config, candidates=mplan.names) if mplan else config
     result, n_folds, n_comp = _run_phase(
-        panel, dev if mplan else windows, first, client, seed, bt.refit_every, compare=windows
-    )
+        panel, dev if mplan else windows, first, client, seed, bt.refit_every, compare=windows,
+        cache=cache,
+    )  # fmt: skip
     if not result.folds:
         return result, None, n_folds, n_comp  # type: ignore[return-value]
     dev_steps = in_window(result.predictions, windows["dev"])
@@ -378,8 +407,9 @@ def choose_memory(
         result = replace(result, predictions=steps, within=within)
     if "test" in windows:
         test, n2, c2 = _run_phase(
-            panel, {"test": windows["test"]}, chosen, client, seed, bt.refit_every, compare={}
-        )
+            panel, {"test": windows["test"]}, chosen, client, seed, bt.refit_every, compare={},
+            cache=cache,
+        )  # fmt: skip
         result, n_folds, n_comp = _merge(result, test), n_folds + n2, n_comp + c2
     return result, selection, n_folds, n_comp
 
@@ -392,6 +422,8 @@ def run(params: Params, root: Path) -> None:
     windows = plan_origins(params, panel)
     origins = [o for os_ in windows.values() for o in os_]
     config = fold_config(params)
+    kept = params.runtime.fold_cache
+    cache = None if kept is None else FoldCache(root / kept)
     t0 = time.perf_counter()
     with dask_client(params.runtime.dask) as client:
         workers = len(client.scheduler_info().get("workers", {}))
@@ -399,8 +431,15 @@ def run(params: Params, root: Path) -> None:
             "backtest: %d origins (a refit every %d, %d chains × %d draws) on %d worker(s)",
             len(origins), bt.refit_every, bt.chains, bt.draws, workers,
         )  # fmt: skip
-        result, selection, n_folds, n_comp = choose_memory(params, panel, windows, config, client)
+        result, selection, n_folds, n_comp = choose_memory(
+            params, panel, windows, config, client, cache
+        )
     wall = time.perf_counter() - t0
+    if cache is not None:
+        _log.info(
+            "backtest: %d of %d folds reused from %s (their data, settings and code unchanged)",
+            len(cache.reused), n_folds + n_comp, kept,
+        )  # fmt: skip
     if not result.folds:
         detail = "; ".join(f"{c.date()}: {msg}" for c, (_, msg) in result.failed.items())
         raise StageError(f"backtest: every fold failed, nothing written ({detail})")
@@ -408,6 +447,7 @@ def run(params: Params, root: Path) -> None:
         "wall_seconds": round(wall, 3),
         "workers": workers,
         "folds": n_folds,
+        "reused": [] if cache is None else sorted(cache.reused),
         "fold_seconds": {
             r.fold.cutoff.date().isoformat(): round(r.seconds, 3) for r in result.folds
         },
@@ -415,7 +455,7 @@ def run(params: Params, root: Path) -> None:
             r.fold.cutoff.date().isoformat(): round(r.seconds, 3) for r in result.comparison
         },
     }
-    metrics = write_outputs(result, windows, params, root, timing, selection)
+    metrics = write_outputs(result, windows, params, root, timing, selection, panel)
     _log.info("backtest: %d folds in %.0f s on %d worker(s)", n_folds, wall, workers)
     for name, w in metrics.windows.items():
         skill = w.skill["climatology"]["brier"]

@@ -168,3 +168,35 @@ def test_a_failed_comparison_fold_is_named_and_the_others_still_score_the_block(
     assert [f["fit_cutoff"] for f in metrics["proximity_folds"]] == [str(periods[35].date())]
     timing = run_log.read(tmp_path)["backtest"]
     assert list(timing["proximity_fold_seconds"]) == [str(periods[35].date())]
+
+
+def test_a_rerun_with_one_more_week_computes_only_the_new_fold(cluster, tmp_path, monkeypatch):
+    """The weekly update: folds whose origins, outcomes, settings and code are unchanged are
+    read back from the fold cache, and every output equals a run from an empty cache."""
+    base = read_params(ROOT / "params.yaml")
+    full = simulate_panel(2, 2, 42, FEATURES, Truth(beta={"clash_decay_hl1": 1.0}), seed=2)
+    full.attrs["window_end"] = "2099-01-01"  # provenance: differs between the two weeks
+    periods = pd.DatetimeIndex(full["period"].values)
+    params = _tiny_params(base, periods, {"proximity_block": [], "burn_in": 28})
+    week = full.isel(period=slice(0, 41)).assign_attrs(window_end="2098-01-01")
+    weekly, scratch = tmp_path / "weekly", tmp_path / "scratch"
+    _project(weekly, week, monkeypatch, cluster)
+    stage.run(params, weekly)
+    first = run_log.read(weekly)["backtest"]
+    assert first["reused"] == [] and first["folds"] == 4  # dev 32, 34; test 35, 37
+
+    full.to_netcdf(weekly / paths.PANEL)  # one more week: origin 39 gets its two outcomes
+    stage.run(params, weekly)
+    again = run_log.read(weekly)["backtest"]
+    assert again["folds"] == 5
+    assert again["reused"] == [f"fold-{periods[i].date()}" for i in (32, 34, 35, 37)]
+
+    _project(scratch, full, monkeypatch, cluster)
+    no_cache = params.runtime.model_copy(update={"fold_cache": None})
+    stage.run(params.model_copy(update={"runtime": no_cache}), scratch)
+    assert run_log.read(scratch)["backtest"]["reused"] == []
+    assert not (scratch / ".cache").exists()
+    outputs = [paths.PREDICTIONS, paths.WITHIN, paths.BACKTEST_METRICS, paths.RELIABILITY,
+               paths.RELIABILITY_WITHIN, paths.BACKTEST_SCORES]  # fmt: skip
+    for path in outputs:
+        assert (weekly / path).read_bytes() == (scratch / path).read_bytes(), path

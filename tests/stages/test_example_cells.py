@@ -100,7 +100,13 @@ def test_backtest_json_names_the_unit_and_scores_the_roll_up(cell_run):
     assert b["unit"] == "grid"
     rollup = b["windows"]["test"]["rollup"]
     assert rollup["rows"] > 0 and "ewma" in rollup["skill"]
+    handed = b["windows"]["test"]["handed_down"]
+    assert handed["weekly"]["rows"] == b["windows"]["test"]["rows"]
+    assert handed["within_h"]["rows"] == b["windows"]["test"]["within_h"]["rows"]
+    assert set(handed["weekly"]["skill"]) == {"governorate", "split"}
     assert (cell_run / "reports/forecast.pdf").stat().st_size > 0
+    html = (cell_run / "reports/forecast.html").read_text()
+    assert "What the cells buy" in html and "spread over the governorate" in html
 
 
 @pytest.mark.slow

@@ -1,5 +1,5 @@
 """Cells on a hand-built grid (issue 21): gid numbering, membership by area, the coarse-event
-rule, the cells' features and the roll-up."""
+rule, the cells' features, the roll-up and the governorate forecast handed down to the cells."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ import xarray as xr
 from scipy.special import logit
 from shapely.geometry import box
 
+from model.backtesting.baselines import Rates, ewma
+from model.backtesting.handed_down import hand_down, handed_down_rows
 from model.config import Scenario
 from model.data import feature_names as fn
 from model.data.cells import cell_features, place_events, rollup_weights
 from model.data.cells import cell_space as make_space
-from model.inference.rollup import none_within, rollup
+from model.inference.rollup import none_within, rollup, rollup_panel
 from model.inference.scenarios import scenario_regions
 
 # Two governorates: East is four whole cells (40-41°E, 30-31°N); West is a strip half a cell
@@ -129,3 +131,54 @@ def test_a_scenario_names_a_governorate_for_its_cells(space):
     assert scenario_regions(panel, sc) == [*east, *west]
     with pytest.raises(ValueError, match="unknown regions"):
         scenario_regions(panel, sc.model_copy(update={"regions": ["Nowhere"]}))
+
+
+def test_a_governorate_forecast_handed_down_splits_by_area(space):
+    w = rollup_weights(space, ["East", "West"])
+    majority = np.array([0 if g == "East" else 1 for g in space.table["governorate"]])
+    p_gov = np.array([0.4, 0.1])
+    out = hand_down(p_gov, w, majority)
+    assert np.allclose(out["governorate"], np.where(majority == 0, 0.4, 0.1))
+    # Spread as a constant hazard over the governorate's cells: independent cells with the
+    # split forecasts roll up to the governorate's own probability (no cell is split here).
+    q = (1 - out["split"])[:, None, None]
+    assert np.allclose(rollup(q, w)[:, 0, 0], p_gov)
+    # East's four whole cells share its hazard equally; West's half cell is West whole.
+    assert np.allclose(out["split"][majority == 0], 1 - 0.6**0.25)
+    assert np.allclose(out["split"][majority == 1], 0.1)
+
+
+def test_handed_down_rows_use_the_governorates_past_only(space):
+    t = space.table
+    periods = pd.date_range("2020-01-06", periods=30, freq="W-MON")
+    rng = np.random.default_rng(3)
+    y = (rng.uniform(size=(2, len(periods))) < 0.3).astype(np.int8)
+    panel = xr.Dataset(
+        {
+            "rollup_clash_any": (("rollup", "period"), y),
+            "rollup_weight": (("rollup", "region"), rollup_weights(space, ["East", "West"])),
+        },
+        coords={
+            "region": t["region"].to_numpy(),
+            "period": periods,
+            "rollup": ["East", "West"],
+            "governorate": ("region", t["governorate"].to_numpy()),
+        },
+    )
+    origin = periods[20]
+    steps = pd.DataFrame(
+        [(origin, r, h, 0, 0.1) for r in t["region"] for h in (1, 2)],
+        columns=["origin", "region", "horizon", "y", "model"],
+    )
+    within = steps[steps["horizon"] == 1].drop(columns="horizon")
+    rates = Rates(window=10, half_life=4.0, prior_strength=2.0)
+    a = handed_down_rows(panel, steps, within, rates)
+    later = panel.copy(deep=True)
+    later["rollup_clash_any"][:, 21:] = 1 - later["rollup_clash_any"][:, 21:]
+    b = handed_down_rows(later, steps, within, rates)
+    for x, z in zip(a, b, strict=True):
+        pd.testing.assert_frame_equal(x, z)
+    east = a[0]["region"].isin(t["region"][t["governorate"] == "East"])
+    gov_ewma = ewma(rollup_panel(panel), origin, 2, rates).sel(region="East").values[0]
+    assert np.allclose(a[0].loc[east, "governorate"], gov_ewma)
+    assert len(a[0]) == len(steps) and not a[0].isna().any().any()
