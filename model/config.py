@@ -275,6 +275,11 @@ class ModelParams(_Section):
     # Share a block effect between the steps after an origin (P(any within H) then does not
     # assume independent steps).
     dependence: bool = True
+    # Who shares one block effect: each region alone (its H steps after an origin), or on a cell
+    # panel every cell of a governorate and their H steps (the cells of a governorate move
+    # together; the roll-up to governorates then integrates the shared effect). Needs
+    # dependence: true and ingest.regions.unit: grid (the panel's governorate coordinate).
+    dependence_group: Literal["region", "governorate"] = "region"
     # Intercept, country and region effects (partially pooled); with an offset they may be off.
     region_effects: bool = True
     # Slopes that differ by step, partially pooled across steps (sigma_beta_horizon); false:
@@ -323,6 +328,11 @@ class ModelParams(_Section):
             raise ValueError(f"offset {self.offset!r} is also a feature")
         if not self.region_effects and self.offset is None:
             raise ValueError("region_effects: false needs an offset to carry each region's level")
+        if self.dependence_group != "region" and not self.dependence:
+            raise ValueError(
+                f"dependence_group: {self.dependence_group} shares the block effect, which needs "
+                "dependence: true"
+            )
         if not (self.region_effects or self.dependence or self.features):
             raise ValueError(
                 "the model has nothing to fit: no region effects, no dependence, no features"
@@ -631,6 +641,12 @@ def cross_problems(raw: dict[str, Any]) -> list[str]:
             if s is not None and sides and s not in sides:
                 problems.append(f"panel.proximity.{key} names side {s!r}, not defined in sides")
     problems += _warm_up_problems(raw)
+    group = _get(raw, "model", "dependence_group")
+    if group == "governorate" and (_get(raw, "ingest", "regions", "unit") or "admin1") != "grid":
+        problems.append(
+            "model.dependence_group: governorate needs ingest.regions.unit: grid (a cell panel, "
+            "whose cells carry their governorate)"
+        )
     horizon = _get(raw, "model", "horizon") or 4
     block = _get(raw, "backtest", "block_origins")
     if isinstance(block, int) and isinstance(horizon, int) and block < horizon:

@@ -26,7 +26,11 @@ an origin are not independent (a quiet month stays quiet, an offensive fills sev
 and P(at least one clash within H) follows from the joint model instead of assuming
 independence. ``u`` is integrated out by Gauss–Hermite quadrature (:mod:`model.inference.blocks`),
 so the likelihood has no per-block parameters. ``dependence=False`` drops it (steps independent
-given the parameters).
+given the parameters). On a cell panel, ``dependence_group="governorate"`` shares one effect
+between all the cells of a governorate at an origin and their ``H`` steps, ``u[g(b)]`` for the
+group ``g = (governorate, origin)`` in place of ``u[b]`` (:mod:`model.inference.groups`): the
+cells of a governorate move together, and the roll-up to governorates then integrates the shared
+effect (:mod:`model.inference.rollup`). Each cell's own forecast keeps its form.
 
 Intercepts are nested and partially pooled (a region without history borrows from its country
 and the theatre); ``region_effects=False`` drops them, leaving the offset alone to carry each
@@ -59,6 +63,7 @@ import xarray as xr
 from model.config import ModelParams, PriorSpec
 from model.inference import equation as eq
 from model.inference.blocks import OFFSET_DIM, block_origins, quadrature
+from model.inference.groups import group_block_logp, group_block_random, group_codes
 from model.inference.standardise import standardise
 from model.numerics import strict_float_math
 
@@ -90,6 +95,13 @@ class Design:
         The last period whose outcome is used.
     offset_name : str or None
         The panel variable used as offset.
+    group_idx : ndarray (block,) or None
+        With a block effect shared by a group of regions (``dependence_group``): each block's
+        group ``(group label, origin)``, codes 0..G-1 (:func:`model.inference.groups.group_codes`).
+    region_group_idx : ndarray (region,) or None
+        Each region's code in ``groups``.
+    groups : tuple of str
+        The group labels (the governorates); empty without groups.
     """
 
     X: np.ndarray
@@ -108,10 +120,18 @@ class Design:
     periods: pd.DatetimeIndex = field(repr=False)
     cutoff: pd.Timestamp
     offset_name: str | None = None
+    group_idx: np.ndarray | None = field(default=None, repr=False)
+    region_group_idx: np.ndarray | None = field(default=None, repr=False)
+    groups: tuple[str, ...] = ()
 
     @property
     def n_blocks(self) -> int:
         return int(self.y.shape[0])
+
+    @property
+    def n_groups(self) -> int:
+        """Groups ``(group label, origin)`` sharing a block effect (0 without groups)."""
+        return 0 if self.group_idx is None else int(self.group_idx.max()) + 1
 
     @property
     def n_obs(self) -> int:
@@ -163,6 +183,7 @@ def make_design(
     cutoff: object | None = None,
     burn_in: int = 0,
     offset: str | None = None,
+    dependence_group: str = "region",
 ) -> Design:
     """Training blocks ``(region, origin t, steps 1..H)`` from a panel (``docs/interfaces.md``).
 
@@ -180,11 +201,16 @@ def make_design(
         Periods skipped before the first origin so that decayed lags have warmed up.
     offset : str, optional
         A panel variable on the log-odds scale entered with coefficient 1.
+    dependence_group : str
+        ``"region"``: no groups. Otherwise the name of a panel coordinate over ``region``
+        (``"governorate"`` on a cell panel) whose labels group the regions: the design then
+        carries each block's group ``(label, origin)``.
 
     Raises
     ------
     ValueError
-        On a missing or non-finite variable, a cutoff outside the panel, or no training block.
+        On a missing or non-finite variable, a cutoff outside the panel, no training block, or
+        a ``dependence_group`` the panel has no coordinate for.
     """
     features = tuple(features)
     needed = (*features, "clash_any", *([offset] if offset else []))
@@ -193,6 +219,11 @@ def make_design(
         raise ValueError(f"panel has no variable(s) {missing}")
     if horizon < 1:
         raise ValueError(f"horizon must be ≥ 1, got {horizon}")
+    if dependence_group != "region" and dependence_group not in panel.coords:
+        raise ValueError(
+            f"dependence_group {dependence_group!r}: the panel has no {dependence_group!r} "
+            "coordinate (a cell panel, ingest.regions.unit: grid, has the cells' governorate)"
+        )
     panel = panel.transpose("region", "period", ...)
     periods = pd.DatetimeIndex(panel["period"].values)
     cut = _cut_index(periods, cutoff)
@@ -212,6 +243,12 @@ def make_design(
     y = panel["clash_any"].values[r_i[:, None], t_i[:, None] + steps].astype(np.int8)
     X, x_mean, x_scale = standardise(_panel_values(panel, features, r_i, t_i))
     off = _panel_values(panel, [offset], r_i, t_i)[:, 0] if offset else np.zeros(r_i.size)
+    grouping = {}
+    if dependence_group != "region":
+        group_idx, region_group_idx, labels = group_codes(
+            [str(g) for g in panel[dependence_group].values], r_i, t_i
+        )
+        grouping = {"group_idx": group_idx, "region_group_idx": region_group_idx, "groups": labels}
     return Design(
         X=X,
         x_mean=x_mean,
@@ -229,6 +266,7 @@ def make_design(
         periods=periods,
         cutoff=periods[cut],
         offset_name=offset,
+        **grouping,
     )
 
 
@@ -415,8 +453,18 @@ def _check_inputs(
     country_varying: Sequence[str],
     dependence: bool,
     region_effects: bool,
+    dependence_group: str = "region",
 ) -> list[str]:
-    """The country-varying features in use; raises on missing priors or unknown features."""
+    """The country-varying features in use; raises on missing priors or unknown features, or
+    a shared group effect without dependence or without the design's groups."""
+    if dependence_group != "region":
+        if not dependence:
+            raise ValueError(f"dependence_group {dependence_group!r} needs dependence=True")
+        if design.group_idx is None:
+            raise ValueError(
+                f"dependence_group {dependence_group!r}: the design has no groups "
+                f"(make_design(..., dependence_group={dependence_group!r}))"
+            )
     has_country = len(design.countries) > 1
     if region_effects:
         _need(priors, "intercept", "sigma_region")
@@ -445,6 +493,7 @@ def build_clash_model(
     dependence: bool = True,
     region_effects: bool = True,
     horizon_varying: bool = True,
+    dependence_group: Literal["region", "governorate"] = "region",
 ) -> pm.Model:
     """Build the hierarchical Bernoulli-logit model of ``design`` (pure).
 
@@ -468,17 +517,27 @@ def build_clash_model(
         Share a block effect between the steps of a block (``sigma_block``).
     region_effects : bool
         Intercept, country and region effects (needs an offset when False).
+    horizon_varying : bool
+        Slopes that differ by step (partially pooled); False: one slope for every step.
+    dependence_group : {"region", "governorate"}
+        Who shares a block effect: each block alone, or every block of a group
+        ``(governorate, origin)`` (needs ``dependence`` and a design made with the same
+        ``dependence_group``; :mod:`model.inference.groups`).
 
     Returns
     -------
     pymc.Model
         Named variables as in ``docs/interfaces.md``; the observed ``clash_any`` has dims
-        ``(obs_id, horizon)`` and one log-likelihood term per block. Constant data ``x_mean``,
+        ``(obs_id, horizon)`` and one log-likelihood term per block (with groups, each block
+        holds an equal share of its group's term; constant data ``group_idx`` (obs_id) and
+        ``region_group_idx`` (region) record the groups). Constant data ``x_mean``,
         ``x_scale`` (feature), ``region_country_idx`` (region), ``region_idx`` and, with an
         offset, ``offset`` (obs_id, offset_feature: the coordinate names the variable) let
         forecasts reuse the design (:mod:`model.inference.forecast`).
     """
-    cv = _check_inputs(design, priors, country_varying, dependence, region_effects)
+    cv = _check_inputs(
+        design, priors, country_varying, dependence, region_effects, dependence_group
+    )
     coords = design.coords()
     if cv:
         coords[eq.FEATURE_CV] = cv
@@ -510,13 +569,30 @@ def build_clash_model(
         eta = eq.linear_predictor(
             eq.pytensor_ops(), design.horizon, level, offset, sigma_block, **slopes
         )
-        _likelihood(design, eta, sigma_block, dependence)
+        group_idx = None
+        if dependence_group != "region":
+            group_idx = pm.Data(eq.GROUP_IDX, design.group_idx, dims="obs_id")
+            pm.Data(eq.REGION_GROUP_IDX, design.region_group_idx, dims="region")
+        _likelihood(design, eta, sigma_block, dependence, group_idx)
     return pm_model
 
 
-def _likelihood(design: Design, eta, sigma_block, dependence: bool) -> None:
-    """The observed blocks: with a shared block effect, or a Bernoulli per step."""
-    if dependence:
+def _likelihood(design: Design, eta, sigma_block, dependence: bool, group_idx=None) -> None:
+    """The observed blocks: with a block effect shared by each block's steps or by each
+    group's blocks, or a Bernoulli per step."""
+    if group_idx is not None:
+        pm.CustomDist(
+            eq.OBSERVED,
+            eta,
+            sigma_block,
+            group_idx,
+            logp=group_block_logp,
+            random=group_block_random,
+            signature="(h),(),()->(h)",
+            observed=design.y,
+            dims=("obs_id", "horizon"),
+        )
+    elif dependence:
         pm.CustomDist(
             eq.OBSERVED,
             eta,
@@ -533,9 +609,15 @@ def _likelihood(design: Design, eta, sigma_block, dependence: bool) -> None:
 
 def design_from_params(panel: xr.Dataset, mp: ModelParams, cutoff: object | None = None) -> Design:
     """:func:`make_design` with the ``model`` section of params (features, horizon, burn-in,
-    offset), on outcomes up to ``cutoff``."""
+    offset, dependence group), on outcomes up to ``cutoff``."""
     return make_design(
-        panel, mp.features, mp.horizon, cutoff=cutoff, burn_in=mp.burn_in, offset=mp.offset
+        panel,
+        mp.features,
+        mp.horizon,
+        cutoff=cutoff,
+        burn_in=mp.burn_in,
+        offset=mp.offset,
+        dependence_group=mp.dependence_group,
     )
 
 
@@ -550,6 +632,7 @@ def model_from_params(design: Design, mp: ModelParams) -> pm.Model:
         dependence=mp.dependence,
         region_effects=mp.region_effects,
         horizon_varying=mp.horizon_varying,
+        dependence_group=mp.dependence_group,
     )
 
 

@@ -40,7 +40,8 @@ def variant_settings(variant: str, model: ModelParams) -> dict[str, Any]:
     """What a LOO variant fits: ``features``, ``dependence``, ``region_effects``.
 
     ``no_features`` drops every feature (the offset and effects stay), ``no_proximity`` and
-    ``no_spatial`` the proximity and neighbour features, ``no_dependence`` the block effect,
+    ``no_spatial`` the proximity and neighbour features, ``no_dependence`` the block effect
+    (and so its sharing within groups, ``dependence_group``),
     and ``region_effects`` switches the intercept and region effects to the other setting.
     """
     out = {
@@ -58,6 +59,8 @@ def variant_settings(variant: str, model: ModelParams) -> dict[str, Any]:
         out["features"] = [f for f in model.features if fn.parse(f).kind != "nbr_clash"]
     elif variant == "no_dependence":
         out["dependence"] = False
+        if model.dependence_group != "region":
+            out["dependence_group"] = "region"  # no block effect to share
     elif variant == "region_effects":
         out["region_effects"] = not model.region_effects
         if not out["region_effects"] and model.offset is None:
@@ -182,7 +185,8 @@ def loo_section(
 
 
 def pointwise_loo(res: Any) -> xr.Dataset:
-    """PSIS-LOO's result per held-out block: ``elpd_loo`` and ``pareto_k`` (obs_id), the totals
+    """PSIS-LOO's result per held-out block: ``elpd_loo`` and ``pareto_k`` (obs_id; obs_group,
+    one per group of blocks, when the fit shared its block effect within groups), the totals
     in the attributes.
 
     This is what the posterior file keeps instead of the pointwise log-likelihood (4 chains ×
@@ -280,7 +284,8 @@ def posterior_predictive_blocks(
     """Replicated training outcomes from ``n_draws`` thinned posterior draws.
 
     Rebuilds the linear predictor of the training blocks from constant data, draws each
-    block's shared effect and its Bernoulli outcomes, as the model generates them.
+    block's shared effect (each group's, when the fit shared it within groups) and its
+    Bernoulli outcomes, as the model generates them.
 
     Returns
     -------
@@ -293,11 +298,15 @@ def posterior_predictive_blocks(
     keep = np.linspace(0, n_total - 1, min(n_draws, n_total)).astype(int)
     sigma = post[eq.SIGMA_BLOCK].values if eq.SIGMA_BLOCK in post else np.zeros(n_total)
     n_h = idata["observed_data"][eq.OBSERVED].sizes["horizon"]  # no posterior variable may have it
+    groups = const[eq.GROUP_IDX].values if eq.GROUP_IDX in const else None
     rng = np.random.default_rng(seed)
     reps = []
     for d in keep:
         eta = _training_logits(post, const, int(d), n_h)
-        eta = eta + sigma[d] * rng.normal(size=(eta.shape[0], 1))
+        if groups is None:
+            eta = eta + sigma[d] * rng.normal(size=(eta.shape[0], 1))
+        else:
+            eta = eta + sigma[d] * rng.normal(size=int(groups.max()) + 1)[groups][:, None]
         reps.append(rng.random(eta.shape) < 1.0 / (1.0 + np.exp(-eta)))
     return np.asarray(reps, dtype=np.int8), keep
 

@@ -58,6 +58,12 @@ OFFSET = "offset"
 REGION_IDX = "region_idx"
 COUNTRY_IDX = "country_idx"
 REGION_COUNTRY_IDX = "region_country_idx"
+#: With ``model.dependence_group: governorate``: each block's group (governorate, origin), and
+#: each region's governorate, the group of cells that share one block effect at an origin.
+GROUP_IDX = "group_idx"
+REGION_GROUP_IDX = "region_group_idx"
+#: Dim of the log-likelihood when a block effect is shared by a group of blocks.
+OBS_GROUP = "obs_group"
 
 #: The observed outcome.
 OBSERVED = "clash_any"

@@ -1,8 +1,8 @@
 """Cell forecasts rolled up to governorates, coherently (issue 21, DESIGN §4).
 
-A governorate has a clash when at least one of its cells has one. Given one posterior draw,
-the cells' blocks are independent (each cell's block effect is its own; the model has no
-governorate-wide effect yet), so
+A governorate has a clash when at least one of its cells has one. Given one posterior draw of
+a model whose block effect is each cell's own (``model.dependence_group: region``), the cells'
+blocks are independent, so
 
     P(no clash in governorate g within h | draw) = Π_c  Q_c(h)^(W[g, c])
     Q_c(h) = E_u[ Π_{s ≤ h} (1 − invlogit(eta[c, s] + sigma_block · u)) ],   u ~ Normal(0, 1)
@@ -15,6 +15,18 @@ boundaries, still gets a forecast). The roll-up is a mean over draws of ``1 − 
 carries the posterior's uncertainty; for independent cells with weights 1 it is
 ``1 − Π (1 − p_c)``. Per step ``s`` the same with the single step.
 
+When the model was fitted with one block effect per governorate and origin
+(``model.dependence_group: governorate``, :mod:`model.inference.groups`; the posterior's constant
+data then hold ``region_group_idx``), the cells of a group are independent only given their
+shared effect ``v``, and the product over a group's cells moves inside the quadrature:
+
+    P(no clash in g within h | draw) = Π_j E_v[ Π_{c ∈ group j} Q_c(h | v)^(W[g, c]) ]
+    Q_c(h | v) = Π_{s ≤ h} (1 − invlogit(eta[c, s] + sigma_block · v))
+
+over the groups ``j``, the cells' own (majority) governorates: a cell a border splits counts in
+both governorates by area, and shares the effect of its own. With ``sigma_block`` 0 this is the
+independent roll-up; with a positive one it is lower, the cells' clashes coming together.
+
 Pure NumPy: no I/O.
 """
 
@@ -25,6 +37,7 @@ import pandas as pd
 import xarray as xr
 from scipy.special import expit
 
+from model.inference import equation as eq
 from model.inference.blocks import quadrature
 
 
@@ -56,6 +69,58 @@ def rollup(none: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return 1.0 - np.exp(np.einsum("gc,chd->ghd", weights, log_q))
 
 
+def rollup_shared(
+    eta: np.ndarray,
+    sigma_block: np.ndarray,
+    weights: np.ndarray,
+    region_group_idx: np.ndarray,
+    cumulative: bool = True,
+) -> np.ndarray:
+    """P(at least one clash) per governorate, step and draw when each group of cells shares
+    one block effect (the module docstring's second equation).
+
+    Parameters
+    ----------
+    eta : ndarray (cell, horizon, draw)
+        The linear predictor with the block effect at 0.
+    sigma_block : ndarray (draw,)
+    weights : ndarray (governorate, cell)
+        ``W``: the share of each cell's area in each governorate of the roll-up.
+    region_group_idx : ndarray (cell,)
+        Each cell's group (its own governorate), codes 0..J-1.
+    cumulative : bool
+        Within steps 1..h, or at step h alone.
+
+    Returns
+    -------
+    ndarray (governorate, horizon, draw)
+    """
+    nodes, node_weights = quadrature()
+    pair_g, pair_w = _pairs(np.asarray(weights, dtype=float), np.asarray(region_group_idx))
+    n_cell, n_h, n_draw = eta.shape
+    log_sum = np.empty((nodes.size, pair_w.shape[0], n_h, n_draw))
+    for k, x in enumerate(nodes):
+        log_quiet = -np.logaddexp(0.0, eta + sigma_block[None, None, :] * x)
+        log_sum[k] = (pair_w @ log_quiet.reshape(n_cell, -1)).reshape(-1, n_h, n_draw)
+    if cumulative:  # a sum over the steps commutes with the sum over cells
+        log_sum = np.cumsum(log_sum, axis=2)
+    log_sum = log_sum.reshape(nodes.size, pair_w.shape[0], -1)
+    top = log_sum.max(axis=0)  # log Σ_k w_k exp(·), by hand: scipy's logsumexp is 10x slower
+    per_pair = top + np.log(np.einsum("k,kpn->pn", node_weights, np.exp(log_sum - top)))
+    onto = (pair_g[None, :] == np.arange(weights.shape[0])[:, None]).astype(float)
+    log_none = (onto @ per_pair).reshape(weights.shape[0], n_h, n_draw)
+    return -np.expm1(log_none)
+
+
+def _pairs(weights: np.ndarray, region_group_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The (governorate g, group j) pairs with a cell of group j in g: each pair's governorate
+    and its cells' weights ``W[g, c]·[group(c) = j]`` (pair, cell); other pairs contribute 0."""
+    member = region_group_idx[None, :] == np.arange(region_group_idx.max() + 1)[:, None]
+    pair_w = weights[:, None, :] * member[None, :, :]  # (g, j, c)
+    g, j = np.nonzero((pair_w != 0).any(axis=-1))
+    return g, pair_w[g, j]
+
+
 def rollup_panel(panel: xr.Dataset) -> xr.Dataset:
     """The governorates' outcomes of a cell panel as a panel of their own (``region`` =
     governorate, ``clash_any``), for the baselines and the scoring of the roll-up."""
@@ -67,18 +132,27 @@ def rollup_draws(
     idata: xr.DataTree, panel: xr.Dataset, origin: object | None
 ) -> tuple[xr.DataArray, xr.DataArray]:
     """The roll-up of a cell model's forecast at ``origin``: P(any clash in the governorate at
-    step h) and P(any within steps 1..h), each ``(rollup, horizon, draw)``."""
+    step h) and P(any within steps 1..h), each ``(rollup, horizon, draw)``; with the shared
+    effect when the posterior was fitted with one (:func:`rollup_shared`)."""
     from model.inference.forecast import SAMPLE, _origin_inputs, block_scale
 
     t, eta = _origin_inputs(idata, panel, origin)
     w = panel["rollup_weight"].sel(region=eta["region"].values).transpose("rollup", "region")
     sigma = block_scale(idata)
+    const = idata["constant_data"]
+    shared = None
+    if eq.REGION_GROUP_IDX in const:
+        shared = const[eq.REGION_GROUP_IDX].sel(region=eta["region"].values).values
+    eta_v = eta.transpose("region", "horizon", SAMPLE).values
     out = []
     for cumulative in (False, True):
-        q = none_within(eta.transpose("region", "horizon", SAMPLE).values, sigma, cumulative)
+        if shared is None:
+            p_any = rollup(none_within(eta_v, sigma, cumulative), w.values)
+        else:
+            p_any = rollup_shared(eta_v, sigma, w.values, shared, cumulative)
         out.append(
             xr.DataArray(
-                rollup(q, w.values),
+                p_any,
                 dims=("rollup", "horizon", SAMPLE),
                 coords={"rollup": w["rollup"].values, "horizon": eta["horizon"].values},
                 attrs={"origin": str(pd.Timestamp(t).date())},

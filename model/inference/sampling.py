@@ -2,8 +2,9 @@
 
 :func:`fit` drives PyMC's own NUTS, nutpie or numpyro through ``pm.sample`` (all offline) and
 returns an ``xarray.DataTree`` with the posterior, sample stats, observed and constant data and
-the pointwise log-likelihood per training block (for PSIS-LOO). The posterior file (save, load,
-provenance) is :mod:`model.inference.posterior`.
+the pointwise log-likelihood per training block (for PSIS-LOO), or per group of blocks when the
+groups share one block effect (``model.dependence_group``, :mod:`model.inference.groups`). The
+posterior file (save, load, provenance) is :mod:`model.inference.posterior`.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ import warnings
 from collections.abc import Mapping
 from typing import Any, Literal
 
+import numpy as np
 import pymc as pm
 import xarray as xr
 
 from model.config import FitParams, RuntimeParams
+from model.inference import equation as eq
 from model.inference.clash_model import stored_var_names
 from model.numerics import reproducible_numerics
 
@@ -69,8 +72,9 @@ def fit(
     -------
     xarray.DataTree
         ``posterior``, ``sample_stats``, ``observed_data``, ``constant_data`` (and
-        ``log_likelihood``); attrs ``sampling_seconds`` (wall time of the sampling call,
-        compilation included) and ``sampler``.
+        ``log_likelihood``: per block, dim ``obs_id``, or per group, dim ``obs_group``, when the
+        model shares a block effect within groups); attrs ``sampling_seconds`` (wall time of
+        the sampling call, compilation included) and ``sampler``.
     """
     var_names = stored_var_names(pm_model)
     nuts: dict = {"target_accept": target_accept}
@@ -98,7 +102,9 @@ def fit(
             idata = pm.compute_log_likelihood(
                 idata, model=pm_model, extend_inferencedata=True, progressbar=False
             )
-            idata["log_likelihood"] = per_block_log_likelihood(idata["log_likelihood"])
+            idata["log_likelihood"] = per_block_log_likelihood(
+                idata["log_likelihood"], model_groups(pm_model)
+            )
     idata.attrs["sampling_seconds"] = float(seconds)
     idata.attrs["sampler"] = sampler
     _log.info("sampled %s in %.1f s", sampler, seconds)
@@ -140,12 +146,66 @@ def sample_prior_predictive(pm_model: pm.Model, draws: int, seed: int) -> xr.Dat
         return pm.sample_prior_predictive(draws=draws, var_names=names, random_seed=seed)
 
 
-def per_block_log_likelihood(group: xr.DataTree) -> xr.DataTree:
-    """The log-likelihood summed over steps, so that PSIS-LOO leaves out one block at a time.
+def per_block_log_likelihood(
+    group: xr.DataTree, group_idx: np.ndarray | None = None
+) -> xr.DataTree:
+    """The log-likelihood summed over steps, so that PSIS-LOO leaves out one block at a time,
+    or, given ``group_idx`` (block,), summed over the blocks of each group (dim ``obs_group``)
+    so that it leaves out one group at a time.
 
     With a block effect the likelihood is per block already; with independent steps PyMC
-    gives one term per step, and the sum makes the two comparable (and the file smaller).
+    gives one term per step, and the sum makes the two comparable (and the file smaller). When
+    a group of blocks shares one effect, a block has no likelihood of its own: the model puts an
+    equal share of its group's term on each block, and the sum over the group restores it.
     """
     ds = group.to_dataset()
     summed = {k: v.sum("horizon") if "horizon" in v.dims else v for k, v in ds.data_vars.items()}
+    if group_idx is not None:
+        summed = {
+            k: sum_over_groups(v, group_idx) if "obs_id" in v.dims else v for k, v in summed.items()
+        }
     return xr.DataTree(xr.Dataset(summed, attrs=ds.attrs), name="log_likelihood")
+
+
+def sum_over_groups(da: xr.DataArray, group_idx: np.ndarray) -> xr.DataArray:
+    """``da`` summed over the blocks (``obs_id``) of each group, codes 0..G-1: dim ``obs_group``."""
+    group_idx = np.asarray(group_idx, dtype=np.int64)
+    order = np.argsort(group_idx, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(group_idx[order]) != 0])
+    da = da.transpose(..., "obs_id")
+    values = np.add.reduceat(da.values[..., order], starts, axis=-1)
+    lead = da.dims[:-1]
+    coords = {d: da[d].values for d in lead if d in da.coords}
+    coords[eq.OBS_GROUP] = np.unique(group_idx)
+    return xr.DataArray(values, dims=(*lead, eq.OBS_GROUP), coords=coords, attrs=da.attrs)
+
+
+def model_groups(pm_model: pm.Model) -> np.ndarray | None:
+    """Each block's group when the model shares a block effect within groups, else None."""
+    if eq.GROUP_IDX not in pm_model.named_vars:
+        return None
+    return np.asarray(pm_model[eq.GROUP_IDX].get_value())
+
+
+def fitted_groups(idata: xr.DataTree) -> np.ndarray | None:
+    """Each training block's group of a fit that shared a block effect within groups (its
+    constant data), else None."""
+    if "constant_data" not in idata.children or eq.GROUP_IDX not in idata["constant_data"]:
+        return None
+    return np.asarray(idata["constant_data"][eq.GROUP_IDX].values)
+
+
+def on_groups(idata: xr.DataTree, group_idx: np.ndarray | None) -> xr.DataTree:
+    """``idata`` with its per-block log-likelihood summed over ``group_idx``'s groups (as is
+    without groups, or when it is per group already): a variant fitted without the groups
+    compared by PSIS-LOO with a model fitted with them, on the same held-out groups."""
+    if group_idx is None or "log_likelihood" not in idata.children:
+        return idata
+    if "obs_id" not in idata["log_likelihood"].dims:
+        return idata
+    n = idata["log_likelihood"].sizes["obs_id"]
+    if n != np.size(group_idx):
+        raise ValueError(f"{n} blocks in the log-likelihood, {np.size(group_idx)} group codes")
+    out = idata.copy()
+    out["log_likelihood"] = per_block_log_likelihood(idata["log_likelihood"], group_idx)
+    return out

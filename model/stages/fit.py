@@ -4,7 +4,8 @@ Inputs: ``data/processed/panel.nc``, params ``model``, ``fit``, ``diagnostics``,
 ``memory.auto`` the offset the backtest chose on its dev window (``data/backtest/memory.json``,
 :func:`model.data.memory.effective_params`), which replaces ``model.offset``.
 Outputs: ``data/fitted/idata.nc`` (posterior, sample stats, observed and constant data, prior
-and ``loo``: PSIS-LOO per block, in place of the pointwise log-likelihood it was computed
+and ``loo``: PSIS-LOO per block, or per group of blocks with ``model.dependence_group:
+governorate``, in place of the pointwise log-likelihood it was computed
 from) with provenance, ``reports/metrics/diagnostics.json`` and
 ``reports/figures/diagnostics/*.png``.
 
@@ -32,7 +33,12 @@ from model.errors import GateFailed, StageError
 from model.inference import diagnostics as diag
 from model.inference.clash_model import design_from_params, model_from_params
 from model.inference.posterior import posterior_attrs, save_idata
-from model.inference.sampling import fit_with_params, sample_prior_predictive
+from model.inference.sampling import (
+    fit_with_params,
+    fitted_groups,
+    on_groups,
+    sample_prior_predictive,
+)
 from model.paths import DIAGNOSTIC_FIGURES, DIAGNOSTICS, IDATA, MEMORY, PANEL
 from model.readers import read_panel
 
@@ -75,9 +81,11 @@ def _fit_variant(
 
 def _loo(panel: xr.Dataset, idata: xr.DataTree, params: Params) -> tuple[Loo, xr.Dataset]:
     """PSIS-LOO of the model and of each variant in params (each variant refitted here); the
-    model's pointwise result."""
+    model's pointwise result. When the model shares a block effect within groups
+    (``model.dependence_group``), every fit is scored on the model's groups."""
     mp, fp, dp = params.model, params.fit, params.diagnostics
     fits = {"model": idata}
+    groups = fitted_groups(idata)
     for name in dp.loo_variants:
         try:
             variant = mp.model_copy(update=diag.variant_settings(name, mp))
@@ -85,7 +93,7 @@ def _loo(panel: xr.Dataset, idata: xr.DataTree, params: Params) -> tuple[Loo, xr
             raise StageError(f"diagnostics.loo_variants: {e}") from None
         n = variant_draws(fp)
         _log.info("LOO variant %s: refitting with %d draws per chain", name, n)
-        fits[name] = _fit_variant(panel, variant, fp, params.runtime)
+        fits[name] = on_groups(_fit_variant(panel, variant, fp, params.runtime), groups)
     section, pointwise = diag.loo_section(fits, dp.pareto_k_bad)
     loo = Loo.from_json(section | {"variant_draws": variant_draws(fp)})
     model_loo = loo.fits["model"]
@@ -103,7 +111,7 @@ def _proximity_worth(panel: xr.Dataset, idata: xr.DataTree, params: Params) -> P
     n = variant_draws(fp)
     _log.info("proximity block: refitting the model %s it with %d draws per chain",
               "without" if mp.ships_proximity else "with", n)  # fmt: skip
-    other_fit = _fit_variant(panel, other, fp, params.runtime)
+    other_fit = on_groups(_fit_variant(panel, other, fp, params.runtime), fitted_groups(idata))
     pair = (idata, other_fit) if mp.ships_proximity else (other_fit, idata)
     worth = ProximityLoo(
         **diag.block_worth(*pair),

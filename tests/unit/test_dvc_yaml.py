@@ -129,4 +129,4 @@ def test_no_stage_tracks_the_runtime_section() -> None:
     tracked = [str(k) for stage in STAGES.values() for k in stage.get("params", [])]
     assert not [k for k in tracked if k == "runtime" or k.startswith("runtime.")]
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())
-    assert set(raw["runtime"]) == {"cores", "progressbar", "dask"}
+    assert set(raw["runtime"]) == {"cores", "progressbar", "dask", "fold_cache"}
