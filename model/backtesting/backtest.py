@@ -89,6 +89,9 @@ class FoldConfig:
     # Offset variables each origin is also forecast with, reusing the fold's posterior: the
     # candidate memories the dev window chooses among (model.backtesting.memory).
     candidates: tuple[str, ...] = ()
+    # Where the folds' posteriors are kept between runs (model.backtesting.fold_cache.fit_key;
+    # None: every fold samples). Where, not what: no fold's key includes it.
+    fit_cache: str | None = None
 
     def proximity_variants(self) -> tuple[ModelParams, ModelParams] | None:
         """The model with and without its proximity block; None when its worth is not
@@ -260,15 +263,26 @@ def fit_fold_model(
     panel: xr.Dataset, fold: Fold, config: FoldConfig, mp: ModelParams | None = None
 ) -> xr.DataTree:
     """Fit the model (or ``mp``, a variant of it) on the data known at the fold's cutoff (one
-    core, no progress bar)."""
+    core, no progress bar), or read the posterior back from ``config.fit_cache``."""
     from model.inference.clash_model import model_from_params
     from model.inference.sampling import fit_with_params
 
     mp = config.model if mp is None else mp
+    cache = key = None
+    if config.fit_cache is not None:
+        from model.backtesting.fold_cache import FoldCache, fit_key
+
+        cache = FoldCache(config.fit_cache)
+        key = fit_key(panel, fold, mp, config.fit, cache.code)
+        if (kept := cache.get(key)) is not None:
+            return kept
     pm_model = model_from_params(fold_design(panel, fold, config, mp), mp)
-    return fit_with_params(
+    idata = fit_with_params(
         pm_model, config.fit, seed=fold.seed, log_likelihood=False, cores=1, progressbar=False
     )
+    if cache is not None:
+        cache.put(key, idata)
+    return idata
 
 
 def _frame(columns: Mapping[str, xr.DataArray], dims: tuple[str, ...]) -> pd.DataFrame:

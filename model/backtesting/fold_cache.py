@@ -8,7 +8,9 @@ scored on) and the code and packages that compute it. :func:`fold_key` hashes ex
 (``runtime.fold_cache``), so the weekly update (one more week of data) recomputes only the folds
 whose key changed: the newest, whose origins or outcomes the new week reaches. A fold read back is
 the object the task returned, so the stage's outputs are byte-identical to a run from an empty
-cache.
+cache. A fold that must run again because the new week added an origin to it (its cutoff, and so
+its training data, unchanged) reads its posterior back from ``fits/`` (:func:`fit_key`) and only
+forecasts: the weekly update samples nothing but the folds whose cutoff is new.
 
 The panel is hashed without its provenance attributes (``window_*``, ``events_*``,
 ``params_hash_*``, ``input_sha256:*``): they describe the whole window (the input files' hashes,
@@ -18,6 +20,7 @@ other attribute, data variable and coordinate enters the key.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -34,7 +37,8 @@ import xarray as xr
 from model.provenance import code_sha256, package_versions
 
 if TYPE_CHECKING:
-    from model.backtesting.backtest import Fold, FoldConfig, FoldResult
+    from model.backtesting.backtest import Fold, FoldConfig
+    from model.config import FitParams, ModelParams
 
 #: Panel attributes that describe the run's provenance or the whole window, not what a fold
 #: computes from (prefixes).
@@ -100,6 +104,23 @@ def fold_key(kind: str, panel: xr.Dataset, fold: Fold, config: FoldConfig, code:
     return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def fit_key(panel: xr.Dataset, fold: Fold, mp: ModelParams, fit: FitParams, code: str) -> str:
+    """The content hash a fold's posterior is kept under: what the fit reads (the panel up to
+    the cutoff, the model and fit settings, the cutoff and seed) and ``code``. A fold whose
+    origins grew by the new week keeps its posterior and forecasts the new origin from it."""
+    what = {
+        "format": FORMAT,
+        "cutoff": fold.cutoff.isoformat(),
+        "seed": int(fold.seed),
+        "model": mp.model_dump(mode="json"),
+        "fit": fit.model_dump(mode="json"),
+        "code": code,
+        "panel": panel_digest(panel, fold.cutoff),
+    }
+    return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@functools.cache
 def code_digest() -> str:
     """The backtest stage's code (:func:`model.provenance.code_sha256`) and the packages that
     compute a fold (the sampler's draws depend on them)."""
@@ -108,7 +129,8 @@ def code_digest() -> str:
 
 
 class FoldCache:
-    """Finished folds in ``folder``, one file per key (written whole or not at all)."""
+    """Finished folds (or, in its ``fits`` folder, the folds' posteriors) in ``folder``, one file
+    per key (written whole or not at all)."""
 
     def __init__(self, folder: Path | str, code: str | None = None) -> None:
         self.folder = Path(folder)
@@ -121,7 +143,7 @@ class FoldCache:
     def _path(self, key: str) -> Path:
         return self.folder / key[:2] / f"{key}.pkl"
 
-    def get(self, key: str) -> FoldResult | None:
+    def get(self, key: str) -> Any:
         """The result kept under ``key``, or None (a file that cannot be read is a miss)."""
         path = self._path(key)
         if not path.is_file():
@@ -132,7 +154,7 @@ class FoldCache:
         except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError):
             return None
 
-    def put(self, key: str, result: FoldResult) -> None:
+    def put(self, key: str, result: Any) -> None:
         """Keep ``result`` under ``key``: written to a temporary file, then renamed."""
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)

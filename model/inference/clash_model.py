@@ -52,7 +52,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -213,17 +213,7 @@ def make_design(
         a ``dependence_group`` the panel has no coordinate for.
     """
     features = tuple(features)
-    needed = (*features, "clash_any", *([offset] if offset else []))
-    missing = [f for f in needed if f not in panel.data_vars]
-    if missing:
-        raise ValueError(f"panel has no variable(s) {missing}")
-    if horizon < 1:
-        raise ValueError(f"horizon must be ≥ 1, got {horizon}")
-    if dependence_group != "region" and dependence_group not in panel.coords:
-        raise ValueError(
-            f"dependence_group {dependence_group!r}: the panel has no {dependence_group!r} "
-            "coordinate (a cell panel, ingest.regions.unit: grid, has the cells' governorate)"
-        )
+    _check_design_inputs(panel, features, horizon, offset, dependence_group)
     panel = panel.transpose("region", "period", ...)
     periods = pd.DatetimeIndex(panel["period"].values)
     cut = _cut_index(periods, cutoff)
@@ -243,12 +233,6 @@ def make_design(
     y = panel["clash_any"].values[r_i[:, None], t_i[:, None] + steps].astype(np.int8)
     X, x_mean, x_scale = standardise(_panel_values(panel, features, r_i, t_i))
     off = _panel_values(panel, [offset], r_i, t_i)[:, 0] if offset else np.zeros(r_i.size)
-    grouping = {}
-    if dependence_group != "region":
-        group_idx, region_group_idx, labels = group_codes(
-            [str(g) for g in panel[dependence_group].values], r_i, t_i
-        )
-        grouping = {"group_idx": group_idx, "region_group_idx": region_group_idx, "groups": labels}
     return Design(
         X=X,
         x_mean=x_mean,
@@ -266,8 +250,43 @@ def make_design(
         periods=periods,
         cutoff=periods[cut],
         offset_name=offset,
-        **grouping,
+        **_grouping(panel, dependence_group, r_i, t_i),
     )
+
+
+def _check_design_inputs(
+    panel: xr.Dataset,
+    features: tuple[str, ...],
+    horizon: int,
+    offset: str | None,
+    dependence_group: str,
+) -> None:
+    """:func:`make_design`'s ``ValueError`` for a missing variable, a horizon below 1 or a
+    ``dependence_group`` the panel has no coordinate for."""
+    needed = (*features, "clash_any", *([offset] if offset else []))
+    missing = [f for f in needed if f not in panel.data_vars]
+    if missing:
+        raise ValueError(f"panel has no variable(s) {missing}")
+    if horizon < 1:
+        raise ValueError(f"horizon must be ≥ 1, got {horizon}")
+    if dependence_group != "region" and dependence_group not in panel.coords:
+        raise ValueError(
+            f"dependence_group {dependence_group!r}: the panel has no {dependence_group!r} "
+            "coordinate (a cell panel, ingest.regions.unit: grid, has the cells' governorate)"
+        )
+
+
+def _grouping(
+    panel: xr.Dataset, dependence_group: str, r_i: np.ndarray, t_i: np.ndarray
+) -> dict[str, object]:
+    """The design's groups (``group_idx``, ``region_group_idx``, ``groups``) when blocks share
+    their effect within ``dependence_group``; none for ``region``."""
+    if dependence_group == "region":
+        return {}
+    group_idx, region_group_idx, labels = group_codes(
+        [str(g) for g in panel[dependence_group].values], r_i, t_i
+    )
+    return {"group_idx": group_idx, "region_group_idx": region_group_idx, "groups": labels}
 
 
 def _prior(name: str, spec: PriorSpec, **kwargs: object) -> pt.TensorVariable:
@@ -538,18 +557,10 @@ def build_clash_model(
     cv = _check_inputs(
         design, priors, country_varying, dependence, region_effects, dependence_group
     )
-    coords = design.coords()
-    if cv:
-        coords[eq.FEATURE_CV] = cv
-    if design.offset_name:
-        coords[OFFSET_DIM] = [design.offset_name]
     centred = parameterisation == "centred"
-    if parameterisation == "auto" and region_effects:
-        centre = centred_regions(design, priors["sigma_region"])
-    else:
-        centre = np.full(len(design.regions), centred)
+    centre = _centre(design, priors, parameterisation, region_effects)
 
-    with pm.Model(coords=coords) as pm_model:
+    with pm.Model(coords=_coords(design, cv)) as pm_model:
         region_idx = pm.Data(eq.REGION_IDX, design.region_idx, dims="obs_id")
         pm.Data(eq.X_MEAN, design.x_mean, dims="feature")
         pm.Data(eq.X_SCALE, design.x_scale, dims="feature")
@@ -569,37 +580,46 @@ def build_clash_model(
         eta = eq.linear_predictor(
             eq.pytensor_ops(), design.horizon, level, offset, sigma_block, **slopes
         )
-        group_idx = None
-        if dependence_group != "region":
-            group_idx = pm.Data(eq.GROUP_IDX, design.group_idx, dims="obs_id")
-            pm.Data(eq.REGION_GROUP_IDX, design.region_group_idx, dims="region")
-        _likelihood(design, eta, sigma_block, dependence, group_idx)
+        _likelihood(design, eta, sigma_block, dependence, dependence_group != "region")
     return pm_model
 
 
-def _likelihood(design: Design, eta, sigma_block, dependence: bool, group_idx=None) -> None:
-    """The observed blocks: with a block effect shared by each block's steps or by each
-    group's blocks, or a Bernoulli per step."""
-    if group_idx is not None:
+def _coords(design: Design, cv: Sequence[str]) -> dict[str, Any]:
+    """The model's coordinates: the design's, the country-varying features, the offset's."""
+    coords = design.coords()
+    if cv:
+        coords[eq.FEATURE_CV] = cv
+    if design.offset_name:
+        coords[OFFSET_DIM] = [design.offset_name]
+    return coords
+
+
+def _centre(
+    design: Design, priors: Mapping[str, PriorSpec], parameterisation: str, region_effects: bool
+) -> np.ndarray:
+    """Which regions' effects are sampled centred (:func:`centred_regions` under ``auto``)."""
+    if parameterisation == "auto" and region_effects:
+        return centred_regions(design, priors["sigma_region"])
+    return np.full(len(design.regions), parameterisation == "centred")
+
+
+def _likelihood(design: Design, eta, sigma_block, dependence: bool, grouped: bool) -> None:
+    """The observed blocks: with a block effect shared by each block's steps or, ``grouped``,
+    by each group's blocks (constant data ``group_idx`` and ``region_group_idx``), or a
+    Bernoulli per step."""
+    group_idx = None
+    if grouped:
+        group_idx = pm.Data(eq.GROUP_IDX, design.group_idx, dims="obs_id")
+        pm.Data(eq.REGION_GROUP_IDX, design.region_group_idx, dims="region")
+    if grouped or dependence:
         pm.CustomDist(
             eq.OBSERVED,
             eta,
             sigma_block,
-            group_idx,
-            logp=group_block_logp,
-            random=group_block_random,
-            signature="(h),(),()->(h)",
-            observed=design.y,
-            dims=("obs_id", "horizon"),
-        )
-    elif dependence:
-        pm.CustomDist(
-            eq.OBSERVED,
-            eta,
-            sigma_block,
-            logp=block_logp,
-            random=block_random,
-            signature="(h),()->(h)",
+            *([group_idx] if grouped else []),
+            logp=group_block_logp if grouped else block_logp,
+            random=group_block_random if grouped else block_random,
+            signature="(h),(),()->(h)" if grouped else "(h),()->(h)",
             observed=design.y,
             dims=("obs_id", "horizon"),
         )

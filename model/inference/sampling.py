@@ -77,12 +77,7 @@ def fit(
         the sampling call, compilation included) and ``sampler``.
     """
     var_names = stored_var_names(pm_model)
-    nuts: dict = {"target_accept": target_accept}
-    if sampler == "nutpie" and low_rank_mass_matrix:
-        nuts["adaptation"] = "low_rank"
-    nuts.update(nuts_kwargs or {})
-    if sampler == "numpyro":
-        nuts["chain_method"] = "sequential"  # one JAX CPU device; chains run one after another
+    nuts = _nuts_options(sampler, target_accept, low_rank_mass_matrix, nuts_kwargs)
     with reproducible_numerics(), pm_model:
         t0 = time.perf_counter()
         idata = pm.sample(
@@ -109,6 +104,22 @@ def fit(
     idata.attrs["sampler"] = sampler
     _log.info("sampled %s in %.1f s", sampler, seconds)
     return idata
+
+
+def _nuts_options(
+    sampler: str,
+    target_accept: float,
+    low_rank_mass_matrix: bool,
+    nuts_kwargs: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """The sampler's options for ``pm.sample(nuts=...)``."""
+    nuts: dict[str, Any] = {"target_accept": target_accept}
+    if sampler == "nutpie" and low_rank_mass_matrix:
+        nuts["adaptation"] = "low_rank"
+    nuts.update(nuts_kwargs or {})
+    if sampler == "numpyro":
+        nuts["chain_method"] = "sequential"  # one JAX CPU device; chains run one after another
+    return nuts
 
 
 #: The keywords of :func:`fit` that the ``fit`` section of params sets.

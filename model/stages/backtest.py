@@ -424,6 +424,8 @@ def run(params: Params, root: Path) -> None:
     config = fold_config(params)
     kept = params.runtime.fold_cache
     cache = None if kept is None else FoldCache(root / kept)
+    if kept is not None:
+        config = replace(config, fit_cache=str(root / kept / "fits"))
     t0 = time.perf_counter()
     with dask_client(params.runtime.dask) as client:
         workers = len(client.scheduler_info().get("workers", {}))

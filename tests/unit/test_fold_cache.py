@@ -9,7 +9,7 @@ from conftest import ROOT
 from clashcast_testing.simulate import Truth, simulate_panel
 from model.backtesting.backtest import FoldConfig, make_folds
 from model.backtesting.baselines import Rates
-from model.backtesting.fold_cache import FoldCache, fold_key
+from model.backtesting.fold_cache import FoldCache, fit_key, fold_key
 from model.config import read_params
 
 FEATURES = ["clash_decay_hl1", "clash_decay_hl4"]
@@ -66,3 +66,19 @@ def test_a_kept_fold_reads_back_and_a_broken_file_is_a_miss(tmp_path):
     (tmp_path / "ab" / f"{'ab' * 32}.pkl").write_bytes(b"not a pickle")
     assert cache.get("ab" * 32) is None
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_a_posterior_is_kept_under_what_the_fit_reads():
+    panel, fold, config, periods = _setup()
+    key = fit_key(panel, fold, config.model, config.fit, "code")
+    later = panel.copy(deep=True)
+    later["clash_any"][:, 21:] = 1 - later["clash_any"][:, 21:]  # after the cutoff (20)
+    grown = make_folds(periods[20:23], 3, seed=7)[0]  # one more origin, the same cutoff
+    assert fit_key(later, grown, config.model, config.fit, "code") == key
+    trained = panel.copy(deep=True)
+    trained["clash_any"][0, 20] = 1 - trained["clash_any"][0, 20]  # at the cutoff
+    other = config.model.model_copy(update={"features": FEATURES[:1]})
+    assert key != fit_key(trained, fold, config.model, config.fit, "code")
+    assert key != fit_key(panel, fold, other, config.fit, "code")
+    moved = make_folds(periods[21:22], 1, 7)[0]
+    assert key != fit_key(panel, moved, config.model, config.fit, "code")
