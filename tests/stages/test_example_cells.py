@@ -105,7 +105,7 @@ def test_backtest_json_names_the_unit_and_scores_the_roll_up(cell_run):
     assert handed["within_h"]["rows"] == b["windows"]["test"]["within_h"]["rows"]
     assert set(handed["weekly"]["skill"]) == {"governorate", "split"}
     assert (cell_run / "reports/forecast.pdf").stat().st_size > 0
-    html = (cell_run / "reports/forecast.html").read_text()
+    html = " ".join((cell_run / "reports/forecast.html").read_text().split())
     assert "What the cells buy" in html and "spread over the governorate" in html
 
 
