@@ -73,27 +73,25 @@ def _with_handed_down(project: Path, backtest: dict) -> dict:
     import pandas as pd
     import xarray as xr
 
-    from model.backtesting.baselines import Rates
-    from model.backtesting.evaluation import handed_down_scores, in_window
-    from model.backtesting.handed_down import handed_down_rows
     from model.config import read_params
+    from model.stages.backtest import handed_down_windows
 
-    params = read_params(project / "params.yaml")
-    bt = params.backtest
-    panel = xr.open_dataset(project / "data/processed/panel.nc").load()
     steps = pd.read_parquet(project / "data/backtest/predictions.parquet")
-    within = pd.read_parquet(project / "data/backtest/within.parquet")
-    rates = Rates(bt.climatology_window, float(backtest["ewma_half_life"]), bt.prior_strength)
-    handed = handed_down_rows(panel, steps, within, rates)
     origins = pd.DatetimeIndex(sorted(steps["origin"].unique()))
-    for w in windows.values():
-        span = origins[(origins >= w["first_origin"]) & (origins <= w["last_origin"])]
-        rows = [in_window(f, list(span)) for f in handed]
-        w["handed_down"] = handed_down_scores(
-            *rows, bins=bt.calibration_bins, binning=bt.calibration_binning,
-            horizon=params.model.horizon, block=bt.block_origins, n_boot=bt.bootstrap,
-            seed=params.fit.seed,
-        ).to_json()  # fmt: skip
+    spans = {
+        name: list(origins[(origins >= w["first_origin"]) & (origins <= w["last_origin"])])
+        for name, w in windows.items()
+    }
+    handed = handed_down_windows(
+        xr.open_dataset(project / "data/processed/panel.nc").load(),
+        steps,
+        pd.read_parquet(project / "data/backtest/within.parquet"),
+        spans,
+        read_params(project / "params.yaml"),
+        float(backtest["ewma_half_life"]),
+    )
+    for name, h in handed.items():
+        windows[name]["handed_down"] = h.to_json()
     print("  (the handed-down governorate forecast scored from the run's own rows)")
     return backtest
 

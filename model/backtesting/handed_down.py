@@ -29,25 +29,23 @@ from model.inference.rollup import rollup_panel
 
 
 def hand_down(p_gov: np.ndarray, weight: np.ndarray, majority: np.ndarray) -> dict[str, np.ndarray]:
-    """Each cell's forecast from its governorates' probabilities ``p_gov`` (governorate, …).
+    """Each cell's forecast from its governorates' probabilities ``p_gov`` (governorate,).
 
     ``weight`` is ``(governorate, cell)``, each cell's share of area in each governorate;
     ``majority`` the index of each cell's majority governorate. Returns ``governorate`` and
-    ``split`` forecasts, ``(cell, …)``.
+    ``split`` forecasts, ``(cell,)``.
     """
     p = np.clip(np.asarray(p_gov, dtype=float), 0.0, 1.0 - 1e-12)
     area = weight.sum(axis=1)
-    hazard = -np.log1p(-p) / np.where(area > 0, area, 1.0).reshape((-1,) + (1,) * (p.ndim - 1))
-    split = -np.expm1(-np.tensordot(weight.T, hazard, axes=1))
-    return {"governorate": p[majority], "split": split}
+    hazard = -np.log1p(-p) / np.where(area > 0, area, 1.0)
+    return {"governorate": p[majority], "split": -np.expm1(-(weight.T @ hazard))}
 
 
 def _cells_of(panel: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
     """The ``(governorate, cell)`` weights and each cell's majority governorate's index, in the
     order of the panel's ``rollup`` and ``region``."""
-    govs = [str(g) for g in panel["rollup"].values]
     weight = panel["rollup_weight"].transpose("rollup", "region").values.astype(float)
-    majority = np.array([govs.index(str(g)) for g in panel["governorate"].values])
+    majority = pd.Index(panel["rollup"].values).get_indexer(panel["governorate"].values)
     return weight, majority
 
 

@@ -32,7 +32,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -82,7 +82,7 @@ from model.paths import (
     WITHIN,
 )
 from model.readers import read_panel
-from model.results import BacktestMetrics, FoldSummary, ModelSelection
+from model.results import BacktestMetrics, FoldSummary, HandedDown, ModelSelection
 from model.timing import record as record_timing
 
 _log = logging.getLogger(__name__)
@@ -241,26 +241,51 @@ def _with_cells(
     governorate forecast handed down to them (the governorates' EWMA at ``ewma_half_life``)."""
     if result.rollup is None:
         return scored
-    bt = params.backtest
-    settings = {
-        "horizon": params.model.horizon, "block": bt.block_origins, "n_boot": bt.bootstrap,
-        "seed": params.fit.seed,
-    }  # fmt: skip
-    bins = {"bins": bt.calibration_bins, "binning": bt.calibration_binning}
-    handed = None
+    handed = {}
     if panel is not None:
-        rates = Rates(bt.climatology_window, ewma_half_life, bt.prior_strength)
-        handed = handed_down_rows(panel, result.predictions, result.within, rates)
+        handed = handed_down_windows(
+            panel, result.predictions, result.within, windows, params, ewma_half_life
+        )
     out = dict(scored)
     for name, w in scored.items():
         rows = in_window(result.rollup, windows[name])
         if len(rows):
-            w = replace(w, rollup=rollup_scores(rows, **bins, **settings))
-        if handed is not None:
-            steps, within = (in_window(f, windows[name]) for f in handed)
-            w = replace(w, handed_down=handed_down_scores(steps, within, **bins, **settings))
-        out[name] = w
+            w = replace(w, rollup=rollup_scores(rows, **_score_settings(params)))
+        out[name] = replace(w, handed_down=handed.get(name))
     return out
+
+
+def handed_down_windows(
+    panel: xr.Dataset,
+    predictions: pd.DataFrame,
+    within: pd.DataFrame,
+    windows: Mapping[str, Sequence[pd.Timestamp]],
+    params: Params,
+    ewma_half_life: float,
+) -> dict[str, HandedDown]:
+    """A cell run's rows (per step, within H) scored, per window with rows, against the
+    governorate's EWMA (half-life ``ewma_half_life``) handed down to each cell
+    (:mod:`model.backtesting.handed_down`)."""
+    bt = params.backtest
+    rates = Rates(bt.climatology_window, ewma_half_life, bt.prior_strength)
+    handed = handed_down_rows(panel, predictions, within, rates)
+    out = {}
+    for name, origins in windows.items():
+        steps, window = (in_window(f, origins) for f in handed)
+        if len(steps):
+            out[name] = handed_down_scores(steps, window, **_score_settings(params))
+    return out
+
+
+def _score_settings(params: Params) -> dict[str, Any]:
+    """How the roll-up and the handed-down rows are scored: calibration bins and the skill's
+    bootstrap, as for the window's own scores."""
+    bt = params.backtest
+    return {
+        "bins": bt.calibration_bins, "binning": bt.calibration_binning,
+        "horizon": params.model.horizon, "block": bt.block_origins, "n_boot": bt.bootstrap,
+        "seed": params.fit.seed,
+    }  # fmt: skip
 
 
 def _with_refit_every(metrics: BacktestMetrics, every: int | None) -> dict[str, Any]:
@@ -422,9 +447,9 @@ def run(params: Params, root: Path) -> None:
     windows = plan_origins(params, panel)
     origins = [o for os_ in windows.values() for o in os_]
     config = fold_config(params)
-    kept = params.runtime.fold_cache
-    cache = None if kept is None else FoldCache(root / kept)
+    kept, cache = params.runtime.fold_cache, None
     if kept is not None:
+        cache = FoldCache(root / kept)
         config = replace(config, fit_cache=str(root / kept / "fits"))
     t0 = time.perf_counter()
     with dask_client(params.runtime.dask) as client:
