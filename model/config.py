@@ -294,6 +294,10 @@ class ModelParams(_Section):
     # How NUTS sees the region effects (model.inference.clash_model.build_clash_model): auto
     # centres the regions whose data pin their effect; the model is the same either way.
     parameterisation: Literal["auto", "non_centred", "centred"] = "auto"
+    # Training blocks with identical inputs and outcomes (quiet cells: the same offset and
+    # covariates, no clash) enter the likelihood once with their count: the same posterior at
+    # the cost of the distinct blocks. false: one term per block (for comparison).
+    aggregate_blocks: bool = True
     priors: dict[str, PriorSpec]
     # The proximity block whose worth is measured (PSIS-LOO in the fit stage, skill in the
     # backtest): the model with it (features + block) against the model without it (features

@@ -62,8 +62,14 @@ import xarray as xr
 
 from model.config import ModelParams, PriorSpec
 from model.inference import equation as eq
-from model.inference.blocks import OFFSET_DIM, block_origins, quadrature
-from model.inference.groups import group_block_logp, group_block_random, group_codes
+from model.inference.blocks import OFFSET_DIM, Distinct, block_origins, distinct_rows, quadrature
+from model.inference.groups import (
+    group_block_logp,
+    group_block_random,
+    group_codes,
+    node_loglik,
+    weighted_group_block_random,
+)
 from model.inference.standardise import standardise
 from model.numerics import strict_float_math
 
@@ -348,18 +354,24 @@ def _prior_median(spec: PriorSpec) -> float:
 
 
 def block_logp(
-    value: pt.TensorVariable, eta: pt.TensorVariable, sigma_block: pt.TensorVariable
+    value: pt.TensorVariable,
+    eta: pt.TensorVariable,
+    sigma_block: pt.TensorVariable,
+    count: pt.TensorVariable | None = None,
+    *,
+    steps_alike: bool = False,
 ) -> pt.TensorVariable:
     """Log-likelihood of each block's outcomes, the block effect integrated out by quadrature.
 
     ``log Σ_q w_q Π_s Bernoulli(y_s | invlogit(eta_s + sigma_block · x_q))`` per block: value
-    and eta are ``(block, step)``; returns ``(block,)``.
+    and eta are ``(block, step)``; returns ``(block,)``, times ``count`` (block,) when given
+    (a row standing for that many identical blocks). ``steps_alike``: ``eta`` is the same at
+    every step (:func:`model.inference.groups.node_loglik`).
     """
-    nodes, weights = quadrature()
-    e = eta[..., None] + sigma_block * pt.constant(nodes)
-    v = value[..., None]
-    ll = (v * -pt.softplus(-e) + (1 - v) * -pt.softplus(e)).sum(axis=-2)
-    return pm.math.logsumexp(ll + np.log(weights), axis=-1)
+    _, weights = quadrature()
+    ll = node_loglik(value, eta, sigma_block, steps_alike)
+    ll = pm.math.logsumexp(ll + np.log(weights), axis=-1)
+    return ll if count is None else count * ll
 
 
 def block_random(
@@ -377,6 +389,22 @@ def block_random(
     shift = (sigma * rng.normal(size=batch))[..., None]
     p = 1.0 / (1.0 + np.exp(-(eta + shift)))
     return (rng.random(eta.shape) < p).astype(np.int8)
+
+
+def weighted_random(eta, sigma_block, count, rng=None, size=None):
+    """:func:`block_random` for :func:`block_logp` with counts (one block per row)."""
+    return block_random(eta, sigma_block, rng=rng, size=size)
+
+
+def weighted_bernoulli_logp(value, eta, count):
+    """Independent steps: ``count · Σ_s log Bernoulli(y_s | invlogit(eta_s))`` per block."""
+    ll = value * -pt.softplus(-eta) + (1 - value) * -pt.softplus(eta)
+    return count * ll.sum(axis=-1)
+
+
+def weighted_bernoulli_random(eta, count, rng=None, size=None):
+    """Independent Bernoulli steps for :func:`weighted_bernoulli_logp`."""
+    return block_random(eta, 0.0, rng=rng, size=size)
 
 
 def _base_effects(design: Design, priors: Mapping[str, PriorSpec], centred: bool):
@@ -513,6 +541,7 @@ def build_clash_model(
     region_effects: bool = True,
     horizon_varying: bool = True,
     dependence_group: Literal["region", "governorate"] = "region",
+    aggregate: bool = True,
 ) -> pm.Model:
     """Build the hierarchical Bernoulli-logit model of ``design`` (pure).
 
@@ -539,59 +568,134 @@ def build_clash_model(
     horizon_varying : bool
         Slopes that differ by step (partially pooled); False: one slope for every step.
     dependence_group : {"region", "governorate"}
-        Who shares a block effect: each block alone, or every block of a group
-        ``(governorate, origin)`` (needs ``dependence`` and a design made with the same
-        ``dependence_group``; :mod:`model.inference.groups`).
+        Who shares a block effect: each block alone, or every block of a group ``(governorate,
+        origin)`` (needs ``dependence`` and a design with groups; :mod:`model.inference.groups`).
+    aggregate : bool
+        Enter the blocks whose inputs and outcomes are identical once, with their count
+        (:func:`distinct_blocks`; nothing changes when no block repeats).
 
     Returns
     -------
     pymc.Model
-        Named variables as in ``docs/interfaces.md``; the observed ``clash_any`` has dims
-        ``(obs_id, horizon)`` and one log-likelihood term per block (with groups, each block
-        holds an equal share of its group's term; constant data ``group_idx`` (obs_id) and
-        ``region_group_idx`` (region) record the groups). Constant data ``x_mean``,
-        ``x_scale`` (feature), ``region_country_idx`` (region), ``region_idx`` and, with an
-        offset, ``offset`` (obs_id, offset_feature: the coordinate names the variable) let
-        forecasts reuse the design (:mod:`model.inference.forecast`).
+        Named variables and constant data as in ``docs/interfaces.md``; the observed
+        ``clash_any`` has dims ``(obs_id, horizon)``, one log-likelihood term per block (with
+        groups, each block holds an equal share of its group's term; ``group_idx`` and
+        ``region_group_idx`` record the groups), or ``(obs_distinct, horizon)`` with repeated
+        blocks merged, each row's term times its count (``block_rep``, ``block_count`` and
+        ``block_of`` map the rows back to the blocks; every other constant keeps one row per
+        block). ``x_mean``, ``x_scale``, ``region_country_idx``, ``region_idx`` and the named
+        ``offset`` let forecasts reuse the design (:mod:`model.inference.forecast`).
     """
     cv = _check_inputs(
         design, priors, country_varying, dependence, region_effects, dependence_group
     )
-    centred = parameterisation == "centred"
+    centred, grouped = parameterisation == "centred", dependence_group != "region"
     centre = _centre(design, priors, parameterisation, region_effects)
+    distinct = distinct_blocks(design, region_effects, bool(cv), grouped) if aggregate else None
 
-    with pm.Model(coords=_coords(design, cv)) as pm_model:
-        region_idx = pm.Data(eq.REGION_IDX, design.region_idx, dims="obs_id")
-        pm.Data(eq.X_MEAN, design.x_mean, dims="feature")
-        pm.Data(eq.X_SCALE, design.x_scale, dims="feature")
-        pm.Data(eq.REGION_COUNTRY_IDX, design.region_country_idx, dims="region")
+    with pm.Model(coords=_coords(design, cv, distinct)) as pm_model:
+        region_idx = _design_data(design)
         sigma_block = _prior(eq.SIGMA_BLOCK, priors["sigma_block"]) if dependence else 0.0
         level = pt.zeros(design.n_blocks)
         if region_effects:
             sigma_region = _prior(eq.SIGMA_REGION, priors["sigma_region"])
             base = _base_effects(design, priors, centred)
             level = _region_effects(pm_model, design, base, sigma_region, centre)[region_idx]
-        offset = None
-        if design.offset_name:
-            offset = pm.Data(eq.OFFSET, design.offset[:, None], dims=("obs_id", OFFSET_DIM))[:, 0]
+        offset = _offset_data(design)
         slopes = {}
         if design.features:
             slopes = _feature_effects(design, priors, centred, cv, horizon_varying)
-        eta = eq.linear_predictor(
-            eq.pytensor_ops(), design.horizon, level, offset, sigma_block, **slopes
-        )
-        _likelihood(design, eta, sigma_block, dependence, dependence_group != "region")
+        rows = _distinct_data(distinct)
+        level, offset, slopes = _on_rows(rows, level, offset, slopes)
+        eta = eq.linear_predictor(eq.pytensor_ops(), design.horizon, level, offset, sigma_block,
+                                  **slopes)  # fmt: skip
+        alike = not design.features or not horizon_varying  # one eta for every step of a block
+        _likelihood(design, eta, sigma_block, dependence, grouped, rows, alike)
     return pm_model
 
 
-def _coords(design: Design, cv: Sequence[str]) -> dict[str, Any]:
-    """The model's coordinates: the design's, the country-varying features, the offset's."""
+def _offset_data(design: Design) -> pt.TensorVariable | None:
+    """The offset per block as constant data (its one ``offset_feature`` label names it)."""
+    if not design.offset_name:
+        return None
+    return pm.Data(eq.OFFSET, design.offset[:, None], dims=("obs_id", OFFSET_DIM))[:, 0]
+
+
+def _design_data(design: Design) -> pt.TensorVariable:
+    """The design's constant data the forecasts reuse; returns ``region_idx``."""
+    pm.Data(eq.X_MEAN, design.x_mean, dims="feature")
+    pm.Data(eq.X_SCALE, design.x_scale, dims="feature")
+    pm.Data(eq.REGION_COUNTRY_IDX, design.region_country_idx, dims="region")
+    return pm.Data(eq.REGION_IDX, design.region_idx, dims="obs_id")
+
+
+def _coords(design: Design, cv: Sequence[str], distinct: Distinct | None) -> dict[str, Any]:
+    """The model's coordinates: the design's, the country-varying features, the offset's, the
+    distinct blocks'."""
     coords = design.coords()
     if cv:
         coords[eq.FEATURE_CV] = cv
     if design.offset_name:
         coords[OFFSET_DIM] = [design.offset_name]
+    if distinct is not None:
+        coords[eq.OBS_DISTINCT] = np.arange(distinct.n_distinct)
     return coords
+
+
+def distinct_blocks(
+    design: Design, region_effects: bool = True, country_slopes: bool = False, grouped: bool = False
+) -> Distinct | None:
+    """The design's blocks that the likelihood cannot tell apart, merged; None when none repeats.
+
+    Two blocks merge when their outcomes, offset and features agree and, as far as the model
+    tells blocks apart, their region (with region effects), country (with country-varying
+    slopes) and group (with a shared group effect). The log-density of the merged design, each
+    distinct block's term times its count, equals the original's.
+    """
+    columns = [design.y, design.offset, design.X]
+    if region_effects:
+        columns.append(design.region_idx)
+    if country_slopes:
+        columns.append(design.country_idx)
+    if grouped:
+        columns.append(design.group_idx)
+    distinct = distinct_rows(*columns)
+    return None if distinct.n_distinct == distinct.n_blocks else distinct
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """The distinct blocks inside the model: their design as constant data."""
+
+    distinct: Distinct
+    rep: Any
+    count: Any
+
+
+def _distinct_data(distinct: Distinct | None) -> _Rows | None:
+    """Constant data ``block_rep``, ``block_count`` and ``block_of`` (None: no merged block)."""
+    if distinct is None:
+        return None
+    rep = pm.Data(eq.BLOCK_REP, distinct.rep, dims=eq.OBS_DISTINCT)
+    count = pm.Data(eq.BLOCK_COUNT, distinct.count.astype(np.float64), dims=eq.OBS_DISTINCT)
+    pm.Data(eq.BLOCK_OF, distinct.of, dims="obs_id")
+    return _Rows(distinct, rep, count)
+
+
+#: The terms of :func:`model.inference.equation.linear_predictor`'s slopes with one row per block.
+_ROW_SLOPES = ("x", "beta_country")
+
+
+def _on_rows(
+    rows: _Rows | None, level: Any, offset: Any, slopes: dict[str, Any]
+) -> tuple[Any, Any, dict[str, Any]]:
+    """The linear predictor's per-block terms at the distinct blocks' rows (as they are
+    without merged blocks)."""
+    if rows is None:
+        return level, offset, slopes
+    take = rows.rep
+    slopes = {k: v[take] if k in _ROW_SLOPES else v for k, v in slopes.items()}
+    return level[take], None if offset is None else offset[take], slopes
 
 
 def _centre(
@@ -603,28 +707,47 @@ def _centre(
     return np.full(len(design.regions), parameterisation == "centred")
 
 
-def _likelihood(design: Design, eta, sigma_block, dependence: bool, grouped: bool) -> None:
+def _likelihood(
+    design: Design,
+    eta,
+    sigma_block,
+    dependence: bool,
+    grouped: bool,
+    rows: _Rows | None = None,
+    steps_alike: bool = False,
+) -> None:
     """The observed blocks: with a block effect shared by each block's steps or, ``grouped``,
     by each group's blocks (constant data ``group_idx`` and ``region_group_idx``), or a
-    Bernoulli per step."""
+    Bernoulli per step; with ``rows``, the distinct blocks weighted by their counts.
+    ``steps_alike``: ``eta`` is the same at every step of a block (no step-varying slope), so
+    the quadrature runs once per block (:func:`model.inference.groups.node_loglik`)."""
     group_idx = None
     if grouped:
         group_idx = pm.Data(eq.GROUP_IDX, design.group_idx, dims="obs_id")
         pm.Data(eq.REGION_GROUP_IDX, design.region_group_idx, dims="region")
-    if grouped or dependence:
-        pm.CustomDist(
-            eq.OBSERVED,
-            eta,
-            sigma_block,
-            *([group_idx] if grouped else []),
-            logp=group_block_logp if grouped else block_logp,
-            random=group_block_random if grouped else block_random,
-            signature="(h),(),()->(h)" if grouped else "(h),()->(h)",
-            observed=design.y,
-            dims=("obs_id", "horizon"),
-        )
+    if not (grouped or dependence):
+        if rows is None:
+            pm.Bernoulli(eq.OBSERVED, logit_p=eta, observed=design.y, dims=("obs_id", "horizon"))
+            return
+        inputs, logp, random = (eta, rows.count), weighted_bernoulli_logp, weighted_bernoulli_random
+    elif grouped:
+        inputs = (eta, sigma_block, group_idx) if rows is None else (
+            eta, sigma_block, group_idx[rows.rep], rows.count)  # fmt: skip
+        logp = functools.partial(group_block_logp, steps_alike=steps_alike)
+        random = group_block_random if rows is None else weighted_group_block_random
     else:
-        pm.Bernoulli(eq.OBSERVED, logit_p=eta, observed=design.y, dims=("obs_id", "horizon"))
+        inputs = (eta, sigma_block) if rows is None else (eta, sigma_block, rows.count)
+        logp = functools.partial(block_logp, steps_alike=steps_alike)
+        random = block_random if rows is None else weighted_random
+    pm.CustomDist(
+        eq.OBSERVED,
+        *inputs,
+        logp=logp,
+        random=random,
+        signature=f"(h){',()' * (len(inputs) - 1)}->(h)",
+        observed=design.y if rows is None else design.y[rows.distinct.rep],
+        dims=("obs_id" if rows is None else eq.OBS_DISTINCT, "horizon"),
+    )
 
 
 def design_from_params(panel: xr.Dataset, mp: ModelParams, cutoff: object | None = None) -> Design:
@@ -653,6 +776,7 @@ def model_from_params(design: Design, mp: ModelParams) -> pm.Model:
         region_effects=mp.region_effects,
         horizon_varying=mp.horizon_varying,
         dependence_group=mp.dependence_group,
+        aggregate=mp.aggregate_blocks,
     )
 
 

@@ -72,11 +72,13 @@ def variant_settings(variant: str, model: ModelParams) -> dict[str, Any]:
     return out
 
 
-def design_summary(design: Any) -> dict[str, Any]:
+def design_summary(design: Any, distinct_blocks: int | None = None) -> dict[str, Any]:
     """What the fit was trained on (``diagnostics.json``'s ``design``), from a
-    :class:`model.inference.clash_model.Design`."""
+    :class:`model.inference.clash_model.Design`; ``distinct_blocks``, the likelihood's rows
+    once identical blocks are merged (default: every block)."""
     return {
         "blocks": design.n_blocks,
+        "distinct_blocks": design.n_blocks if distinct_blocks is None else int(distinct_blocks),
         "outcomes": design.n_obs,
         "regions": len(design.regions),
         "countries": len(design.countries),
@@ -232,9 +234,12 @@ def block_worth(with_block: xr.DataTree, without_block: xr.DataTree) -> dict[str
 
 
 def prior_predictive_rates(prior_idata: xr.DataTree, var_name: str = eq.OBSERVED) -> np.ndarray:
-    """Implied clash rate (share of rows with a clash) for each prior draw."""
+    """Implied clash rate (share of rows with a clash) for each prior draw; with identical
+    blocks merged (constant data ``block_count``), each distinct block weighted by its count."""
     y = prior_idata["prior_predictive"][var_name]
-    dims = [d for d in y.dims if d not in ("chain", "draw")]
+    if eq.OBS_DISTINCT in y.dims and "constant_data" in prior_idata.children:
+        y = y.weighted(prior_idata["constant_data"][eq.BLOCK_COUNT])
+    dims = [d for d in prior_idata["prior_predictive"][var_name].dims if d not in ("chain", "draw")]
     return np.asarray(y.mean(dims).values, dtype=float).ravel()
 
 
@@ -311,6 +316,16 @@ def posterior_predictive_blocks(
     return np.asarray(reps, dtype=np.int8), keep
 
 
+def observed_blocks(idata: xr.DataTree) -> np.ndarray:
+    """The training outcomes, (block, step), one row per block also when identical blocks
+    entered the likelihood once (``block_of`` maps them back)."""
+    y = idata["observed_data"][eq.OBSERVED]
+    const = idata["constant_data"]
+    if eq.OBS_DISTINCT in y.dims:
+        return y.transpose(eq.OBS_DISTINCT, ...).values[const[eq.BLOCK_OF].values]
+    return y.transpose("obs_id", ...).values
+
+
 def posterior_predictive_region_rates(
     idata: xr.DataTree, n_draws: int = 200, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -323,7 +338,7 @@ def posterior_predictive_region_rates(
     regions : list of str
     """
     const = idata["constant_data"].to_dataset()
-    y = idata["observed_data"][eq.OBSERVED].transpose("obs_id", ...).values
+    y = observed_blocks(idata)
     y = y.reshape(y.shape[0], -1)
     region_idx = const[eq.REGION_IDX].values
     regions = [str(r) for r in const["region"].values]

@@ -64,6 +64,13 @@ GROUP_IDX = "group_idx"
 REGION_GROUP_IDX = "region_group_idx"
 #: Dim of the log-likelihood when a block effect is shared by a group of blocks.
 OBS_GROUP = "obs_group"
+#: With identical blocks merged (``model.aggregate_blocks``): the observed outcome's rows
+#: (dim ``obs_distinct``), the first block of each (``block_rep``), how many blocks each stands
+#: for (``block_count``) and each block's row (``block_of``, dim ``obs_id``).
+OBS_DISTINCT = "obs_distinct"
+BLOCK_REP = "block_rep"
+BLOCK_COUNT = "block_count"
+BLOCK_OF = "block_of"
 
 #: The observed outcome.
 OBSERVED = "clash_any"

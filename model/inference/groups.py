@@ -62,27 +62,56 @@ def group_codes(
     return group_idx.astype(np.int64), region_group_idx, labels
 
 
+def node_loglik(
+    value: pt.TensorVariable,
+    eta: pt.TensorVariable,
+    sigma_block: pt.TensorVariable,
+    steps_alike: bool = False,
+) -> pt.TensorVariable:
+    """``Σ_s log Bernoulli(y_s | invlogit(eta_s + sigma_block · x_k))`` per block and node ``k``.
+
+    ``value`` and ``eta`` are ``(block, step)``; returns ``(block, node)``. Written as
+    ``Σ_s (y_s e_s − softplus(e_s))`` (``log invlogit(e) = e − softplus(e)``): one softplus per
+    step and node where the two Bernoulli branches took two. With ``steps_alike`` (``eta`` the
+    same at every step of a block, as without step-varying slopes) it is ``k e − H softplus(e)``
+    with ``k = Σ_s y_s`` and ``e`` the first step's: one softplus per block and node.
+    """
+    nodes, _ = quadrature()
+    if steps_alike:
+        e = eta[..., 0, None] + sigma_block * pt.constant(nodes)
+        return value.sum(axis=-1)[..., None] * e - value.shape[-1] * pt.softplus(e)
+    e = eta[..., None] + sigma_block * pt.constant(nodes)
+    return (value[..., None] * e - pt.softplus(e)).sum(axis=-2)
+
+
 def group_block_logp(
     value: pt.TensorVariable,
     eta: pt.TensorVariable,
     sigma_block: pt.TensorVariable,
     group_idx: pt.TensorVariable,
+    count: pt.TensorVariable | None = None,
+    *,
+    steps_alike: bool = False,
 ) -> pt.TensorVariable:
     """Log-likelihood of the groups' outcomes, one block effect per group integrated out.
 
     ``value`` and ``eta`` are ``(block, step)``, ``group_idx`` ``(block,)`` with codes 0..G-1.
     Returns ``(block,)``: each block's equal share of its group's term (the module docstring),
-    so that the sum over blocks is the sum over groups.
+    so that the sum over blocks is the sum over groups. With ``count`` (block,), each row
+    stands for that many identical blocks of its group: its terms enter the group's sum that
+    many times and it returns the share of that many blocks. ``steps_alike``: as in
+    :func:`node_loglik`.
     """
-    nodes, weights = quadrature()
-    e = eta[..., None] + sigma_block * pt.constant(nodes)
-    v = value[..., None]
-    per_block = (v * -pt.softplus(-e) + (1 - v) * -pt.softplus(e)).sum(axis=-2)
+    _, weights = quadrature()
+    per_block = node_loglik(value, eta, sigma_block, steps_alike)
     n_group = group_idx.max() + 1
-    per_group = pt.inc_subtensor(pt.zeros((n_group, nodes.size))[group_idx], per_block)
+    if count is not None:
+        per_block = per_block * count[:, None]
+    per_group = pt.inc_subtensor(pt.zeros((n_group, weights.size))[group_idx], per_block)
     group_ll = pm.math.logsumexp(per_group + np.log(weights), axis=-1)
-    size = pt.inc_subtensor(pt.zeros(n_group)[group_idx], 1.0)
-    return (group_ll / size)[group_idx]
+    size = pt.inc_subtensor(pt.zeros(n_group)[group_idx], 1.0 if count is None else count)
+    share = (group_ll / size)[group_idx]
+    return share if count is None else share * count
 
 
 def group_block_random(
@@ -106,3 +135,8 @@ def group_block_random(
     shift = sigma * np.take_along_axis(u, codes, axis=-1)
     p = expit(eta + shift[..., None])
     return (rng.random(eta.shape) < p).astype(np.int8)
+
+
+def weighted_group_block_random(eta, sigma_block, group_idx, count, rng=None, size=None):
+    """:func:`group_block_random` for :func:`group_block_logp` with counts (one block per row)."""
+    return group_block_random(eta, sigma_block, group_idx, rng=rng, size=size)

@@ -2,7 +2,8 @@
 
 :func:`fit` drives PyMC's own NUTS, nutpie or numpyro through ``pm.sample`` (all offline) and
 returns an ``xarray.DataTree`` with the posterior, sample stats, observed and constant data and
-the pointwise log-likelihood per training block (for PSIS-LOO), or per group of blocks when the
+the pointwise log-likelihood per training block (for PSIS-LOO; per block also when identical
+blocks entered the likelihood once, :func:`on_blocks`), or per group of blocks when the
 groups share one block effect (``model.dependence_group``, :mod:`model.inference.groups`). The
 posterior file (save, load, provenance) is :mod:`model.inference.posterior`.
 """
@@ -98,7 +99,7 @@ def fit(
                 idata, model=pm_model, extend_inferencedata=True, progressbar=False
             )
             idata["log_likelihood"] = per_block_log_likelihood(
-                idata["log_likelihood"], model_groups(pm_model)
+                on_blocks(idata["log_likelihood"], model_rows(pm_model)), model_groups(pm_model)
             )
     idata.attrs["sampling_seconds"] = float(seconds)
     idata.attrs["sampler"] = sampler
@@ -189,6 +190,36 @@ def sum_over_groups(da: xr.DataArray, group_idx: np.ndarray) -> xr.DataArray:
     coords = {d: da[d].values for d in lead if d in da.coords}
     coords[eq.OBS_GROUP] = np.unique(group_idx)
     return xr.DataArray(values, dims=(*lead, eq.OBS_GROUP), coords=coords, attrs=da.attrs)
+
+
+def on_blocks(group: xr.DataTree, rows: tuple[np.ndarray, np.ndarray] | None) -> xr.DataTree:
+    """A log-likelihood over the distinct blocks (dim ``obs_distinct``, each term a row's count
+    times one block's) given back one term per block (dim ``obs_id``): each block gets its
+    row's term over the count, the term the unmerged model gives it. As is without ``rows``
+    (``block_of`` (block,), ``block_count`` (distinct,)), from :func:`model_rows`."""
+    if rows is None:
+        return group
+    of, count = rows
+    ds = group.to_dataset()
+    out = {}
+    for k, v in ds.data_vars.items():
+        if eq.OBS_DISTINCT in v.dims:
+            per = v / xr.DataArray(count, dims=eq.OBS_DISTINCT)
+            v = per.isel({eq.OBS_DISTINCT: of}).rename({eq.OBS_DISTINCT: "obs_id"})
+            v = v.drop_vars(["obs_id"], errors="ignore").assign_coords(obs_id=np.arange(of.size))
+        out[k] = v
+    return xr.DataTree(xr.Dataset(out, attrs=ds.attrs), name=group.name)
+
+
+def model_rows(pm_model: pm.Model) -> tuple[np.ndarray, np.ndarray] | None:
+    """Each block's distinct row and the rows' counts when the model merged identical blocks
+    (``model.aggregate_blocks``), else None."""
+    if eq.BLOCK_OF not in pm_model.named_vars:
+        return None
+    return (
+        np.asarray(pm_model[eq.BLOCK_OF].get_value()),
+        np.asarray(pm_model[eq.BLOCK_COUNT].get_value()),
+    )
 
 
 def model_groups(pm_model: pm.Model) -> np.ndarray | None:

@@ -36,6 +36,7 @@ from model.inference.posterior import posterior_attrs, save_idata
 from model.inference.sampling import (
     fit_with_params,
     fitted_groups,
+    model_rows,
     on_groups,
     sample_prior_predictive,
 )
@@ -138,9 +139,12 @@ def run(params: Params, root: Path) -> None:
     except ValueError as e:
         raise StageError(f"{PANEL}: {e}") from None
     pm_model = model_from_params(design, mp)
+    rows = model_rows(pm_model)
+    n_distinct = design.n_blocks if rows is None else rows[1].size
     _log.info(
-        "design: %d blocks of %d steps, %d regions, %d countries, clash rate %.3f",
+        "design: %d blocks (%d distinct) of %d steps, %d regions, %d countries, clash rate %.3f",
         design.n_blocks,
+        n_distinct,
         design.horizon,
         len(design.regions),
         len(design.countries),
@@ -167,7 +171,7 @@ def run(params: Params, root: Path) -> None:
         prior_predictive=diag.prior_predictive_summary(rates, design.clash_rate),
         loo=loo,
         proximity=_proximity_worth(panel, idata, params),
-        design=diag.design_summary(design),
+        design=diag.design_summary(design, n_distinct),
     )
     _save_figures(root, idata, rates, design.clash_rate)
     io.write_json(root / DIAGNOSTICS, metrics.to_json())

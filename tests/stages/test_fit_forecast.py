@@ -124,6 +124,10 @@ def test_gate_off_writes_everything_and_forecast_follows(project, monkeypatch):
         loo["elpd_loo"].dims == ("obs_id",) and loo.sizes["obs_id"] == metrics["design"]["blocks"]
     )
     assert float(loo["elpd_loo"].sum()) == pytest.approx(metrics["loo"]["model"]["elpd"])
+    # the likelihood's rows: the distinct blocks (merged identical ones), never more than blocks
+    rows = metrics["design"]["distinct_blocks"]
+    assert 0 < rows <= metrics["design"]["blocks"]
+    assert idata["constant_data"].sizes.get("obs_distinct", rows) == rows
     assert loo.attrs["elpd_loo"] == pytest.approx(metrics["loo"]["model"]["elpd"])
     assert idata.attrs["gate"] == "fail" and "params_hash_model" in idata.attrs
     idata.close()

@@ -83,7 +83,10 @@ def test_named_variables_dims_and_non_centred(panel):
     assert dims["beta_mu"] == ("feature",)
     assert dims["beta_offset"] == ("horizon", "feature")
     assert dims["beta"] == ("horizon", "feature")
-    assert dims["clash_any"] == ("obs_id", "horizon")
+    # the quiet region's blocks repeat: they enter once each with their count
+    assert dims["clash_any"] == ("obs_distinct", "horizon")
+    unmerged = build_clash_model(d, PRIORS, parameterisation="non_centred", aggregate=False)
+    assert unmerged.named_vars_to_dims["clash_any"] == ("obs_id", "horizon")
     for name in ("intercept", "sigma_country", "sigma_region", "sigma_beta_horizon", "sigma_block"):
         assert name in m.named_vars
     assert [v.name for v in m.observed_RVs] == ["clash_any"]
@@ -210,7 +213,7 @@ def test_intercepts_only_and_centred_variants(panel):
 
 def test_prior_predictive_rates_are_probabilities(panel):
     d = make_design(panel, FEATURES, horizon=2, burn_in=3)
-    m = build_clash_model(d, PRIORS)
+    m = build_clash_model(d, PRIORS, aggregate=False)
     with m:
         prior = pm.sample_prior_predictive(draws=100, random_seed=1, var_names=["clash_any"])
     y = prior["prior_predictive"]["clash_any"]
@@ -239,9 +242,13 @@ def test_block_likelihood_integrates_the_shared_effect(panel):
 
 def test_independent_steps_use_a_bernoulli_per_step(panel):
     d = make_design(panel, FEATURES, horizon=2, burn_in=3)
-    m = build_clash_model(d, PRIORS, dependence=False)
+    m = build_clash_model(d, PRIORS, dependence=False, aggregate=False)
     assert "sigma_block" not in m.named_vars
     assert type(m["clash_any"].owner.op).__name__.startswith("Bernoulli")
+    merged = build_clash_model(d, PRIORS, dependence=False)  # the quiet region's blocks repeat
+    assert merged.named_vars_to_dims["clash_any"] == ("obs_distinct", "horizon")
+    point = m.initial_point()
+    assert np.isclose(merged.compile_logp()(point), m.compile_logp()(point), rtol=1e-12)
     with pytest.raises(ValueError, match="sigma_block"):
         build_clash_model(d, {k: v for k, v in PRIORS.items() if k != "sigma_block"})
 
