@@ -10,6 +10,7 @@ import os
 
 import pandas as pd
 import pytest
+import yaml
 from conftest import ROOT
 
 from clashcast_testing.simulate import Truth, simulate_panel
@@ -200,3 +201,35 @@ def test_a_rerun_with_one_more_week_computes_only_the_new_fold(cluster, tmp_path
                paths.RELIABILITY_WITHIN, paths.BACKTEST_SCORES]  # fmt: skip
     for path in outputs:
         assert (weekly / path).read_bytes() == (scratch / path).read_bytes(), path
+
+
+@pytest.mark.slow  # a second cluster's start-up and two stage runs: CI's slow run
+def test_outputs_are_byte_identical_on_an_external_scheduler_and_a_local_cluster(
+    cluster, tmp_path, monkeypatch
+):
+    """Issue 22: the same folds on an external scheduler (the module's cluster of two worker
+    processes, named by DASK_SCHEDULER_ADDRESS) and on the stage's own one-worker
+    LocalCluster write every output dvc.yaml declares for the stage byte for byte alike."""
+    base = read_params(ROOT / "params.yaml")
+    panel = simulate_panel(2, 2, 40, FEATURES, Truth(beta={"clash_decay_hl1": 1.0}), seed=2)
+    params = _tiny_params(base, pd.DatetimeIndex(panel["period"].values),
+                          {"proximity_block": [], "burn_in": 28})  # fmt: skip
+    # Two folds (dev 32-34, test 35-37), one per external worker.
+    params = params.model_copy(
+        update={"backtest": params.backtest.model_copy(update={"refit_every": 3})}
+    )
+    external, local = tmp_path / "external", tmp_path / "local"
+    _project(external, panel, monkeypatch, cluster)
+    runtime = params.runtime.model_copy(update={"fold_cache": None})
+    stage.run(params.model_copy(update={"runtime": runtime}), external)
+
+    _project(local, panel, monkeypatch, cluster)
+    monkeypatch.delenv("DASK_SCHEDULER_ADDRESS")
+    runtime = runtime.model_copy(update={"dask": DaskParams(workers=1)})
+    stage.run(params.model_copy(update={"runtime": runtime}), local)
+
+    assert run_log.read(external)["backtest"]["workers"] == 2
+    assert run_log.read(local)["backtest"]["workers"] == 1
+    outs = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["backtest"]["outs"]
+    for out in (o if isinstance(o, str) else next(iter(o)) for o in outs):
+        assert (external / out).read_bytes() == (local / out).read_bytes(), out

@@ -187,3 +187,55 @@ def test_the_comparison_columns_join_the_step_rows_and_a_failed_fold_leaves_gaps
     assert worth["rows"] == len(first)
     y = joined.dropna(subset=["with_proximity"])["y"].to_numpy()
     assert worth["brier_with"] == pytest.approx(np.mean((0.6 - y) ** 2))
+
+
+def _rows_of_fold(panel: xr.Dataset, fold: bt.Fold, config: bt.FoldConfig) -> bt.FoldResult:
+    """A stand-in fold task: one row per origin, no fit."""
+    steps = pd.DataFrame({"origin": list(fold.origins), "region": "r1", "horizon": 1})
+    within = pd.DataFrame({"origin": list(fold.origins), "region": "r1"})
+    return bt.FoldResult(fold, steps, within, 0.0)
+
+
+class _RecordingClient:
+    """A ``distributed.Client`` that records what is scattered and what each task is given."""
+
+    def __init__(self, client):
+        self.client, self.scattered, self.submitted = client, [], []
+
+    def scatter(self, data, **kwargs):
+        self.scattered.append((data, kwargs))
+        return self.client.scatter(data, **kwargs)
+
+    def submit(self, fn, *args, **kwargs):
+        self.submitted.append(args)
+        return self.client.submit(fn, *args, **kwargs)
+
+
+def test_the_panel_is_scattered_once_and_no_task_carries_it():
+    """Issue 22: at 100x a task must not copy the panel. It goes to every worker once; each
+    task gets a reference to it, and what a task carries besides is small."""
+    import pickle
+
+    from distributed import Client, Future, LocalCluster
+
+    params = read_params(ROOT / "params.yaml")
+    panel = simulate_panel(1, 3, 30, FEATURES, Truth(beta={"clash_decay_hl1": 1.0}), seed=1)
+    shape = (4096, panel.sizes["region"], panel.sizes["period"])  # ~3 MiB, as a big panel
+    panel["ballast"] = (("copy", "region", "period"), np.zeros(shape))
+    config = bt.FoldConfig(params.model, params.fit)
+    folds = bt.make_folds(list(panel["period"].values[20:28]), refit_every=2, seed=0)
+    with (
+        LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):
+        recording = _RecordingClient(client)
+        result = bt.run_backtest(
+            panel, folds, config, recording, fold_fn=_rows_of_fold, progress=False
+        )
+    assert [r.fold for r in result.folds] == folds and len(result.predictions) == 8
+    [(scattered, kwargs)] = recording.scattered
+    assert scattered is panel and kwargs == {"broadcast": True}
+    assert len(recording.submitted) == len(folds)
+    for args in recording.submitted:
+        assert isinstance(args[0], Future) and args[0].key == recording.submitted[0][0].key
+        assert len(pickle.dumps(args[1:])) < 2**16  # the fold and its settings, no panel
