@@ -67,12 +67,13 @@ display(azs.summary(idata, var_names=HYPER + [v for v in ("beta_mu",) if v in po
 # (each block's shared effect, then its weeks), by `model.inference.diagnostics.posterior_predictive_blocks`.
 
 # %%
-from model.inference.diagnostics import posterior_predictive_blocks
+from model.inference.diagnostics import observed_blocks, posterior_predictive_blocks
 
 dt = idata.copy()
 reps, _ = posterior_predictive_blocks(idata, n_draws=200, seed=0)
-# 0/1 per block and step, as integers (the loader declares the outcome's dtype; PyMC keeps floats)
-y = dt["observed_data"]["clash_any"].transpose("obs_id", ...).values.reshape(len(reps[0]), -1)
+# 0/1 per block and step, as integers (the loader declares the outcome's dtype; PyMC keeps
+# floats); one row per block also where identical blocks entered the likelihood once
+y = observed_blocks(idata).reshape(len(reps[0]), -1)
 # one value per week (block × step), as PAVA calibration wants
 ppc = xr.DataTree.from_dict({
     "observed_data": xr.Dataset({"clash_any": ("week", y.ravel())}),
