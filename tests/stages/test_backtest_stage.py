@@ -171,6 +171,7 @@ def test_a_failed_comparison_fold_is_named_and_the_others_still_score_the_block(
     assert list(timing["proximity_fold_seconds"]) == [str(periods[35].date())]
 
 
+@pytest.mark.slow  # the stage three times over (40 s): CI's slow run
 def test_a_rerun_with_one_more_week_computes_only_the_new_fold(cluster, tmp_path, monkeypatch):
     """The weekly update: folds whose origins, outcomes, settings and code are unchanged are
     read back from the fold cache, and every output equals a run from an empty cache."""

@@ -87,12 +87,16 @@ def assert_same_density(merged: pm.Model, plain: pm.Model) -> None:
     "settings",
     [
         {},
-        {"dependence": False},
-        {"region_effects": False},
-        {"country_varying": ["since_clash"], "parameterisation": "centred"},
         {"horizon_varying": False},
+        # the other options in CI's slow run (a model compiled twice each)
+        pytest.param({"dependence": False}, marks=pytest.mark.slow),
+        pytest.param({"region_effects": False}, marks=pytest.mark.slow),
+        pytest.param(
+            {"country_varying": ["since_clash"], "parameterisation": "centred"},
+            marks=pytest.mark.slow,
+        ),
     ],
-    ids=["default", "independent-steps", "offset-only", "country-slopes-centred", "steps-alike"],
+    ids=["default", "steps-alike", "independent-steps", "offset-only", "country-slopes-centred"],
 )
 def test_merged_model_has_the_same_log_density_and_gradient(panel, settings):
     offset = "clash_decay_hl1" if settings.get("region_effects") is False else None
