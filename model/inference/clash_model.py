@@ -68,6 +68,7 @@ from model.inference.groups import (
     group_block_random,
     group_codes,
     node_loglik,
+    step_loglik,
     weighted_group_block_random,
 )
 from model.inference.standardise import standardise
@@ -398,8 +399,7 @@ def weighted_random(eta, sigma_block, count, rng=None, size=None):
 
 def weighted_bernoulli_logp(value, eta, count):
     """Independent steps: ``count · Σ_s log Bernoulli(y_s | invlogit(eta_s))`` per block."""
-    ll = value * -pt.softplus(-eta) + (1 - value) * -pt.softplus(eta)
-    return count * ll.sum(axis=-1)
+    return count * step_loglik(value, eta).sum(axis=-1)
 
 
 def weighted_bernoulli_random(eta, count, rng=None, size=None):

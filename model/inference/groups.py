@@ -79,9 +79,18 @@ def node_loglik(
     nodes, _ = quadrature()
     if steps_alike:
         e = eta[..., 0, None] + sigma_block * pt.constant(nodes)
-        return value.sum(axis=-1)[..., None] * e - value.shape[-1] * pt.softplus(e)
+        return step_loglik(value.sum(axis=-1)[..., None], e, value.shape[-1])
     e = eta[..., None] + sigma_block * pt.constant(nodes)
-    return (value[..., None] * e - pt.softplus(e)).sum(axis=-2)
+    return step_loglik(value[..., None], e).sum(axis=-2)
+
+
+def step_loglik(
+    clashes: pt.TensorVariable, e: pt.TensorVariable, steps: int | pt.TensorVariable = 1
+) -> pt.TensorVariable:
+    """``k e − n softplus(e)``: the log-likelihood of ``k`` clashes in ``n`` (``steps``)
+    Bernoulli steps of log-odds ``e`` (``log invlogit(e) = e − softplus(e)``), one softplus
+    where the two Bernoulli branches took two."""
+    return clashes * e - steps * pt.softplus(e)
 
 
 def group_block_logp(
