@@ -16,9 +16,11 @@ outcome (a clash in the governorate among the events the cells hold) and both ag
 governorate EWMA; and each stage's seconds. Issue 21's targets (test window): weekly Brier skill
 against the per-cell EWMA ≥ 0 with the interval's low end above −1%, log-score skill ≥ +1% with
 the interval above 0, within-H Brier skill against the within-H EWMA ≥ +3%, weekly ECE ≤ 0.005,
-the roll-up's within-H Brier no more than 1% worse than the governorate model's. Asserts nothing.
+the roll-up's within-H Brier no more than 1% worse than the governorate model's. With the cells
+run, also the roll-up under each split of the border cells, per governorate on the dev window,
+and the busiest border cells (``bench_rollup_split.py``). Asserts nothing.
 
-Usage: ``python benchmarks/bench_cells.py [--only cells|governorates] [--keep DIR] [--reuse]``
+Usage: ``python benchmarks/bench_cells.py [--only RUN [RUN ...]] [--keep DIR] [--reuse]``
 (``--keep`` runs in ``DIR`` and leaves the projects there; ``--reuse`` reads a project in ``DIR``
 that already has its backtest.json instead of running it again, its stages' seconds from its run
 log ``reports/metrics/timing.json``: the cell run takes about 45 minutes).
@@ -37,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench_backtest import run_stages, skill_pct  # noqa: E402  (this folder, on the path when run)
+from bench_rollup_split import report as rollup_split_report  # noqa: E402
 
 STAGES = ("ingest", "panel", "backtest")
 RUNS = {
@@ -172,8 +175,19 @@ def _handed(part: str, h: dict) -> str:
     )
 
 
+def _num(label: str) -> float:
+    return float(label) if label != "area" else float("inf")
+
+
 def report_rollup(cells: dict, govs: dict | None) -> None:
-    """The roll-up's within-H Brier beside the governorate model's on the same outcome."""
+    """The border cells' split the dev window chose, and the roll-up's within-H Brier beside
+    the governorate model's on the same outcome."""
+    split = cells.get("rollup_split")
+    if split is not None:
+        by_k = sorted(split["dev_brier"].items(), key=lambda kv: (kv[0] == "area", _num(kv[0])))
+        tried = ", ".join(f"{k} {v:.4f}" for k, v in by_k)
+        print(f"  roll-up: border cells split with pseudo-count {split['chosen']}, chosen on the "
+              f"dev window (within-H Brier per candidate: {tried})")  # fmt: skip
     for name, w in cells["windows"].items():
         r = w.get("rollup")
         if r is None:
@@ -194,13 +208,13 @@ def report_rollup(cells: dict, govs: dict | None) -> None:
 
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", choices=list(RUNS))
+    ap.add_argument("--only", choices=list(RUNS), nargs="+", help="these runs alone")
     ap.add_argument("--keep", type=Path, help="run in this folder and keep the projects")
     ap.add_argument("--reuse", action="store_true", help="read finished projects in --keep")
     args = ap.parse_args(argv)
     tmp = args.keep or Path(tempfile.mkdtemp(prefix="bench_cells_"))
     results = {}
-    for name in [args.only] if args.only else list(RUNS):
+    for name in args.only or list(RUNS):
         results[name] = run(name, tmp, args.reuse and args.keep is not None)
     govs = results.get("governorates")
     for name in CELL_RUNS:
@@ -209,6 +223,10 @@ def main(argv: list[str]) -> int:
             report_cells(results[name][0])
             report_deciles(tmp / name, results[name][0])
             report_rollup(results[name][0], govs[0] if govs else None)
+    if results.get("cells"):
+        print("\nWhere the roll-up goes wrong, per split of the border cells "
+              "(bench_rollup_split.py, from the cells run's rows):\n")  # fmt: skip
+        rollup_split_report(tmp / "cells", tmp / "governorates" if govs else None)
     if args.keep is None:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0

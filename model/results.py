@@ -462,6 +462,9 @@ class BacktestMetrics:
     # The units of space forecast (``ingest.regions.unit``): admin1 regions or PRIO-GRID cells
     # (``grid``); the backtest stage sets it.
     unit: str | None = optional_field()
+    # A cell run's split of the border cells' hazard over the governorates, chosen on the dev
+    # window (model.backtesting.evaluation.SplitChoice.to_json: chosen, dev_brier).
+    rollup_split: Mapping[str, Any] | None = optional_field()
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -474,6 +477,8 @@ class BacktestMetrics:
             out["ewma_half_life"] = self.ewma_half_life
         if self.model_selection is not None:
             out["model_selection"] = self.model_selection.to_json()
+        if self.rollup_split is not None:
+            out["rollup_split"] = dict(self.rollup_split)
         for key in ("folds", "proximity_folds"):
             if getattr(self, key) is not None:
                 out[key] = [f.to_json() for f in getattr(self, key)]
@@ -495,6 +500,7 @@ class BacktestMetrics:
             unit=d.get("unit"),
             windows={k: WindowScores.from_json(w, at / "windows" / k) for k, w in windows.items()},
             ewma_half_life=d.get("ewma_half_life"),
+            rollup_split=d.get("rollup_split"),
             failed_origins=tuple(d["failed_origins"]) if "failed_origins" in d else None,
             model_selection=ModelSelection.from_json(d["model_selection"], at / "model_selection")
             if "model_selection" in d

@@ -356,35 +356,41 @@ def forecast_fold(
 def rollup_fold(
     idata: xr.DataTree, panel: xr.Dataset, fold: Fold, config: FoldConfig
 ) -> pd.DataFrame:
-    """A cell fold's governorate rows, one per origin and governorate, laid out like the
-    "within H" rows: the roll-up of the cells' joint forecast (``model``), the same from the
-    weekly roll-ups as if the weeks were independent (``independent``), and the governorates'
-    own climatology and EWMA of the event, scored on the clashes the cells hold."""
-    from model.inference.rollup import rollup_draws, rollup_panel
+    """A cell fold's governorate rows, one per origin, governorate and candidate split of the
+    border cells (``split``, :data:`model.inference.rollup.SPLIT_PRIORS`; the stage keeps the
+    one the dev window chooses), laid out like the "within H" rows: the roll-up of the cells'
+    joint forecast (``model``), the same from the weekly roll-ups as if the weeks were
+    independent (``independent``), and the governorates' own climatology and EWMA of the event,
+    scored on the clashes the cells hold."""
+    from model.inference.rollup import SPLIT_PRIORS, rollup_draws, rollup_panel, split_label
 
     horizon = config.model.horizon
     govs = rollup_panel(panel)
     rows = []
     for origin in fold.origins:
         known = known_at(panel, origin)
-        step, within = rollup_draws(idata, known, origin)
         y = outcomes_after(govs, origin, horizon)
-        columns = {
-            "model": within.isel(horizon=-1, drop=True).mean("draw").rename(rollup="region"),
-            "independent": (1.0 - (1.0 - step.mean("draw")).prod("horizon")).rename(
-                rollup="region"
-            ),
+        shared = {
             **within_baselines(known_at(govs, origin), origin, horizon=horizon, rates=config.rates),
             "y": y.max("horizon").drop_vars("target_period", errors="ignore"),
         }
-        df = _frame(columns, ("region",))
-        df["window_end"] = pd.Timestamp(y["target_period"].values[-1])
-        df["origin"], df["fit_cutoff"] = origin, fold.cutoff
-        df["country"] = panel["rollup_country"].sel(rollup=df["region"].to_numpy()).values
-        rows.append(df)
+        for prior in SPLIT_PRIORS:
+            step, within = rollup_draws(idata, known, origin, prior)
+            columns = {
+                "model": within.isel(horizon=-1, drop=True).mean("draw").rename(rollup="region"),
+                "independent": (1.0 - (1.0 - step.mean("draw")).prod("horizon")).rename(
+                    rollup="region"
+                ),
+                **shared,
+            }
+            df = _frame(columns, ("region",))
+            df["window_end"] = pd.Timestamp(y["target_period"].values[-1])
+            df["origin"], df["fit_cutoff"] = origin, fold.cutoff
+            df["country"] = panel["rollup_country"].sel(rollup=df["region"].to_numpy()).values
+            rows.append(df[list(WITHIN_COLUMNS)].assign(split=split_label(prior)))
     out = pd.concat(rows, ignore_index=True)
     out["y"] = out["y"].astype(np.int8)
-    return out[list(WITHIN_COLUMNS)]
+    return out
 
 
 def run_fold(panel: xr.Dataset, fold: Fold, config: FoldConfig) -> FoldResult:
@@ -575,4 +581,5 @@ def collect_rollup(finished: Sequence[FoldResult]) -> pd.DataFrame | None:
     frames = [r.rollup for r in finished if r.rollup is not None]
     if not frames:
         return None
-    return pd.concat(frames, ignore_index=True).sort_values(["origin", "region"], ignore_index=True)
+    out = pd.concat(frames, ignore_index=True)
+    return out.sort_values(["origin", "split", "region"], ignore_index=True)

@@ -5,7 +5,7 @@ gives the panel what it needs to treat each cell as a region: a table (``region`
 display name, ``region_id`` its ``gid``), neighbours (the first ring: the eight cells around;
 cells share edges or corners), polygons (the cell clipped to the study area, so that distances
 to a cell are distances to the land it covers), and for the cells' own features the second
-ring, each cell's governorate and its area in every governorate (the roll-up's weights).
+ring, each cell's governorate and its area in every governorate (the roll-up's area shares).
 
 :func:`place_events` puts the events in cells. An event whose coordinates place it to about a
 cell (``located == "point"``) goes to the cell of its coordinates; an event located only to its

@@ -8,12 +8,24 @@ blocks are independent, so
     Q_c(h) = E_u[ Π_{s ≤ h} (1 − invlogit(eta[c, s] + sigma_block · u)) ],   u ~ Normal(0, 1)
 
 with ``Q`` integrated over the block effect by Gauss–Hermite quadrature (the same effect the
-likelihood integrates out), and ``W[g, c]`` the share of cell ``c``'s study area inside ``g``
-(:func:`model.data.cells.rollup_weights`): a cell wholly inside counts once, a cell a border
-splits counts in both, in proportion (a region smaller than a cell, Baghdad in the shipped
-boundaries, still gets a forecast). The roll-up is a mean over draws of ``1 − Π``, so it
-carries the posterior's uncertainty; for independent cells with weights 1 it is
+likelihood integrates out), and ``W[g, c]`` the share of cell ``c``'s hazard that falls in
+``g`` (:func:`split_weights`; each cell's shares sum to 1): a cell wholly inside counts once, a
+cell a border splits counts in both, in proportion (a region smaller than a cell, Baghdad in
+the shipped boundaries, still gets a forecast). The roll-up is a mean over draws of ``1 − Π``,
+so it carries the posterior's uncertainty; for independent cells with weights 1 it is
 ``1 − Π (1 − p_c)``. Per step ``s`` the same with the single step.
+
+How a border cell's hazard splits: by where its clashes fell up to the origin, shrunk toward
+its area shares ``A[g, c]`` (:func:`model.data.cells.rollup_weights`) by a pseudo-count ``k``
+of clashes,
+
+    W[g, c] = (n[g, c] + k · A[g, c]) / (n[c] + k),
+
+``n[g, c]`` the cell's clashes in ``g`` (the panel's ``rollup_clash``), ``n[c]`` all of them.
+Clashes are not spread by area: a city on a border holds its cell's fighting (Baghdad's
+clashes in a cell whose area is mostly Babil's), and area shares alone gave Babil the city's
+hazard. ``k`` is chosen on the dev window among :data:`SPLIT_PRIORS` (``None``: area shares
+alone; the backtest stage, ``backtest.json`` ``rollup_split``).
 
 When the model was fitted with one block effect per governorate and origin
 (``model.dependence_group: governorate``, :mod:`model.inference.groups`; the posterior's constant
@@ -24,8 +36,9 @@ shared effect ``v``, and the product over a group's cells moves inside the quadr
     Q_c(h | v) = Π_{s ≤ h} (1 − invlogit(eta[c, s] + sigma_block · v))
 
 over the groups ``j``, the cells' own (majority) governorates: a cell a border splits counts in
-both governorates by area, and shares the effect of its own. With ``sigma_block`` 0 this is the
-independent roll-up; with a positive one it is lower, the cells' clashes coming together.
+both governorates by its split ``W``, and shares the effect of its own. With ``sigma_block`` 0
+this is the independent roll-up; with a positive one it is lower, the cells' clashes coming
+together.
 
 Pure NumPy: no I/O.
 """
@@ -39,6 +52,31 @@ from scipy.special import expit
 
 from model.inference import equation as eq
 from model.inference.blocks import quadrature
+
+#: The pseudo-counts the dev window chooses among for :func:`split_weights` (None: area alone).
+SPLIT_PRIORS: tuple[float | None, ...] = (0.5, 2.0, 8.0, 32.0, None)
+
+
+def split_label(prior: float | None) -> str:
+    """How ``backtest.json`` and ``memory.json`` name a split: its pseudo-count, or ``area``."""
+    return "area" if prior is None else f"{prior:g}"
+
+
+def split_prior(label: str) -> float | None:
+    """The pseudo-count :func:`split_label` names."""
+    return None if label == "area" else float(label)
+
+
+def split_weights(panel: xr.Dataset, origin: object, prior: float | None) -> xr.DataArray:
+    """``W`` ``(rollup, region)`` at ``origin``: each cell's hazard split over the governorates
+    by its clashes there up to ``origin`` (the module docstring), area shares alone without a
+    ``prior`` or without the panel's ``rollup_clash``."""
+    area = panel["rollup_weight"].transpose("rollup", "region")
+    if prior is None or "rollup_clash" not in panel:
+        return area
+    n = panel["rollup_clash"].sel(period=slice(None, pd.Timestamp(origin))).sum("period")
+    n = n.transpose("rollup", "region").astype(float)
+    return (n + prior * area) / (n.sum("rollup") + prior)
 
 
 def none_within(eta: np.ndarray, sigma_block: np.ndarray, cumulative: bool = True) -> np.ndarray:
@@ -129,15 +167,16 @@ def rollup_panel(panel: xr.Dataset) -> xr.Dataset:
 
 
 def rollup_draws(
-    idata: xr.DataTree, panel: xr.Dataset, origin: object | None
+    idata: xr.DataTree, panel: xr.Dataset, origin: object | None, prior: float | None = None
 ) -> tuple[xr.DataArray, xr.DataArray]:
     """The roll-up of a cell model's forecast at ``origin``: P(any clash in the governorate at
-    step h) and P(any within steps 1..h), each ``(rollup, horizon, draw)``; with the shared
-    effect when the posterior was fitted with one (:func:`rollup_shared`)."""
+    step h) and P(any within steps 1..h), each ``(rollup, horizon, draw)``; border cells split
+    with pseudo-count ``prior`` (:func:`split_weights`); with the shared effect when the
+    posterior was fitted with one (:func:`rollup_shared`)."""
     from model.inference.forecast import SAMPLE, _origin_inputs, block_scale
 
     t, eta = _origin_inputs(idata, panel, origin)
-    w = panel["rollup_weight"].sel(region=eta["region"].values).transpose("rollup", "region")
+    w = split_weights(panel, t, prior).sel(region=eta["region"].values)
     sigma = block_scale(idata)
     const = idata["constant_data"]
     shared = None

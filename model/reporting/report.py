@@ -311,6 +311,18 @@ def _resolution(bt: BacktestMetrics | None) -> dict[str, str] | None:
     return out
 
 
+def _split_words(bt: BacktestMetrics | None) -> str:
+    """How the roll-up splits a cell a border cuts (:func:`model.inference.rollup.
+    split_weights`), as the backtest chose it on the dev window."""
+    chosen = None if bt is None or bt.rollup_split is None else bt.rollup_split.get("chosen")
+    if chosen in (None, "area"):
+        return "by its area in each"
+    return (
+        f"by where its past clashes fell, shrunk toward its area by {chosen} pseudo-clashes "
+        "(chosen on the backtest's dev window)"
+    )
+
+
 def _backtest(run: Run, bt: BacktestMetrics | None) -> dict[str, Any] | None:
     """The backtest page: the test window first (weekly and within H), dev beside it."""
     from model.backtesting.evaluation import in_window
@@ -582,6 +594,7 @@ def build_context(run: Run, params: ReportParams) -> dict[str, Any]:
         "cell_rows": sorted(table, key=lambda r: r["rank"])[:CELLS_SHOWN] if cells else None,
         "rollup": _rollup_rows(run.rollup) if cells else None,
         "resolution": _resolution(backtest) if cells else None,
+        "rollup_split": _split_words(backtest) if cells else None,
         "title": params.title,
         "origin": run.origin.date().isoformat(),
         "window": f"{periods[0].date().isoformat()} – {periods[-1].date().isoformat()}",

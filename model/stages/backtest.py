@@ -58,6 +58,7 @@ from model.backtesting.backtest import (
 from model.backtesting.baselines import Rates
 from model.backtesting.evaluation import (
     backtest_metrics,
+    choose_split,
     handed_down_scores,
     in_window,
     rollup_scores,
@@ -176,6 +177,12 @@ def write_outputs(
     run's ``panel`` gives the governorate forecast handed down to the cells)."""
     bt = params.backtest
     ewma_half_life = selection.ewma_chosen if selection else bt.ewma_half_life
+    split = None
+    if result.rollup is not None:
+        split = choose_split(result.rollup, windows["dev"])
+        result = replace(result, rollup=split.rows)
+        _log.info("roll-up: border cells split with pseudo-count %s (dev Brier within H: %s)",
+                  split.chosen, split.dev_brier)  # fmt: skip
     metrics = backtest_metrics(
         result.predictions,
         result.within,
@@ -194,6 +201,7 @@ def write_outputs(
         windows=_with_cells(scored, result, windows, params, panel, float(ewma_half_life)),
         ewma_half_life=ewma_half_life,
         model_selection=selection,
+        rollup_split=None if split is None else split.to_json(),
         folds=_fold_list(result.folds),
         proximity_folds=_fold_list(result.comparison) if compared else None,
         failed_origins=tuple(
@@ -205,7 +213,10 @@ def write_outputs(
     io.write_parquet(root / WITHIN, result.within)
     io.write_json(root / BACKTEST_METRICS, metrics.to_json())
     if selection is not None:
-        io.write_json(root / MEMORY, {**selection.chosen, "auto": selection.auto})
+        chosen = {**selection.chosen, "auto": selection.auto}
+        if split is not None:
+            chosen["rollup_split"] = split.chosen
+        io.write_json(root / MEMORY, chosen)
     if result.candidates is not None:
         io.write_parquet(root / CANDIDATES, result.candidates)
     io.write_csv(

@@ -23,19 +23,29 @@ from model.errors import StageError
 from model.inference.forecast import forecast_draws, resolve_origin, summarise, within_draws
 from model.inference.forecast_context import forecast_context
 from model.inference.posterior import ProvenanceMismatch, expected_attrs, load_idata
-from model.inference.rollup import rollup_draws, rollup_table
+from model.inference.rollup import rollup_draws, rollup_table, split_prior
 from model.inference.scenarios import run_scenarios
-from model.paths import FORECAST_CSV, FORECAST_NC, IDATA, SCENARIOS_CSV
+from model.paths import FORECAST_CSV, FORECAST_NC, IDATA, MEMORY, SCENARIOS_CSV
 from model.provenance import stamp
 
 _log = logging.getLogger(__name__)
 
 
-def _with_rollup(table, idata, panel, p, params: Params):
+def _split_chosen(root: Path) -> float | None:
+    """The border cells' split the backtest chose on the dev window (``memory.json``
+    ``rollup_split``); area shares when it chose none."""
+    if not (Path(root) / MEMORY).exists():
+        return None
+    return split_prior(str(rd.read_json(root, "memory").get("rollup_split", "area")))
+
+
+def _with_rollup(table, idata, panel, p, params: Params, root: Path):
     """A cell run's forecast table: the cells with their ``gid`` and governorate (``level``
     ``cell``), then the governorates rolled up from the cells' joint draws (``level``
-    ``governorate``, :mod:`model.inference.rollup`); and the roll-up's draws for forecast.nc."""
-    step, within = rollup_draws(idata, panel, params.forecast.origin)
+    ``governorate``, :mod:`model.inference.rollup`, border cells split as the backtest chose);
+    and the roll-up's draws for forecast.nc."""
+    prior = _split_chosen(root)
+    step, within = rollup_draws(idata, panel, params.forecast.origin, prior)
     cells = panel[["gid", "governorate"]].sel(region=table["region"].to_numpy())
     table.insert(2, "governorate", [str(g) for g in cells["governorate"].values])
     table.insert(2, "gid", cells["gid"].values.astype(int))
@@ -82,7 +92,7 @@ def run(params: Params, root: Path) -> None:
     }
     io.write_netcdf(root / FORECAST_NC, ds)
     if panel.attrs.get("unit") == "grid":
-        table, rolled = _with_rollup(table, idata, panel, p, params)
+        table, rolled = _with_rollup(table, idata, panel, p, params, root)
         ds = ds.merge(rolled)
     io.write_csv(root / FORECAST_CSV, table, float_format="%.6g")
     io.write_csv(root / SCENARIOS_CSV, scenarios, float_format="%.6g")

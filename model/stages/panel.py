@@ -38,8 +38,11 @@ def _cell_panel(events, positions, regions, params: Params) -> tuple[object, dic
     cells, and the events located only to a governorate (kept in its features, in no cell).
 
     The roll-up's inputs ride along (dim ``rollup``, the governorates): ``rollup_weight``
-    (governorate × cell: the share of the cell's area in it) and ``rollup_clash_any``, a clash
-    in the governorate among the events the cells hold (the same data as the cells)."""
+    (governorate × cell: the share of the cell's area in it), ``rollup_clash`` (governorate ×
+    cell × period: the cell's clashes that fell in that governorate, from which the roll-up
+    splits a border cell's hazard, :func:`model.inference.rollup.split_weights`) and
+    ``rollup_clash_any``, a clash in the governorate among the events the cells hold (the same
+    data as the cells)."""
     from model.data.cells import cell_space, place_events, rollup_weights
 
     places = _places(events, positions)
@@ -61,12 +64,18 @@ def _cell_panel(events, positions, regions, params: Params) -> tuple[object, dic
     )
     located = placed.in_cells.assign(region=placed.in_cells["governorate"])
     gov_point = clash_grid(located, regions.names, params.panel, window)
+    by_gov = placed.in_cells.groupby("governorate", observed=True, sort=False)
+    pairs = np.zeros((len(regions.names), *ds["clash"].shape), dtype=np.int16)
+    for i, g in enumerate(regions.names):
+        if g in by_gov.groups:
+            pairs[i] = clash_grid(by_gov.get_group(g), space.names, params.panel, window)
     ds = ds.assign_coords(
         rollup=("rollup", list(regions.names)),
         rollup_country=("rollup", [regions.country_of(g) for g in regions.names]),
     )
     ds["rollup_clash_any"] = (("rollup", "period"), (gov_point > 0).astype(np.int8))
     ds["rollup_weight"] = (("rollup", "region"), rollup_weights(space, regions.names))
+    ds["rollup_clash"] = (("rollup", "region", "period"), pairs)
     facts = {
         "cells": len(space.table),
         "events_region_only": placed.region_only,

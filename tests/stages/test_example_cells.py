@@ -79,8 +79,9 @@ def test_forecast_csv_holds_cells_with_gids_and_the_governorate_roll_up(cell_run
     assert cells["gid"].notna().all() and govs["gid"].isna().all()
     assert set(govs["region"]) == set(govs["governorate"])
     # A governorate is at least as likely to see a clash as any cell wholly inside it (a cell a
-    # border splits counts in it by its share of area only). The cells' own "within H" comes
-    # from stratified draws of the block effect, the roll-up from quadrature: a small tolerance.
+    # border splits counts in it by its share of the cell's clashes, shrunk toward its area).
+    # The cells' own "within H" comes from stratified draws of the block effect, the roll-up
+    # from quadrature: a small tolerance.
     with xr.open_dataset(cell_run / "data/processed/panel.nc") as ds:
         weight = ds["rollup_weight"].to_pandas()  # (governorate, cell)
     p_cell = cells.groupby("region")["p_any_within_horizon"].first()
@@ -100,6 +101,12 @@ def test_backtest_json_names_the_unit_and_scores_the_roll_up(cell_run):
     assert b["unit"] == "grid"
     rollup = b["windows"]["test"]["rollup"]
     assert rollup["rows"] > 0 and "ewma" in rollup["skill"]
+    # The border cells' split, chosen on the dev window and handed to the forecast stage.
+    split = b["rollup_split"]
+    assert set(split["dev_brier"]) == {"0.5", "2", "8", "32", "area"}
+    assert split["dev_brier"][split["chosen"]] == min(split["dev_brier"].values())
+    memory = json.loads((cell_run / "data/backtest/memory.json").read_text())
+    assert memory["rollup_split"] == split["chosen"]
     handed = b["windows"]["test"]["handed_down"]
     assert handed["weekly"]["rows"] == b["windows"]["test"]["rows"]
     assert handed["within_h"]["rows"] == b["windows"]["test"]["within_h"]["rows"]

@@ -11,12 +11,13 @@ from scipy.special import logit
 from shapely.geometry import box
 
 from model.backtesting.baselines import Rates, ewma
+from model.backtesting.evaluation import choose_split
 from model.backtesting.handed_down import hand_down, handed_down_rows
 from model.config import Scenario
 from model.data import feature_names as fn
 from model.data.cells import cell_features, place_events, rollup_weights
 from model.data.cells import cell_space as make_space
-from model.inference.rollup import none_within, rollup, rollup_panel
+from model.inference.rollup import none_within, rollup, rollup_panel, split_weights
 from model.inference.scenarios import scenario_regions
 
 # Two governorates: East is four whole cells (40-41°E, 30-31°N); West is a strip half a cell
@@ -105,6 +106,59 @@ def test_roll_up_of_independent_cells_is_one_minus_the_product(space):
     w = rollup_weights(space, ["East", "West"])
     assert np.allclose(w.sum(axis=0), 1.0)
     assert np.allclose(rollup(q, w)[1], 1 - q[w[1] > 0][0])  # West: its one cell, wholly
+
+
+def _split_panel(pairs: np.ndarray, periods: pd.DatetimeIndex) -> xr.Dataset:
+    """One cell a border splits 70/30 between A and B, one cell wholly in A."""
+    area = np.array([[0.7, 1.0], [0.3, 0.0]])
+    return xr.Dataset(
+        {
+            "rollup_weight": (("rollup", "region"), area),
+            "rollup_clash": (("rollup", "region", "period"), pairs),
+        },
+        coords={"rollup": ["A", "B"], "region": ["split", "inside"], "period": periods},
+    )
+
+
+def test_a_border_cells_hazard_splits_by_where_its_clashes_fell():
+    periods = pd.date_range("2020-01-06", periods=10, freq="W-MON")
+    pairs = np.zeros((2, 2, 10), dtype=np.int16)
+    pairs[1, 0, :8] = 1  # the split cell's first eight clashes fell in B, on 30% of its area
+    pairs[0, 0, 9] = 5  # five in A after the origin: unknown at it
+    pairs[0, 1, 2] = 3
+    panel = _split_panel(pairs, periods)
+    origin = periods[8]
+    area = split_weights(panel, origin, None)
+    assert np.allclose(area.values, panel["rollup_weight"].values)
+    w = split_weights(panel, origin, 2.0).sel(rollup=["A", "B"], region=["split", "inside"])
+    assert np.allclose(w.values[:, 0], [(0 + 2 * 0.7) / 10, (8 + 2 * 0.3) / 10])
+    assert np.allclose(w.values[:, 1], [1.0, 0.0])  # a cell wholly inside stays whole
+    assert np.allclose(w.sum("rollup"), 1.0)
+    # More pseudo-counts pull the split back toward the area shares.
+    wide = split_weights(panel, origin, 1e6).sel(rollup="A", region="split")
+    assert float(wide) == pytest.approx(0.7, abs=1e-4)
+    # A panel without the pair counts (built before them) splits by area.
+    old = panel.drop_vars("rollup_clash")
+    assert np.allclose(split_weights(old, origin, 2.0).values, panel["rollup_weight"].values)
+
+
+def test_the_dev_window_chooses_the_split_and_the_test_window_keeps_it():
+    dev, test = pd.Timestamp("2020-01-06"), pd.Timestamp("2021-01-04")
+    rows = pd.DataFrame(
+        {
+            "origin": [dev, dev, test, test] * 2,
+            "region": ["A", "B"] * 4,
+            "y": [1, 0, 0, 1] * 2,
+            "model": [0.9, 0.1, 0.5, 0.5, 0.6, 0.4, 0.0, 1.0],
+            "split": ["2"] * 4 + ["area"] * 4,
+        }
+    )
+    choice = choose_split(rows, [dev])
+    # "2" is better on the dev window (Brier 0.01 against 0.16), worse on test: still chosen.
+    assert choice.chosen == "2" and choice.dev_brier == {"2": 0.01, "area": 0.16}
+    assert "split" not in choice.rows and len(choice.rows) == 4
+    assert choice.rows["model"].tolist() == [0.9, 0.1, 0.5, 0.5]
+    assert choose_split(rows, []).chosen == "area"
 
 
 def test_a_shared_block_effect_makes_the_roll_up_lower():
