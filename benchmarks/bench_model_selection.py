@@ -15,8 +15,14 @@ ECE, and the same for "any clash within H". Weeks treated as independent are not
 here: every run scores the product of the model's weekly forecasts beside its "within H"
 (``independent`` in ``within.parquet``). Asserts nothing.
 
+The same table for the cell example (issue 21: the cells' own features, set until then, chosen
+on the dev window): ``--params params/examples/ged_iraq_cells.yaml --variants cells_shipped,
+cells_no_pool,...`` (the ``cells_*`` variants drop one group of the example's features; ``--set
+key=value`` overrides the base params of every variant, e.g. a sparser ``backtest.refit_every``
+to fit the cost of a cell fold).
+
 Usage: ``python benchmarks/bench_model_selection.py [--variants shipped,region_effects,...]
-[--windows insurgency]``
+[--windows insurgency] [--params FILE] [--set key=value ...]``
 """
 
 from __future__ import annotations
@@ -82,6 +88,52 @@ VARIANTS = {
         {"model": {"offset": None, "region_effects": True, "features": OLD_FEATURES}},
     ),
 }
+#: The cells' own features (issue 21) and the variants of the cell example
+#: (params/examples/ged_iraq_cells.yaml, which the dev windows left with none): each drops one
+#: group.
+CELL_FEATURES = {
+    "pool": ["pool_gov_hl52", "pool_country_hl52"],
+    "rings": ["nbr_clash_decay_hl4", "ring2_clash_decay_hl4"],
+    "gov": ["gov_clash_decay_hl4"],
+}
+
+
+def _cells_without(*groups: str) -> dict:
+    kept = [f for g, fs in CELL_FEATURES.items() if g not in groups for f in fs]
+    return {"model": {"features": kept}}
+
+
+VARIANTS.update(
+    {
+        # The five cell features, the example's until the dev windows dropped them (the name
+        # the results in benchmarks/results/ were measured under).
+        "cells_shipped": (
+            "cells: the five cell features (pooling, rings, governorate)",
+            _cells_without(),
+        ),
+        "cells_no_pool": ("cells: without the pooling contrasts (pool_*)", _cells_without("pool")),
+        "cells_no_rings": (
+            "cells: without the first and second ring's clashes",
+            _cells_without("rings"),
+        ),
+        "cells_no_gov": ("cells: without the governorate's clashes", _cells_without("gov")),
+        "cells_long_level": (
+            "cells: + the cell's long-run level (clash_level_hl52) as a feature",
+            {
+                "model": {
+                    "features": [
+                        *(f for fs in CELL_FEATURES.values() for f in fs),
+                        "clash_level_hl52",
+                    ]
+                }
+            },
+        ),
+        "cells_offset_only": (
+            "cells: the level offset and block effect alone",
+            {"model": {"features": []}},
+        ),
+    }
+)
 WINDOWS = {
     "anti-IS war (dev 2015-2016)": {
         "ingest": {"window": {"start": "2008-01-01", "end": "2018-12-31"}},
@@ -110,10 +162,17 @@ def _clashcast(project: Path, stage: str) -> None:
         raise RuntimeError(f"{stage} failed: {proc.stderr[-1500:]}")
 
 
-def prepare(base: Path, window: dict) -> tuple[Path, dict]:
-    """A project with the window's panel built once; returns it and its params."""
+def prepare(
+    base: Path, window: dict, params_file: Path = ROOT / "params.yaml", sets: tuple = ()
+) -> tuple[Path, dict]:
+    """A project with the window's panel built once; returns it and its params
+    (``params_file`` with the window and the ``sets`` overrides, ``key=value``)."""
+    from bench_backtest import set_key
+
     shutil.copytree(ROOT / "data" / "raw", base / "data" / "raw")
-    params = _merge(yaml.safe_load((ROOT / "params.yaml").read_text()), window)
+    params = _merge(yaml.safe_load(params_file.read_text()), window)
+    for assignment in sets:
+        set_key(params, assignment)
     params.setdefault("runtime", {})["fold_cache"] = None  # each variant's folds computed, timed
     (base / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     for stage in ("ingest", "panel"):
@@ -165,24 +224,38 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--variants", default=",".join(VARIANTS))
     ap.add_argument("--windows", default="", help="run only windows whose label contains this")
+    ap.add_argument("--params", type=Path, default=ROOT / "params.yaml", help="base params")
+    ap.add_argument("--set", action="append", default=[], help="key=value on the base params")
     args = ap.parse_args()
     names = args.variants.split(",")
     for label, window in WINDOWS.items():
         if args.windows not in label:
             continue
         with tempfile.TemporaryDirectory() as tmp:
-            project, params = prepare(Path(tmp), window)
-            print(f"**{label}**\n\n{HEADER}", flush=True)
+            project, params = prepare(Path(tmp), window, args.params.resolve(), args.set)
+            base = args.params.resolve().relative_to(ROOT)
+            sets = "".join(f" `{s}`" for s in args.set)
+            print(f"**{label}** ({base}{sets})\n\n{HEADER}", flush=True)
+            rolled = []
             for name in names:
                 what, overrides = VARIANTS[name]
                 w, took = run_variant(project, params, overrides)
                 print(row(f"`{name}`: {what}", w, took), flush=True)
+                if w.get("rollup") is not None:  # a cell run: its governorate roll-up
+                    r = w["rollup"]
+                    rolled.append(
+                        f"- `{name}`: roll-up within-H Brier {r['model']['brier']:.4f}, skill vs "
+                        f"the governorate EWMA {_pct(r['skill']['ewma']['brier']['mean'])}, "
+                        f"ECE {r['model']['ece']:.3f}"
+                    )
             first = w
             print(
                 f"\n{first['origins']} origins {first['first_origin']} … {first['last_origin']}, "
                 f"prevalence {first['prevalence']:.3f} weekly, "
                 f"{first['within_h']['prevalence']:.3f} within H\n"
             )
+            if rolled:
+                print("\n".join(rolled) + "\n", flush=True)
     return 0
 
 

@@ -36,13 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from model.backtesting.backtest import outcomes_after  # noqa: E402
-from model.inference.rollup import (  # noqa: E402
-    SPLIT_PRIORS,
-    rollup,
-    rollup_panel,
-    split_label,
-    split_weights,
-)
+from model.inference import rollup as ru  # noqa: E402
 
 
 def rollup_rows(project: Path, horizon: int) -> pd.DataFrame:
@@ -50,22 +44,22 @@ def rollup_rows(project: Path, horizon: int) -> pd.DataFrame:
     split, p, y``."""
     panel = xr.open_dataset(project / "data/processed/panel.nc").load()
     within = pd.read_parquet(project / "data/backtest/within.parquet")
-    govs = rollup_panel(panel)
+    govs = ru.rollup_panel(panel)
     cells = panel["rollup_weight"]["region"].values
     rows = []
     for origin, part in within.groupby("origin"):
         p = part.set_index("region")["model"].reindex(cells).to_numpy()
         none = (1.0 - p)[:, None, None]
         y = outcomes_after(govs, origin, horizon).max("horizon")
-        for prior in SPLIT_PRIORS:
-            w = split_weights(panel, origin, prior).sel(region=cells)
+        for prior in ru.SPLIT_PRIORS:
+            w = ru.split_weights(panel, origin, prior).sel(region=cells)
             rows.append(
                 pd.DataFrame(
                     {
                         "origin": origin,
                         "region": w["rollup"].values,
-                        "split": split_label(prior),
-                        "p": rollup(none, w.values)[:, 0, 0],
+                        "split": ru.split_label(prior),
+                        "p": ru.rollup(none, w.values)[:, 0, 0],
                         "y": y.sel(region=w["rollup"].values).values,
                     }
                 )
@@ -121,10 +115,9 @@ def report(cells: Path, governorates: Path | None = None) -> None:
     chosen = backtest.get("rollup_split", {}).get("chosen", "area")
     spans = windows_of(cells)
     print(f"split chosen by the backtest stage on the dev window: {chosen}")
-    print(
-        "| window | " + " | ".join(split_label(k) for k in SPLIT_PRIORS) + " | governorate model |"
-    )
-    print("|---|" + "---:|" * (len(SPLIT_PRIORS) + 1))
+    labels = " | ".join(ru.split_label(k) for k in ru.SPLIT_PRIORS)
+    print(f"| window | {labels} | governorate model |")
+    print("|---|" + "---:|" * (len(ru.SPLIT_PRIORS) + 1))
     for name, (lo, hi) in spans.items():
         part = rows[(rows["origin"] >= lo) & (rows["origin"] <= hi)]
         by = part.groupby("split")["brier"].mean()
@@ -132,7 +125,7 @@ def report(cells: Path, governorates: Path | None = None) -> None:
         if gov is not None:
             first = part[part["split"] == "area"]
             g = f"{((first['governorate_model'] - first['y']) ** 2).mean():.4f}"
-        scores = " | ".join(f"{by[split_label(k)]:.4f}" for k in SPLIT_PRIORS)
+        scores = " | ".join(f"{by[ru.split_label(k)]:.4f}" for k in ru.SPLIT_PRIORS)
         print(f"| {name} | {scores} | {g} |")
     lo, hi = spans["dev"]
     dev = rows[(rows["origin"] >= lo) & (rows["origin"] <= hi)]

@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 #: The benchmarks in the order `make bench` runs them and the README lists their results.
 ORDER = """
 bench_ingest_panel bench_actors bench_samplers bench_backtest bench_backtest_cluster
-bench_weekly_update bench_fit_budget bench_coverage bench_model_selection bench_rare_dyad
+bench_weekly_update bench_fit_budget bench_coverage bench_model_selection
+bench_model_selection_cells bench_model_selection_cells_insurgency bench_rare_dyad
 bench_memory_recovery bench_cells bench_scaling bench_scale bench_gradient bench_pipeline
 bench_reproducibility
 """.split()
@@ -42,9 +43,27 @@ ARGS = {
         "backtest.tune=200", "--set", "backtest.start=2016-01-04", "--set",
         "backtest.end=2017-12-25",
     ],
+    # The cells' own features chosen on the anti-IS dev window (issue 21): one fit per 26 origins
+    # and no proximity comparison folds, so that six cell variants fit in about 30 minutes.
+    "bench_model_selection_cells": [
+        "--params", "params/examples/ged_iraq_cells.yaml", "--windows", "anti-IS",
+        "--variants", "cells_shipped,cells_no_pool,cells_no_rings,cells_no_gov,cells_long_level,"
+        "cells_offset_only",
+        "--set", "backtest.refit_every=26", "--set", "backtest.proximity_worth=false",
+    ],
+    # The same on the insurgency's dev window, for the two variants the anti-IS one set apart.
+    "bench_model_selection_cells_insurgency": [
+        "--params", "params/examples/ged_iraq_cells.yaml", "--windows", "insurgency",
+        "--variants", "cells_offset_only,cells_shipped",
+        "--set", "backtest.refit_every=26", "--set", "backtest.proximity_worth=false",
+    ],
 }  # fmt: skip
 #: Results named otherwise than their script: the script that writes them.
-SCRIPTS = {"bench_backtest_cluster": "bench_backtest"}
+SCRIPTS = {
+    "bench_backtest_cluster": "bench_backtest",
+    "bench_model_selection_cells": "bench_model_selection",
+    "bench_model_selection_cells_insurgency": "bench_model_selection",
+}
 
 
 def machine() -> str:
