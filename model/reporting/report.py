@@ -318,8 +318,8 @@ def _split_words(bt: BacktestMetrics | None) -> str:
     if chosen in (None, "area"):
         return "by its area in each"
     return (
-        f"by where its past clashes fell, shrunk toward its area by {chosen} pseudo-clashes "
-        "(chosen on the backtest's dev window)"
+        f"by where its past clashes fell, shrunk toward its area by {chosen} pseudo-clashes as "
+        "the backtest's dev window chose"
     )
 
 

@@ -266,3 +266,16 @@ def test_every_table_scrolls_inside_its_box_on_a_phone(failed: tuple[dict, str])
     ]
     screen = html[html.index("@media screen") :]
     assert re.search(r"\.scroll\s*\{\s*overflow-x:\s*auto", screen)
+
+
+def test_the_roll_up_caption_says_how_border_cells_split() -> None:
+    from model.reporting.report import _split_words
+    from model.results import BacktestMetrics
+
+    chosen = BacktestMetrics(4, {}, rollup_split={"chosen": "0.5", "dev_brier": {"0.5": 0.07}})
+    assert "by where its past clashes fell" in _split_words(chosen)
+    assert "0.5 pseudo-clashes" in _split_words(chosen)
+    area = BacktestMetrics(4, {}, rollup_split={"chosen": "area", "dev_brier": {"area": 0.09}})
+    assert _split_words(area) == _split_words(None) == "by its area in each"
+    # backtest.json keeps the choice and reads it back.
+    assert BacktestMetrics.from_json(chosen.to_json()).rollup_split == chosen.rollup_split
