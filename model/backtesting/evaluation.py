@@ -187,22 +187,28 @@ class SplitChoice:
 
 
 def choose_split(rows: pd.DataFrame, dev: Sequence[Any]) -> SplitChoice:
-    """The candidate split (``rows``' ``split``) whose roll-up has the lowest Brier score
-    within H on the ``dev`` origins (ties: the first in
-    :data:`model.inference.rollup.SPLIT_PRIORS`); area shares when the dev window has no
-    roll-up rows. ``rows`` come back with the chosen split's rows alone, without ``split``."""
-    from model.inference.rollup import SPLIT_PRIORS, split_label
-
-    order = [split_label(k) for k in SPLIT_PRIORS]
+    """The candidate split (``rows``' ``split``: a pseudo-count, or ``area``) whose roll-up has
+    the lowest Brier score within H on the ``dev`` origins (ties: the smaller pseudo-count, area
+    last); area shares when the dev window has no roll-up rows. ``rows`` come back with the
+    chosen split's rows alone, without ``split``."""
     on_dev = in_window(rows, dev)
     brier = {
         label: round(float(((d["model"] - d["y"]) ** 2).mean()), 6)
         for label, d in on_dev.groupby("split", sort=False)
     }
-    ranked = sorted(brier, key=lambda k: (brier[k], order.index(k) if k in order else len(order)))
-    chosen = ranked[0] if ranked else split_label(None)
+    labels = sorted(brier, key=_split_order)
+    ranked = sorted(labels, key=lambda k: brier[k])  # stable: ties keep the order above
+    chosen = ranked[0] if ranked else AREA
     kept = rows.loc[rows["split"] == chosen].drop(columns="split").reset_index(drop=True)
-    return SplitChoice(chosen, {k: brier[k] for k in order if k in brier}, kept)
+    return SplitChoice(chosen, {k: brier[k] for k in labels}, kept)
+
+
+#: The split by area shares alone (:func:`model.inference.rollup.split_label` of None).
+AREA = "area"
+
+
+def _split_order(label: str) -> float:
+    return float("inf") if label == AREA else float(label)
 
 
 def handed_down_scores(

@@ -17,7 +17,7 @@ from model.config import Scenario
 from model.data import feature_names as fn
 from model.data.cells import cell_features, place_events, rollup_weights
 from model.data.cells import cell_space as make_space
-from model.inference.rollup import none_within, rollup, rollup_panel, split_weights
+from model.inference.rollup import none_within, rollup, rollup_panel, split_label, split_weights
 from model.inference.scenarios import scenario_regions
 
 # Two governorates: East is four whole cells (40-41°E, 30-31°N); West is a strip half a cell
@@ -158,7 +158,7 @@ def test_the_dev_window_chooses_the_split_and_the_test_window_keeps_it():
     assert choice.chosen == "2" and choice.dev_brier == {"2": 0.01, "area": 0.16}
     assert "split" not in choice.rows and len(choice.rows) == 4
     assert choice.rows["model"].tolist() == [0.9, 0.1, 0.5, 0.5]
-    assert choose_split(rows, []).chosen == "area"
+    assert choose_split(rows, []).chosen == "area" == split_label(None)
 
 
 def test_a_shared_block_effect_makes_the_roll_up_lower():
