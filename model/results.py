@@ -463,7 +463,7 @@ class BacktestMetrics:
     # (``grid``); the backtest stage sets it.
     unit: str | None = optional_field()
     # A cell run's split of the border cells' hazard over the governorates, chosen on the dev
-    # window (model.backtesting.evaluation.SplitChoice.to_json: chosen, dev_brier).
+    # window (model.backtesting.backtest.SplitChoice.to_json: chosen, dev_brier).
     rollup_split: Mapping[str, Any] | None = optional_field()
 
     def to_json(self) -> dict[str, Any]:

@@ -32,7 +32,8 @@ import xarray as xr
 
 from model.backtesting.baselines import RATES, Rates, all_baselines, known_at, within_baselines
 from model.backtesting.catalogue import FORECASTERS, WITHIN_FORECASTERS
-from model.backtesting.evaluation import WITH_PROXIMITY, WITHOUT_PROXIMITY
+from model.backtesting.evaluation import WITH_PROXIMITY, WITHOUT_PROXIMITY, in_window
+from model.backtesting.scoring import brier_score
 from model.config import FitParams, ModelParams
 
 if TYPE_CHECKING:
@@ -362,7 +363,7 @@ def rollup_fold(
     joint forecast (``model``), the same from the weekly roll-ups as if the weeks were
     independent (``independent``), and the governorates' own climatology and EWMA of the event,
     scored on the clashes the cells hold."""
-    from model.inference.rollup import SPLIT_PRIORS, rollup_draws, rollup_panel, split_label
+    from model.inference.rollup import SPLIT_PRIORS, rollup_panel, rollup_splits, split_label
 
     horizon = config.model.horizon
     govs = rollup_panel(panel)
@@ -374,8 +375,8 @@ def rollup_fold(
             **within_baselines(known_at(govs, origin), origin, horizon=horizon, rates=config.rates),
             "y": y.max("horizon").drop_vars("target_period", errors="ignore"),
         }
-        for prior in SPLIT_PRIORS:
-            step, within = rollup_draws(idata, known, origin, prior)
+        splits = rollup_splits(idata, known, origin, SPLIT_PRIORS)
+        for prior, (step, within) in zip(SPLIT_PRIORS, splits, strict=True):
             columns = {
                 "model": within.isel(horizon=-1, drop=True).mean("draw").rename(rollup="region"),
                 "independent": (1.0 - (1.0 - step.mean("draw")).prod("horizon")).rename(
@@ -583,3 +584,35 @@ def collect_rollup(finished: Sequence[FoldResult]) -> pd.DataFrame | None:
         return None
     out = pd.concat(frames, ignore_index=True)
     return out.sort_values(["origin", "split", "region"], ignore_index=True)
+
+
+@dataclass(frozen=True)
+class SplitChoice:
+    """How the roll-up splits a border cell's hazard (:func:`model.inference.rollup.
+    split_weights`), chosen on the dev window: the chosen split's rows and every candidate's
+    dev Brier score of the roll-up within H (``backtest.json`` ``rollup_split``)."""
+
+    chosen: str
+    dev_brier: Mapping[str, float]
+    rows: pd.DataFrame
+
+    def to_json(self) -> dict[str, Any]:
+        return {"chosen": self.chosen, "dev_brier": dict(self.dev_brier)}
+
+
+def choose_split(rows: pd.DataFrame, dev: Sequence[Any]) -> SplitChoice:
+    """The candidate split (:func:`rollup_fold`'s ``split``) whose roll-up has the lowest Brier
+    score within H on the ``dev`` origins (ties: the first in
+    :data:`model.inference.rollup.SPLIT_PRIORS`); area shares when the dev window has no
+    roll-up rows. ``rows`` come back with the chosen split's rows alone, without ``split``."""
+    from model.inference.rollup import SPLIT_PRIORS, split_label
+
+    on_dev = in_window(rows, dev)
+    scored = {
+        label: round(float(brier_score(d["model"], d["y"]).mean()), 6)
+        for label, d in on_dev.groupby("split")
+    }
+    brier = {k: scored[k] for k in map(split_label, SPLIT_PRIORS) if k in scored}
+    chosen = min(brier, key=brier.__getitem__) if brier else split_label(None)
+    kept = rows.loc[rows["split"] == chosen].drop(columns="split").reset_index(drop=True)
+    return SplitChoice(chosen, brier, kept)

@@ -12,7 +12,6 @@ scores are those of :mod:`model.backtesting.catalogue`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -170,45 +169,6 @@ def rollup_scores(rows: pd.DataFrame, **settings: Any) -> WithinScores:
     """The governorate roll-up's scores on one window (:func:`summarise_within` of its rows,
     ``settings`` the same), rounded as ``backtest.json`` keeps them."""
     return WithinScores.from_json(_clean(summarise_within(rows, **settings).to_json()))
-
-
-@dataclass(frozen=True)
-class SplitChoice:
-    """How the roll-up splits a border cell's hazard (:func:`model.inference.rollup.
-    split_weights`), chosen on the dev window: the chosen split's rows and every candidate's
-    dev Brier score of the roll-up within H (``backtest.json`` ``rollup_split``)."""
-
-    chosen: str
-    dev_brier: Mapping[str, float]
-    rows: pd.DataFrame
-
-    def to_json(self) -> dict[str, Any]:
-        return {"chosen": self.chosen, "dev_brier": dict(self.dev_brier)}
-
-
-def choose_split(rows: pd.DataFrame, dev: Sequence[Any]) -> SplitChoice:
-    """The candidate split (``rows``' ``split``: a pseudo-count, or ``area``) whose roll-up has
-    the lowest Brier score within H on the ``dev`` origins (ties: the smaller pseudo-count, area
-    last); area shares when the dev window has no roll-up rows. ``rows`` come back with the
-    chosen split's rows alone, without ``split``."""
-    on_dev = in_window(rows, dev)
-    brier = {
-        label: round(float(((d["model"] - d["y"]) ** 2).mean()), 6)
-        for label, d in on_dev.groupby("split", sort=False)
-    }
-    labels = sorted(brier, key=_split_order)
-    ranked = sorted(labels, key=lambda k: brier[k])  # stable: ties keep the order above
-    chosen = ranked[0] if ranked else AREA
-    kept = rows.loc[rows["split"] == chosen].drop(columns="split").reset_index(drop=True)
-    return SplitChoice(chosen, {k: brier[k] for k in labels}, kept)
-
-
-#: The split by area shares alone (:func:`model.inference.rollup.split_label` of None).
-AREA = "area"
-
-
-def _split_order(label: str) -> float:
-    return float("inf") if label == AREA else float(label)
 
 
 def handed_down_scores(

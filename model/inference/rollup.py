@@ -45,6 +45,8 @@ Pure NumPy: no I/O.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -173,31 +175,44 @@ def rollup_draws(
     step h) and P(any within steps 1..h), each ``(rollup, horizon, draw)``; border cells split
     with pseudo-count ``prior`` (:func:`split_weights`); with the shared effect when the
     posterior was fitted with one (:func:`rollup_shared`)."""
+    return rollup_splits(idata, panel, origin, (prior,))[0]
+
+
+def rollup_splits(
+    idata: xr.DataTree, panel: xr.Dataset, origin: object | None, priors: Sequence[float | None]
+) -> list[tuple[xr.DataArray, xr.DataArray]]:
+    """:func:`rollup_draws` for each of ``priors``, the linear predictor and the cells' ``Q``
+    computed once."""
     from model.inference.forecast import SAMPLE, _origin_inputs, block_scale
 
     t, eta = _origin_inputs(idata, panel, origin)
-    w = split_weights(panel, t, prior).sel(region=eta["region"].values)
+    cells = eta["region"].values
     sigma = block_scale(idata)
     const = idata["constant_data"]
     shared = None
     if eq.REGION_GROUP_IDX in const:
-        shared = const[eq.REGION_GROUP_IDX].sel(region=eta["region"].values).values
+        shared = const[eq.REGION_GROUP_IDX].sel(region=cells).values
     eta_v = eta.transpose("region", "horizon", SAMPLE).values
+    none = None if shared is not None else [none_within(eta_v, sigma, c) for c in (False, True)]
     out = []
-    for cumulative in (False, True):
-        if shared is None:
-            p_any = rollup(none_within(eta_v, sigma, cumulative), w.values)
-        else:
-            p_any = rollup_shared(eta_v, sigma, w.values, shared, cumulative)
-        out.append(
-            xr.DataArray(
-                p_any,
-                dims=("rollup", "horizon", SAMPLE),
-                coords={"rollup": w["rollup"].values, "horizon": eta["horizon"].values},
-                attrs={"origin": str(pd.Timestamp(t).date())},
+    for prior in priors:
+        w = split_weights(panel, t, prior).sel(region=cells)
+        pair = []
+        for k, cumulative in enumerate((False, True)):
+            if none is not None:
+                p_any = rollup(none[k], w.values)
+            else:
+                p_any = rollup_shared(eta_v, sigma, w.values, shared, cumulative)
+            pair.append(
+                xr.DataArray(
+                    p_any,
+                    dims=("rollup", "horizon", SAMPLE),
+                    coords={"rollup": w["rollup"].values, "horizon": eta["horizon"].values},
+                    attrs={"origin": str(pd.Timestamp(t).date())},
+                )
             )
-        )
-    return out[0], out[1]
+        out.append((pair[0], pair[1]))
+    return out
 
 
 def rollup_table(

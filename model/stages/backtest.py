@@ -47,6 +47,7 @@ from model.backtesting.backtest import (
     BacktestResult,
     FoldConfig,
     backtest_origins,
+    choose_split,
     collect_rollup,
     comparison_folds,
     default_start,
@@ -58,7 +59,6 @@ from model.backtesting.backtest import (
 from model.backtesting.baselines import Rates
 from model.backtesting.evaluation import (
     backtest_metrics,
-    choose_split,
     handed_down_scores,
     in_window,
     rollup_scores,

@@ -62,8 +62,6 @@ def _cell_panel(events, positions, regions, params: Params) -> tuple[object, dic
         categories=params.ingest.all_categories(),
         cells=CellInputs(space, gov_clash, regions.names),
     )
-    located = placed.in_cells.assign(region=placed.in_cells["governorate"])
-    gov_point = clash_grid(located, regions.names, params.panel, window)
     by_gov = placed.in_cells.groupby("governorate", observed=True, sort=False)
     pairs = np.zeros((len(regions.names), *ds["clash"].shape), dtype=np.int16)
     for i, g in enumerate(regions.names):
@@ -73,7 +71,7 @@ def _cell_panel(events, positions, regions, params: Params) -> tuple[object, dic
         rollup=("rollup", list(regions.names)),
         rollup_country=("rollup", [regions.country_of(g) for g in regions.names]),
     )
-    ds["rollup_clash_any"] = (("rollup", "period"), (gov_point > 0).astype(np.int8))
+    ds["rollup_clash_any"] = (("rollup", "period"), (pairs.sum(axis=1) > 0).astype(np.int8))
     ds["rollup_weight"] = (("rollup", "region"), rollup_weights(space, regions.names))
     ds["rollup_clash"] = (("rollup", "region", "period"), pairs)
     facts = {

@@ -10,8 +10,8 @@ import xarray as xr
 from scipy.special import logit
 from shapely.geometry import box
 
+from model.backtesting.backtest import choose_split
 from model.backtesting.baselines import Rates, ewma
-from model.backtesting.evaluation import choose_split
 from model.backtesting.handed_down import hand_down, handed_down_rows
 from model.config import Scenario
 from model.data import feature_names as fn
