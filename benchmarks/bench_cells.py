@@ -3,9 +3,10 @@ costs on 2 cores.
 
 Two runs in temporary projects (the shipped ``data/raw``):
 
-- ``cells``: ``params/examples/ged_iraq_cells.yaml`` (PRIO-GRID cells), stages ``ingest``,
+- ``cells``: ``params.yaml`` as shipped (PRIO-GRID cells), stages ``ingest``,
   ``panel``, ``backtest``, ``fit``, each timed;
-- ``governorates``: ``params.yaml`` with ``panel.located: [point]``, the governorate model on the
+- ``governorates``: ``params/examples/ged_iraq_governorates.yaml`` with ``panel.located:
+  [point]``, the governorate model on the
   same data as the cells (the events located only to a governorate left out, as the cells must),
   stages ``ingest``, ``panel``, ``backtest``.
 
@@ -43,12 +44,16 @@ from bench_rollup_split import report as rollup_split_report  # noqa: E402
 
 STAGES = ("ingest", "panel", "backtest")
 RUNS = {
-    "cells": (ROOT / "params/examples/ged_iraq_cells.yaml", [], (*STAGES, "fit")),
-    "governorates": (ROOT / "params.yaml", ["panel.located=[point]"], STAGES),
+    "cells": (ROOT / "params.yaml", [], (*STAGES, "fit")),
+    "governorates": (
+        ROOT / "params/examples/ged_iraq_governorates.yaml",
+        ["panel.located=[point]"],
+        STAGES,
+    ),
     # The cells with one block effect per governorate and origin (cells of a governorate move
     # together); its proximity comparison folds left out (the cells run measures the block).
     "cells_group": (
-        ROOT / "params/examples/ged_iraq_cells.yaml",
+        ROOT / "params.yaml",
         ["model.dependence_group=governorate", "backtest.proximity_worth=false"],
         (*STAGES, "fit"),
     ),

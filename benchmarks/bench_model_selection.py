@@ -5,7 +5,8 @@ is suspect. This runs ``clashcast backtest`` with ``backtest.end`` before ``back
 (a dev-only run: no test origin is scored) for each variant below, on two dev windows of the
 shipped UCDP GED file:
 
-- **anti-IS war**: params.yaml as shipped (panel 2008–2018), dev origins 2015-01-05 … 2016-12-26;
+- **anti-IS war**: the governorate example, ``params/examples/ged_iraq_governorates.yaml`` (panel
+  2008–2018), dev origins 2015-01-05 … 2016-12-26;
 - **insurgency**: the same params on a panel of 2004–2012, dev origins 2008-01-07 … 2011-12-26.
 
 Each run is in a temporary project (a copy of ``data/raw``, ingest and panel run there), so the
@@ -16,7 +17,7 @@ here: every run scores the product of the model's weekly forecasts beside its "w
 (``independent`` in ``within.parquet``). Asserts nothing.
 
 The same table for the cell example (issue 21: the cells' own features, set until then, chosen
-on the dev window): ``--params params/examples/ged_iraq_cells.yaml --variants cells_shipped,
+on the dev window): ``--params params.yaml --variants cells_shipped,
 cells_no_pool,...`` (the ``cells_*`` variants drop one group of the example's features; ``--set
 key=value`` overrides the base params of every variant, e.g. a sparser ``backtest.refit_every``
 to fit the cost of a cell fold).
@@ -39,6 +40,8 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+#: The governorate example (the shipped default before cells, issue 21): what this measured.
+GOVERNORATES = ROOT / "params/examples/ged_iraq_governorates.yaml"
 OLD_FEATURES = [
     "clash_decay_hl1",
     "clash_decay_hl4",
@@ -89,7 +92,7 @@ VARIANTS = {
     ),
 }
 #: The cells' own features (issue 21) and the variants of the cell example
-#: (params/examples/ged_iraq_cells.yaml, which the dev windows left with none): each drops one
+#: (params.yaml, cells, which the dev windows left with none): each drops one
 #: group.
 CELL_FEATURES = {
     "pool": ["pool_gov_hl52", "pool_country_hl52"],
@@ -163,7 +166,7 @@ def _clashcast(project: Path, stage: str) -> None:
 
 
 def prepare(
-    base: Path, window: dict, params_file: Path = ROOT / "params.yaml", sets: tuple = ()
+    base: Path, window: dict, params_file: Path = GOVERNORATES, sets: tuple = ()
 ) -> tuple[Path, dict]:
     """A project with the window's panel built once; returns it and its params
     (``params_file`` with the window and the ``sets`` overrides, ``key=value``)."""
@@ -224,7 +227,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--variants", default=",".join(VARIANTS))
     ap.add_argument("--windows", default="", help="run only windows whose label contains this")
-    ap.add_argument("--params", type=Path, default=ROOT / "params.yaml", help="base params")
+    ap.add_argument("--params", type=Path, default=GOVERNORATES, help="base params")
     ap.add_argument("--set", action="append", default=[], help="key=value on the base params")
     args = ap.parse_args()
     names = args.variants.split(",")

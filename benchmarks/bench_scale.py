@@ -14,7 +14,7 @@ dependence. The panel is then built with the project's own feature code (``clash
 by :func:`model.data.features.level_logit` with params' memory, and ``nbr_clash_decay_hl4`` by
 :func:`model.data.features.neighbour_mean` over the first ring) and stored as ``panel.nc``.
 
-The fit is the cells example's form (``params/examples/ged_iraq_cells.yaml``, cut to one
+The fit is the shipped cell model's form (``params.yaml``, cut to one
 neighbour feature): the offset ``clash_level_hl8``, no region effects, one slope for every
 step, a block effect per cell and block, identical blocks merged (``model.aggregate_blocks``),
 fitted with ``params.yaml``'s sampler and budget (``--draws/--tune/--chains`` override).

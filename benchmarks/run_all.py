@@ -46,14 +46,14 @@ ARGS = {
     # The cells' own features chosen on the anti-IS dev window (issue 21): one fit per 26 origins
     # and no proximity comparison folds, so that six cell variants fit in about 30 minutes.
     "bench_model_selection_cells": [
-        "--params", "params/examples/ged_iraq_cells.yaml", "--windows", "anti-IS",
+        "--params", "params.yaml", "--windows", "anti-IS",
         "--variants", "cells_shipped,cells_no_pool,cells_no_rings,cells_no_gov,cells_long_level,"
         "cells_offset_only",
         "--set", "backtest.refit_every=26", "--set", "backtest.proximity_worth=false",
     ],
     # The same on the insurgency's dev window, for the two variants the anti-IS one set apart.
     "bench_model_selection_cells_insurgency": [
-        "--params", "params/examples/ged_iraq_cells.yaml", "--windows", "insurgency",
+        "--params", "params.yaml", "--windows", "insurgency",
         "--variants", "cells_offset_only,cells_shipped",
         "--set", "backtest.refit_every=26", "--set", "backtest.proximity_worth=false",
     ],

@@ -589,9 +589,10 @@ def build_context(run: Run, params: ReportParams) -> dict[str, Any]:
     cells = run.rollup is not None
     ctx = {
         "cells": cells,
-        # A cell run shows its top cells (every cell is in forecast.csv) and the governorates
-        # rolled up from them.
+        # A cell run shows its top cells, every cell on screen (folded; the PDF leaves them to
+        # forecast.csv) and the governorates rolled up from them.
         "cell_rows": sorted(table, key=lambda r: r["rank"])[:CELLS_SHOWN] if cells else None,
+        "all_cells": sorted(table, key=lambda r: r["rank"]) if cells else None,
         "rollup": _rollup_rows(run.rollup) if cells else None,
         "resolution": _resolution(backtest) if cells else None,
         "rollup_split": _split_words(backtest) if cells else None,

@@ -200,17 +200,23 @@ def test_stage_keeps_previous_output_when_it_fails(project: Path):
     assert (project / "data/processed/panel.nc").read_bytes() == before
 
 
-def _shipped_project(tmp_path: Path) -> tuple[Path, dict]:
+def _shipped_project(tmp_path: Path, params_file: str) -> tuple[Path, dict]:
     shutil.copytree(ROOT / "data/raw", tmp_path / "data/raw")
-    raw = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+    raw = yaml.safe_load((ROOT / params_file).read_text(encoding="utf-8"))
     return tmp_path, raw
 
 
-def test_stage_on_the_shipped_data(tmp_path: Path):
-    """Ingest then panel on the shipped GED Iraq data (a few seconds)."""
+@pytest.mark.parametrize(
+    ("params_file", "regions"),
+    [("params.yaml", 213), ("params/examples/ged_iraq_governorates.yaml", 18)],
+    ids=["cells", "governorates"],
+)
+def test_stage_on_the_shipped_data(tmp_path: Path, params_file: str, regions: int):
+    """Ingest then panel on the shipped GED Iraq data (a few seconds): the shipped default's
+    PRIO-GRID cells overlapping Iraq, and Iraq's governorates."""
     from model.stages import ingest as ingest_stage
 
-    root, raw = _shipped_project(tmp_path)
+    root, raw = _shipped_project(tmp_path, params_file)
     params = parse_params(raw)
     ingest_stage.run(params, root)
     t0 = time.perf_counter()
@@ -224,7 +230,7 @@ def test_stage_on_the_shipped_data(tmp_path: Path):
         for f in json.loads(ds.attrs["feature_names"]):
             if not f.endswith("_km"):
                 assert not np.isnan(ds[f].values).any(), f
-    assert n_regions == metrics["regions"] == 18  # Iraq's governorates
+    assert n_regions == metrics["regions"] == regions
     assert 0.0 < metrics["clash_rate"] < 1.0
     assert metrics["rows"] == metrics["regions"] * metrics["periods"]
     assert seconds < 30

@@ -1,5 +1,6 @@
 """A tiny but real clashcast run: the whole pipeline, through the CLI, on a slice of the shipped
-data (one year of GED Iraq, 18 governorates, weekly), with small samplers.
+data (one year of GED Iraq, 18 governorates, weekly: ``params/examples/ged_iraq_governorates.yaml``;
+the shipped default, cells, runs end to end in ``test_shipped_cells.py``), with small samplers.
 
 Used by the end-to-end, reproducibility, offline and notebook tests. Nothing is mocked.
 """
@@ -21,6 +22,8 @@ import yaml
 from model.cli import STAGES, main
 
 ROOT = Path(__file__).resolve().parents[2]
+#: The governorate example: the tiny run's params, small enough for the default test run.
+GOVERNORATES = ROOT / "params/examples/ged_iraq_governorates.yaml"
 
 #: A trial fit of an example, as a user shrinks one (`dvc exp run -S fit.draws=60 ...`): few
 #: draws, tune steps and chains, one core, a gate that only reports (a 60-draw fit cannot pass).
@@ -68,11 +71,11 @@ def _merge(base: dict, over: dict) -> dict:
 
 
 def make_project(dest: Path, overrides: dict | None = None) -> Path:
-    """Copy the shipped inputs and a shrunken params.yaml into ``dest``."""
+    """Copy the shipped inputs and a shrunken governorate params.yaml into ``dest``."""
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copytree(ROOT / "data" / "raw", dest / "data" / "raw")
     shutil.copytree(ROOT / "reports" / "templates", dest / "reports" / "templates")
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params = yaml.safe_load(GOVERNORATES.read_text())
     params = _merge(params, TINY_OVERRIDES)
     if overrides:
         params = _merge(params, overrides)

@@ -171,7 +171,7 @@ def test_the_examples_are_found() -> None:
     assert [p.name for p in PARAMS_FILES[1:]] == [
         "acled_us_iran.yaml",
         "acled_us_iran_cells.yaml",
-        "ged_iraq_cells.yaml",
+        "ged_iraq_governorates.yaml",
         "ged_turkey_pkk.yaml",
     ]
 
@@ -248,7 +248,8 @@ def test_each_params_file_validates_and_its_clash_names_mapped_sides(path) -> No
 
 
 def test_a_feature_the_panel_does_not_write_is_refused_before_any_stage() -> None:
-    raw = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+    governorates = ROOT / "params/examples/ged_iraq_governorates.yaml"
+    raw = yaml.safe_load(governorates.read_text(encoding="utf-8"))
     raw["model"]["features"] = ["pool_gov_hl52"]  # a cell feature on the governorates
     with pytest.raises(ParamsError, match=r"pool_gov_hl52.*unit admin1"):
         parse_params(raw)

@@ -1,4 +1,4 @@
-"""The cells example as a user runs it: ``cp params/examples/ged_iraq_cells.yaml params.yaml``,
+"""The shipped default, PRIO-GRID cells, as a user runs it: ``params.yaml`` as it ships,
 nothing else edited (issue 21).
 
 The slow test runs the whole pipeline on the shipped GED file at cell level with a tiny sampler
@@ -13,19 +13,21 @@ from __future__ import annotations
 
 import json
 import shutil
+from html import escape
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from pypdf import PdfReader
 
 from model.data import grid
 
 from .test_notebooks import NOTEBOOKS, execute_notebook
 from .tinyrun import ROOT, STAGES, TINY_FIT, no_network, run_pipeline, set_params
 
-EXAMPLE = ROOT / "params/examples/ged_iraq_cells.yaml"
+SHIPPED = ROOT / "params.yaml"
 # A trial run's sizes: a short window, few draws, origins 2018-09-03 … 2018-11-26 (one fit per
 # window), one worker; a gate that only reports.
 TINY = [
@@ -50,7 +52,7 @@ def cell_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     project = tmp_path_factory.mktemp("cells") / "project"
     shutil.copytree(ROOT / "data/raw", project / "data/raw")
     shutil.copytree(ROOT / "reports/templates", project / "reports/templates")
-    shutil.copy(EXAMPLE, project / "params.yaml")
+    shutil.copy(SHIPPED, project / "params.yaml")
     set_params(project / "params.yaml", TINY)
     with no_network() as attempts:
         run_pipeline(project, STAGES)
@@ -114,6 +116,19 @@ def test_backtest_json_names_the_unit_and_scores_the_roll_up(cell_run):
     assert (cell_run / "reports/forecast.pdf").stat().st_size > 0
     html = " ".join((cell_run / "reports/forecast.html").read_text().split())
     assert "What the cells buy" in html and "spread over the governorate" in html
+
+
+@pytest.mark.slow
+def test_the_report_names_every_cell_on_screen_and_the_top_cells_on_paper(cell_run):
+    table = pd.read_csv(cell_run / "reports/forecast.csv")
+    cells = table[table["level"] == "cell"].drop_duplicates("region")
+    page = (cell_run / "reports/forecast.html").read_text()
+    missing = [name for name in cells["region"] if escape(name) not in page]
+    assert not missing, missing[:5]
+    assert f"all {len(cells)}, by rank" in page
+    pdf = PdfReader(cell_run / "reports/forecast.pdf")
+    text = " ".join(page.extract_text() or "" for page in pdf.pages)
+    assert "Every cell, all" not in text  # the folded list is for the screen only
 
 
 @pytest.mark.slow
