@@ -135,6 +135,15 @@ VARIANTS.update(
             "cells: the level offset and block effect alone",
             {"model": {"features": []}},
         ),
+        # The offset enters with coefficient 1. The same level as a feature gives it a learned
+        # slope: a slope below 1 tempers a level that is too extreme (quiet cells too low, busy
+        # cells too high, as the dev window's reliability on bins of equal expected clashes
+        # shows). The offset is the memory grid's copy of clash_level_hl8 (equal values), so
+        # that the feature may carry the panel's name.
+        "cells_level_slope": (
+            "cells: + the level's own slope (clash_level_hl8 as a feature beside its copy)",
+            {"model": {"features": ["clash_level_hl8"], "offset": "clash_level_hl8_p2_l52"}},
+        ),
     }
 )
 WINDOWS = {

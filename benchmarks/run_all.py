@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 ORDER = """
 bench_ingest_panel bench_actors bench_samplers bench_backtest bench_backtest_cluster
 bench_weekly_update bench_fit_budget bench_coverage bench_model_selection
-bench_model_selection_cells bench_model_selection_cells_insurgency bench_rare_dyad
+bench_model_selection_cells bench_model_selection_cells_insurgency
+bench_model_selection_cells_slope bench_rare_dyad
 bench_memory_recovery bench_cells bench_scaling bench_scale bench_gradient bench_pipeline
 bench_reproducibility
 """.split()
@@ -57,12 +58,20 @@ ARGS = {
         "--variants", "cells_offset_only,cells_shipped",
         "--set", "backtest.refit_every=26", "--set", "backtest.proximity_worth=false",
     ],
+    # The level's own slope against the offset alone, on both wars' dev windows, ECE on bins of
+    # equal expected clashes (about 20 minutes).
+    "bench_model_selection_cells_slope": [
+        "--params", "params.yaml", "--variants", "cells_offset_only,cells_level_slope",
+        "--set", "backtest.refit_every=26", "--set", "backtest.proximity_worth=false",
+        "--set", "backtest.calibration_binning=events",
+    ],
 }  # fmt: skip
 #: Results named otherwise than their script: the script that writes them.
 SCRIPTS = {
     "bench_backtest_cluster": "bench_backtest",
     "bench_model_selection_cells": "bench_model_selection",
     "bench_model_selection_cells_insurgency": "bench_model_selection",
+    "bench_model_selection_cells_slope": "bench_model_selection",
 }
 
 

@@ -457,7 +457,7 @@ class BacktestParams(_Section):
     # forecasts' quantiles, about equal counts, resolving the low probabilities of a rare
     # dyad) or uniform (equal widths on [0, 1]; a rare dyad's forecasts then share the first).
     calibration_bins: PositiveInt = 10
-    calibration_binning: Literal["quantile", "uniform"] = "quantile"
+    calibration_binning: Literal["quantile", "events", "uniform"] = "quantile"
     bootstrap: PositiveInt = 1000
     # Consecutive origins per bootstrap block (at least the horizon).
     block_origins: PositiveInt = 8

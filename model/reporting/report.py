@@ -264,6 +264,11 @@ def _bins_words(bins: int, binning: str) -> str:
     """How the calibration bins of ECE and the reliability diagrams were drawn, in words."""
     if binning == "quantile":
         return f"{bins} quantile bins (edges at the forecasts' quantiles: about equal counts)"
+    if binning == "events":
+        return (
+            f"{bins} bins of about equal expected clashes "
+            "(edges where the sorted forecasts' running sum splits evenly)"
+        )
     return f"{bins} equal-width bins"
 
 

@@ -53,7 +53,7 @@ def test_average_precision_ties_enter_together():
     assert scoring.auc_pr([0.3] * 4, [1, 0, 0, 0]) == pytest.approx(0.25)
 
 
-@pytest.mark.parametrize("binning", scoring.BINNINGS)
+@pytest.mark.parametrize("binning", ["quantile", "uniform"])
 def test_reliability_curve_and_ece(binning):
     # bins of width 0.5, and here the quantile bins too (the median is 0.45):
     # {0.1, 0.3} mean 0.2 observed 1/2; {0.6, 0.9} mean 0.75 observed 1
@@ -104,6 +104,38 @@ def test_quantile_bins_keep_equal_forecasts_together():
     assert scoring.expected_calibration_error([0.3] * 7, [0, 1, 0, 0, 1, 0, 0]) == (
         pytest.approx(abs(0.3 - 2 / 7))
     )
+
+
+def test_events_bins_by_hand():
+    # sorted forecasts 1/8 x4, 1/4 x2, 1/2: sum 3/2, so each of 3 bins should hold 1/2 of it.
+    # The running sum first reaches 1/2 at the fourth 1/8 and 1 at the second 1/4: edges 1/8,
+    # 1/8, 1/4, 1/2, and the bins hold {1/8 x4}, {1/4 x2}, {1/2}, each summing to 1/2
+    p = [0.25, 0.125, 0.5, 0.125, 0.25, 0.125, 0.125]
+    y = [0, 0, 1, 0, 1, 0, 1]
+    curve = scoring.reliability_curve(p, y, bins=3, binning="events")
+    np.testing.assert_allclose(curve["lower"], [0.125, 0.125, 0.25])
+    np.testing.assert_allclose(curve["upper"], [0.125, 0.25, 0.5])
+    np.testing.assert_array_equal(curve["count"], [4, 2, 1])
+    np.testing.assert_allclose(curve["observed_rate"], [0.25, 0.5, 1.0])
+    # ECE = (4*|1/8-1/4| + 2*|1/4-1/2| + 1*|1/2-1|) / 7 = 1.5 / 7
+    assert scoring.expected_calibration_error(p, y, 3, "events") == pytest.approx(1.5 / 7)
+    # all zero: one bin holds them all
+    assert scoring.reliability_curve([0.0] * 5, [0] * 5, 4, "events")["count"].max() == 5
+
+
+def test_events_bins_resolve_the_few_percent_where_a_cell_panels_clashes_fall():
+    """Cells: nine forecasts in ten near zero, the clashes in the few cells at 1-40%. Quantile
+    bins spend most edges below 0.1%; bins of equal expected clashes put their edges where the
+    clashes are, each bin holding about a tenth of the forecasts' sum."""
+    rng = np.random.default_rng(3)
+    p = np.r_[rng.uniform(1e-5, 1e-3, 90_000), rng.beta(1.2, 12, 10_000)]
+    quantile = scoring.bin_edges(p, 10, "quantile")
+    events = scoring.bin_edges(p, 10, "events")
+    assert (quantile[1:-1] < 1e-3).sum() >= 8
+    assert (events[1:-1] > 0.01).all() and events[1] < 0.05  # 1-5% is resolved
+    k = scoring.bin_index(p, 10, "events")
+    mass = np.bincount(k, weights=p, minlength=10) / p.sum()
+    assert mass.min() > 0.08 and mass.max() < 0.12
 
 
 def test_unknown_binning_is_refused():
