@@ -455,7 +455,9 @@ class BacktestParams(_Section):
     prior_strength: PositiveFloat = 2.0
     # Bins of ECE, Murphy's decomposition and the reliability diagrams: quantile (edges at the
     # forecasts' quantiles, about equal counts, resolving the low probabilities of a rare
-    # dyad) or uniform (equal widths on [0, 1]; a rare dyad's forecasts then share the first).
+    # dyad), events (about equal expected clashes per bin, resolving the few percent where a
+    # cell panel's clashes fall) or uniform (equal widths on [0, 1]; a rare dyad's forecasts
+    # then share the first).
     calibration_bins: PositiveInt = 10
     calibration_binning: Literal["quantile", "events", "uniform"] = "quantile"
     bootstrap: PositiveInt = 1000

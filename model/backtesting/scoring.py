@@ -108,8 +108,8 @@ def auc_pr(p: ArrayLike, y: ArrayLike) -> float:
 #: almost all of them are a few percent (a rare dyad); ``events``, edges at quantiles of the
 #: forecasts weighted by themselves, so that each bin holds about as many expected clashes (on
 #: cells, where most forecasts are near 0 and the clashes fall in the few percent above, the
-#: bins resolve 1-10% instead of spending nine bins below 0.1%); ``uniform``, equal widths on
-#: [0, 1].
+#: bins resolve 1-10% where quantile bins spend most of theirs below 0.1%); ``uniform``, equal
+#: widths on [0, 1].
 BINNINGS = ("quantile", "events", "uniform")
 
 

@@ -592,12 +592,13 @@ def build_context(run: Run, params: ReportParams) -> dict[str, Any]:
     }
     scen = _scenarios(run.scenarios)
     cells = run.rollup is not None
+    ranked = sorted(table, key=lambda r: r["rank"])
     ctx = {
         "cells": cells,
         # A cell run shows its top cells, every cell on screen (folded; the PDF leaves them to
         # forecast.csv) and the governorates rolled up from them.
-        "cell_rows": sorted(table, key=lambda r: r["rank"])[:CELLS_SHOWN] if cells else None,
-        "all_cells": sorted(table, key=lambda r: r["rank"]) if cells else None,
+        "cell_rows": ranked[:CELLS_SHOWN] if cells else None,
+        "all_cells": ranked if cells else None,
         "rollup": _rollup_rows(run.rollup) if cells else None,
         "resolution": _resolution(backtest) if cells else None,
         "rollup_split": _split_words(backtest) if cells else None,
