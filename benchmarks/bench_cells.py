@@ -3,12 +3,11 @@ costs on 2 cores.
 
 Two runs in temporary projects (the shipped ``data/raw``):
 
-- ``cells``: ``params.yaml`` as shipped (PRIO-GRID cells), stages ``ingest``,
-  ``panel``, ``backtest``, ``fit``, each timed;
+- ``cells``: ``params.yaml`` as shipped (PRIO-GRID cells), stages ``ingest``, ``panel``,
+  ``backtest``, ``fit``, each timed;
 - ``governorates``: ``params/examples/ged_iraq_governorates.yaml`` with ``panel.located:
-  [point]``, the governorate model on the
-  same data as the cells (the events located only to a governorate left out, as the cells must),
-  stages ``ingest``, ``panel``, ``backtest``.
+  [point]``, the governorate model on the same data as the cells (the events located only to a
+  governorate left out, as the cells must), stages ``ingest``, ``panel``, ``backtest``.
 
 Printed, per window: the cells' weekly Brier and log-score skill against the per-cell EWMA and
 climatology (90% interval), the weekly ECE and "within H" skill against the per-cell within-H
@@ -39,14 +38,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench_backtest import run_stages, skill_pct  # noqa: E402  (this folder, on the path when run)
+from bench_backtest import GOVERNORATES, run_stages, skill_pct  # noqa: E402  (this folder, on the path when run)
 from bench_rollup_split import report as rollup_split_report  # noqa: E402
 
 STAGES = ("ingest", "panel", "backtest")
 RUNS = {
     "cells": (ROOT / "params.yaml", [], (*STAGES, "fit")),
     "governorates": (
-        ROOT / "params/examples/ged_iraq_governorates.yaml",
+        GOVERNORATES,
         ["panel.located=[point]"],
         STAGES,
     ),

@@ -1,13 +1,12 @@
 """Ingest then panel on the shipped data: wall time and peak memory of each stage.
 
-Copies ``data/raw`` and the governorate example's params (``--params`` for another) into a
-temporary project, then runs ``clashcast ingest``
-and ``clashcast panel`` there, each in its own child process, so that the peak resident memory
-of each (``ru_maxrss`` from ``os.wait4``, which counts NumPy's and pandas' native memory, unlike
-``tracemalloc``) is its own. Wall time includes the interpreter start and imports; the stage's
-own time (the CLI's ``<stage> done in … s`` line) is shown beside it. Repeats each pair and
-prints a Markdown table of the median; asserts nothing. Target (issue 2): ingest + panel ≤ 30 s and
-≤ 1 GB on a 2-core machine.
+Copies ``data/raw`` and the governorate example's params (``--params`` for another) into a temporary
+project, then runs ``clashcast ingest`` and ``clashcast panel`` there, each in its own child
+process, so that the peak resident memory of each (``ru_maxrss`` from ``os.wait4``, which counts
+NumPy's and pandas' native memory, unlike ``tracemalloc``) is its own. Wall time includes the
+interpreter start and imports; the stage's own time (the CLI's ``<stage> done in … s`` line) is
+shown beside it. Repeats each pair and prints a Markdown table of the median; asserts nothing.
+Target (issue 2): ingest + panel ≤ 30 s and ≤ 1 GB on a 2-core machine.
 
 Usage: ``python benchmarks/bench_ingest_panel.py [--repeat N] [--params params.yaml]``
 """
@@ -27,8 +26,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-#: The governorate example (the shipped default before cells, issue 21): what this measured.
-GOVERNORATES = ROOT / "params/examples/ged_iraq_governorates.yaml"
+
+from bench_backtest import GOVERNORATES  # noqa: E402  (this folder, on the path when run)
+
 STAGES = {"ingest": "reports/metrics/ingest.json", "panel": "reports/metrics/panel.json"}
 
 

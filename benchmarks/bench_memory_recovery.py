@@ -30,9 +30,9 @@ import numpy as np
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-#: The governorate example (the shipped default before cells, issue 21): what this measured.
-GOVERNORATES = ROOT / "params/examples/ged_iraq_governorates.yaml"
 sys.path.insert(0, str(ROOT))
+
+from bench_backtest import GOVERNORATES  # noqa: E402  (this folder, on the path when run)
 
 from clashcast_testing.rare import RareTruth, memory_study, simulate_rare_panel  # noqa: E402
 from model.config import FitParams, MemoryParams, ModelParams  # noqa: E402
@@ -48,7 +48,7 @@ def main() -> None:
     args = ap.parse_args()
     from distributed import Client, LocalCluster
 
-    shipped = yaml.safe_load((GOVERNORATES).read_text())
+    shipped = yaml.safe_load(GOVERNORATES.read_text())
     memory = MemoryParams(**shipped["memory"])
     model = ModelParams(
         **{**shipped["model"], "offset": "clash_level_hl8", "features": [], "proximity_block": []}

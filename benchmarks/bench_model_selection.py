@@ -40,8 +40,9 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-#: The governorate example (the shipped default before cells, issue 21): what this measured.
-GOVERNORATES = ROOT / "params/examples/ged_iraq_governorates.yaml"
+
+from bench_backtest import GOVERNORATES, set_key  # noqa: E402  (this folder, on the path when run)
+
 OLD_FEATURES = [
     "clash_decay_hl1",
     "clash_decay_hl4",
@@ -179,8 +180,6 @@ def prepare(
 ) -> tuple[Path, dict]:
     """A project with the window's panel built once; returns it and its params
     (``params_file`` with the window and the ``sets`` overrides, ``key=value``)."""
-    from bench_backtest import set_key
-
     shutil.copytree(ROOT / "data" / "raw", base / "data" / "raw")
     params = _merge(yaml.safe_load(params_file.read_text()), window)
     for assignment in sets:

@@ -22,11 +22,9 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-#: The governorate example (the shipped default before cells, issue 21): what this measured.
-GOVERNORATES = ROOT / "params/examples/ged_iraq_governorates.yaml"
 sys.path.insert(0, str(ROOT))
 
-from bench_backtest import run_stages, skill_pct  # noqa: E402  (this folder, on the path when run)
+from bench_backtest import GOVERNORATES, run_stages, skill_pct  # noqa: E402  (this folder, on the path when run)
 
 from model.results import At, ModelSelection  # noqa: E402
 

@@ -3,8 +3,8 @@
 A temporary project (the shipped ``data/raw`` and the governorate example's params, no progress
 bar) runs every stage with ``ingest.window.end`` one week before the shipped end ("last week"),
 then again with the shipped end (the export with one more week in it), each stage in a process
-of its own as ``dvc repro`` runs it, timed. The backtest keeps its folds in the project's fold cache
-(``runtime.fold_cache``), so the second run computes only the folds the new week reaches.
+of its own as ``dvc repro`` runs it, timed. The backtest keeps its folds in the project's fold
+cache (``runtime.fold_cache``), so the second run computes only the folds the new week reaches.
 
 Printed: each stage's seconds in both runs, how many backtest folds the update read back and
 which it ran again (and how many posteriors it sampled), and the update's time beyond the final
@@ -30,9 +30,9 @@ import pandas as pd
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-#: The governorate example (the shipped default before cells, issue 21): what this measured.
-GOVERNORATES = ROOT / "params/examples/ged_iraq_governorates.yaml"
 sys.path.insert(0, str(ROOT))
+
+from bench_backtest import GOVERNORATES  # noqa: E402  (this folder, on the path when run)
 
 from model.cli import STAGES  # noqa: E402
 from model.timing import read as read_log  # noqa: E402
@@ -42,7 +42,7 @@ def project(dest: Path, end: str) -> Path:
     """The shipped inputs and params with the window ending at ``end``."""
     shutil.copytree(ROOT / "data" / "raw", dest / "data" / "raw")
     shutil.copytree(ROOT / "reports" / "templates", dest / "reports" / "templates")
-    params = yaml.safe_load((GOVERNORATES).read_text())
+    params = yaml.safe_load(GOVERNORATES.read_text())
     params["ingest"]["window"]["end"] = end
     params["runtime"]["progressbar"] = False
     (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
@@ -75,7 +75,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--keep", type=Path, help="run in this folder and keep the projects")
     args = ap.parse_args(argv)
     tmp = args.keep or Path(tempfile.mkdtemp(prefix="bench_weekly_"))
-    end = yaml.safe_load((GOVERNORATES).read_text())["ingest"]["window"]["end"]
+    end = yaml.safe_load(GOVERNORATES.read_text())["ingest"]["window"]["end"]
     last_week = (pd.Timestamp(end) - pd.Timedelta(weeks=1)).date().isoformat()
     root = project(tmp / "weekly", last_week)
     first = run_all(root)

@@ -193,25 +193,22 @@ def rollup_splits(
     if eq.REGION_GROUP_IDX in const:
         shared = const[eq.REGION_GROUP_IDX].sel(region=cells).values
     eta_v = eta.transpose("region", "horizon", SAMPLE).values
+    # Without a shared effect the cells' Q (per step, and cumulative) do not depend on the split.
     none = None if shared is not None else [none_within(eta_v, sigma, c) for c in (False, True)]
+    attrs = {"origin": str(pd.Timestamp(t).date())}
     out = []
     for prior in priors:
         w = split_weights(panel, t, prior).sel(region=cells)
-        pair = []
-        for k, cumulative in enumerate((False, True)):
-            if none is not None:
-                p_any = rollup(none[k], w.values)
-            else:
-                p_any = rollup_shared(eta_v, sigma, w.values, shared, cumulative)
-            pair.append(
-                xr.DataArray(
-                    p_any,
-                    dims=("rollup", "horizon", SAMPLE),
-                    coords={"rollup": w["rollup"].values, "horizon": eta["horizon"].values},
-                    attrs={"origin": str(pd.Timestamp(t).date())},
-                )
-            )
-        out.append((pair[0], pair[1]))
+        if none is not None:
+            pair = [rollup(q, w.values) for q in none]
+        else:
+            pair = [rollup_shared(eta_v, sigma, w.values, shared, c) for c in (False, True)]
+        coords = {"rollup": w["rollup"].values, "horizon": eta["horizon"].values}
+        step, within = (
+            xr.DataArray(p_any, dims=("rollup", "horizon", SAMPLE), coords=coords, attrs=attrs)
+            for p_any in pair
+        )
+        out.append((step, within))
     return out
 
 

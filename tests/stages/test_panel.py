@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 import yaml
+from conftest import GOVERNORATES
 
 from model.config import parse_params
 from model.errors import StageError
@@ -200,18 +201,18 @@ def test_stage_keeps_previous_output_when_it_fails(project: Path):
     assert (project / "data/processed/panel.nc").read_bytes() == before
 
 
-def _shipped_project(tmp_path: Path, params_file: str) -> tuple[Path, dict]:
+def _shipped_project(tmp_path: Path, params_file: Path) -> tuple[Path, dict]:
     shutil.copytree(ROOT / "data/raw", tmp_path / "data/raw")
-    raw = yaml.safe_load((ROOT / params_file).read_text(encoding="utf-8"))
+    raw = yaml.safe_load(params_file.read_text(encoding="utf-8"))
     return tmp_path, raw
 
 
 @pytest.mark.parametrize(
     ("params_file", "regions"),
-    [("params.yaml", 213), ("params/examples/ged_iraq_governorates.yaml", 18)],
+    [(ROOT / "params.yaml", 213), (GOVERNORATES, 18)],
     ids=["cells", "governorates"],
 )
-def test_stage_on_the_shipped_data(tmp_path: Path, params_file: str, regions: int):
+def test_stage_on_the_shipped_data(tmp_path: Path, params_file: Path, regions: int):
     """Ingest then panel on the shipped GED Iraq data (a few seconds): the shipped default's
     PRIO-GRID cells overlapping Iraq, and Iraq's governorates."""
     from model.stages import ingest as ingest_stage

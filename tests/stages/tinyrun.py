@@ -18,12 +18,11 @@ from pathlib import Path
 from unittest import mock
 
 import yaml
+from conftest import GOVERNORATES
 
 from model.cli import STAGES, main
 
 ROOT = Path(__file__).resolve().parents[2]
-#: The governorate example: the tiny run's params, small enough for the default test run.
-GOVERNORATES = ROOT / "params/examples/ged_iraq_governorates.yaml"
 
 #: A trial fit of an example, as a user shrinks one (`dvc exp run -S fit.draws=60 ...`): few
 #: draws, tune steps and chains, one core, a gate that only reports (a 60-draw fit cannot pass).

@@ -5,7 +5,7 @@ import copy
 
 import pytest
 import yaml
-from conftest import ROOT
+from conftest import GOVERNORATES, ROOT
 
 from model.config import ParamsError, parse_params, read_params
 
@@ -248,8 +248,7 @@ def test_each_params_file_validates_and_its_clash_names_mapped_sides(path) -> No
 
 
 def test_a_feature_the_panel_does_not_write_is_refused_before_any_stage() -> None:
-    governorates = ROOT / "params/examples/ged_iraq_governorates.yaml"
-    raw = yaml.safe_load(governorates.read_text(encoding="utf-8"))
+    raw = yaml.safe_load(GOVERNORATES.read_text(encoding="utf-8"))
     raw["model"]["features"] = ["pool_gov_hl52"]  # a cell feature on the governorates
     with pytest.raises(ParamsError, match=r"pool_gov_hl52.*unit admin1"):
         parse_params(raw)

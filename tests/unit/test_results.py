@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import DATA, ROOT
+from conftest import DATA, GOVERNORATES
 from fake_run import fake_diagnostics
 
 from model.backtesting import catalogue as cat
@@ -65,7 +65,7 @@ def _stage_inputs() -> tuple[BacktestResult, dict]:
 
 def _params():
     # The fixture was written with the governorate params (the shipped default then).
-    params = read_params(ROOT / "params/examples/ged_iraq_governorates.yaml")
+    params = read_params(GOVERNORATES)
     # The fixture was written with equal-width calibration bins (before quantile bins were the
     # default): pinned, the bytes show that path unchanged.
     pinned = {"ewma_half_life": 13.0, "calibration_bins": 10, "calibration_binning": "uniform",
