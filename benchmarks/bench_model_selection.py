@@ -20,7 +20,8 @@ The same table for the cell example (issue 21: the cells' own features, set unti
 on the dev window): ``--params params.yaml --variants cells_shipped,
 cells_no_pool,...`` (the ``cells_*`` variants drop one group of the example's features; ``--set
 key=value`` overrides the base params of every variant, e.g. a sparser ``backtest.refit_every``
-to fit the cost of a cell fold).
+to fit the cost of a cell fold). ``--candidates`` adds, per variant, the dev window's 30 memory
+candidates scored against the EWMA (how the cells' memory was chosen on both wars).
 
 Usage: ``python benchmarks/bench_model_selection.py [--variants shipped,region_effects,...]
 [--windows insurgency] [--params FILE] [--set key=value ...]``
@@ -139,11 +140,15 @@ VARIANTS.update(
         # The offset enters with coefficient 1. The same level as a feature gives it a learned
         # slope: a slope below 1 tempers a level that is too extreme (quiet cells too low, busy
         # cells too high, as the dev window's reliability on bins of equal expected clashes
-        # shows). The offset is the memory grid's copy of clash_level_hl8 (equal values), so
-        # that the feature may carry the panel's name.
+        # shows). The offset is the memory grid's copy of clash_level_hl8 at 2 pseudo-weeks
+        # (equal values), so that the feature may carry the panel's name; measured when that
+        # was the cells' memory (2 pseudo-weeks, pinned here), before the dev windows chose 8.
         "cells_level_slope": (
             "cells: + the level's own slope (clash_level_hl8 as a feature beside its copy)",
-            {"model": {"features": ["clash_level_hl8"], "offset": "clash_level_hl8_p2_l52"}},
+            {
+                "panel": {"level_prior": 2},
+                "model": {"features": ["clash_level_hl8"], "offset": "clash_level_hl8_p2_l52"},
+            },
         ),
     }
 )
@@ -231,12 +236,44 @@ HEADER = (
 )
 
 
+def candidate_table(project: Path, params: dict) -> str:
+    """The dev window's memory candidates of the last run (``candidates.parquet``), each scored
+    on the same rows against the run's EWMA: Brier and log-score skill and weekly ECE (the run's
+    bins), best Brier first. Each candidate is forecast with the reference's posterior
+    (:mod:`model.backtesting.memory`), as the pipeline's choice scores them."""
+    import pandas as pd
+
+    from model.backtesting.scoring import brier_score, expected_calibration_error, log_score
+
+    bt = params["backtest"]
+    keys = ["origin", "region", "horizon"]
+    steps = pd.read_parquet(project / "data/backtest/predictions.parquet")
+    cand = pd.read_parquet(project / "data/backtest/candidates.parquet")
+    rows = steps[[*keys, "y", "ewma"]].merge(cand, on=keys, validate="one_to_one")
+    y = rows["y"].to_numpy(float)
+    ew = rows["ewma"].to_numpy()
+    base = {"brier": brier_score(ew, y).mean(), "log": log_score(ew, y).mean()}
+    lines = []
+    for name in (c for c in cand.columns if c not in keys):
+        q = rows[name].to_numpy()
+        brier = 1 - brier_score(q, y).mean() / base["brier"]
+        log = 1 - log_score(q, y).mean() / base["log"]
+        ece = expected_calibration_error(q, y, bt["calibration_bins"], bt["calibration_binning"])
+        cells = f"{100 * brier:+.2f}% | {100 * log:+.2f}% | {ece:.4f}"
+        lines.append((-brier, f"| `{name}` | {cells} |"))
+    head = "| memory (dev) | Brier vs EWMA | log vs EWMA | ECE |\n|---|---:|---:|---:|"
+    return "\n".join([head, *(line for _, line in sorted(lines))])
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--variants", default=",".join(VARIANTS))
     ap.add_argument("--windows", default="", help="run only windows whose label contains this")
     ap.add_argument("--params", type=Path, default=GOVERNORATES, help="base params")
     ap.add_argument("--set", action="append", default=[], help="key=value on the base params")
+    ap.add_argument(
+        "--candidates", action="store_true", help="print each variant's dev memory candidates"
+    )
     args = ap.parse_args()
     names = args.variants.split(",")
     for label, window in WINDOWS.items():
@@ -247,11 +284,13 @@ def main() -> int:
             base = args.params.resolve().relative_to(ROOT)
             sets = "".join(f" `{s}`" for s in args.set)
             print(f"**{label}** ({base}{sets})\n\n{HEADER}", flush=True)
-            rolled = []
+            rolled, tables = [], []
             for name in names:
                 what, overrides = VARIANTS[name]
                 w, took = run_variant(project, params, overrides)
                 print(row(f"`{name}`: {what}", w, took), flush=True)
+                if args.candidates:
+                    tables.append(f"`{name}`:\n\n{candidate_table(project, params)}\n")
                 if w.get("rollup") is not None:  # a cell run: its governorate roll-up
                     r = w["rollup"]
                     rolled.append(
@@ -267,6 +306,8 @@ def main() -> int:
             )
             if rolled:
                 print("\n".join(rolled) + "\n", flush=True)
+            if tables:
+                print("\n".join(tables), flush=True)
     return 0
 
 

@@ -26,7 +26,7 @@ ORDER = """
 bench_ingest_panel bench_actors bench_samplers bench_backtest bench_backtest_cluster
 bench_weekly_update bench_fit_budget bench_coverage bench_model_selection
 bench_model_selection_cells bench_model_selection_cells_insurgency
-bench_model_selection_cells_slope bench_rare_dyad
+bench_model_selection_cells_slope bench_model_selection_cells_memory bench_rare_dyad
 bench_memory_recovery bench_cells bench_scaling bench_scale bench_gradient bench_pipeline
 bench_reproducibility
 """.split()
@@ -65,6 +65,11 @@ ARGS = {
         "--set", "backtest.refit_every=26", "--set", "backtest.proximity_worth=false",
         "--set", "backtest.calibration_binning=events",
     ],
+    # The memory candidates of the cells' dev windows, both wars (about 10 minutes).
+    "bench_model_selection_cells_memory": [
+        "--params", "params.yaml", "--variants", "cells_offset_only", "--candidates",
+        "--set", "backtest.refit_every=26", "--set", "backtest.proximity_worth=false",
+    ],
 }  # fmt: skip
 #: Results named otherwise than their script: the script that writes them.
 SCRIPTS = {
@@ -72,6 +77,7 @@ SCRIPTS = {
     "bench_model_selection_cells": "bench_model_selection",
     "bench_model_selection_cells_insurgency": "bench_model_selection",
     "bench_model_selection_cells_slope": "bench_model_selection",
+    "bench_model_selection_cells_memory": "bench_model_selection",
 }
 
 
