@@ -41,7 +41,7 @@ from model.reporting.artefacts import (
     p_any_draws,
     previous_origin,
 )
-from model.results import BacktestMetrics, Scores, SkillTable, WindowScores
+from model.results import BacktestMetrics, Scores, Skill, SkillTable, WindowScores
 
 log = logging.getLogger(__name__)
 
@@ -288,6 +288,50 @@ def _below_climatology(bt: BacktestMetrics | None, window: int, word: str) -> di
         "where they differ from it."
     )
     return {"skill": figure, "sentence": sentence}
+
+
+def _versus(skill: Skill | None, baseline: str, label: str = "") -> str | None:
+    """``better than``/``level with``/``worse than`` a baseline, by where the Brier skill's 90%
+    interval lies, with the figure (after ``label``); None when the skill is undefined."""
+    if skill is None or not skill.defined:
+        return None
+    if skill.ci_low > 0:
+        word = "better than"
+    elif skill.ci_high < 0:
+        word = "worse than"
+    else:
+        word = "level with"
+    figure = f"{100 * skill.mean:+.1f}% [{100 * skill.ci_low:+.1f}, {100 * skill.ci_high:+.1f}]"
+    return f"{word} {baseline} ({label}{figure})"
+
+
+def _track_record(bt: BacktestMetrics | None, word: str, horizon: int) -> dict | None:
+    """The first page's line on how the forecasts scored on the test window: weekly against
+    climatology and each region's recent rate (the EWMA), and "within H" against the recent
+    rate of H-period windows, each as better than, level with or worse than it by its 90%
+    interval (None without a test window)."""
+    test = None if bt is None else bt.windows.get("test")
+    if test is None:
+        return None
+    hl = ""
+    if _num(bt.ewma_half_life):
+        hl = f", an EWMA with a {bt.ewma_half_life:g}-{word} half-life"
+    clauses = [
+        _versus(test.skill.get("climatology", {}).get("brier"), "climatology", "Brier skill "),
+        _versus(test.skill.get("ewma", {}).get("brier"), f"each region's recent rate{hl}"),
+    ]
+    clauses = [c for c in clauses if c]
+    within = _versus(
+        test.within_h.skill.get("ewma", {}).get("brier"),
+        f"the same rate of {horizon}-{word} windows",
+    )
+    if not clauses and within is None:
+        return None
+    span = f"{test.first_origin} – {test.last_origin}, {test.origins} origins"
+    text = f"On the test window ({span}), the forecast of each {word} was " + " and ".join(clauses)
+    if within is not None:
+        text += f"; of a clash within {horizon} {word}s, {within}"
+    return {"sentence": text + "."}
 
 
 def _resolution(bt: BacktestMetrics | None) -> dict[str, str] | None:
@@ -615,6 +659,7 @@ def build_context(run: Run, params: ReportParams) -> dict[str, Any]:
         "below_climatology": _below_climatology(
             backtest, run.params.backtest.climatology_window, word
         ),
+        "track_record": _track_record(backtest, word, horizon),
         "diagnostics": _diagnostics(diagnostics),
         "top_next": top_next,
         "top_any": top_any,

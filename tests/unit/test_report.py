@@ -167,6 +167,36 @@ def test_a_test_window_below_climatology_is_said_on_the_first_page(tmp_path: Pat
     assert BELOW in first_page and "-1.2%" in first_page
 
 
+def _skill(mean: float, low: float, high: float) -> dict:
+    return {"mean": mean, "ci_low": low, "ci_high": high, "dm_pvalue": 0.1}
+
+
+def test_the_first_page_gives_the_test_windows_track_record(tmp_path: Path) -> None:
+    run = load_run(build_fake_run(tmp_path, gate="pass"))
+    test = run.backtest["windows"]["test"]
+    test["skill"]["climatology"]["brier"] = _skill(0.068, 0.037, 0.102)
+    test["skill"]["ewma"]["brier"] = _skill(-0.004, -0.013, 0.005)
+    test["within_h"]["skill"]["ewma"]["brier"] = _skill(-0.027, -0.051, -0.005)
+    ctx = build_context(run, run.params.report)
+    sentence = ctx["track_record"]["sentence"]
+    assert sentence.startswith(f"On the test window ({test['first_origin']} – ")
+    assert "better than climatology (Brier skill +6.8% [+3.7, +10.2])" in sentence
+    assert (
+        "level with each region's recent rate, an EWMA with a 13-week half-life "
+        "(-0.4% [-1.3, +0.5])" in sentence
+    )
+    assert "within 3 weeks, worse than the same rate of 3-week windows (-2.7% [-5.1, -0.5])" in (
+        sentence
+    )
+    first_page = PdfReader(io.BytesIO(render_pdf(ctx))).pages[0].extract_text()
+    assert "Track record." in first_page and "-2.7%" in first_page
+    test["skill"]["ewma"]["brier"] = _skill(0.02, 0.001, 0.04)  # interval above 0: better
+    sentence = build_context(run, run.params.report)["track_record"]["sentence"]
+    assert "better than each region's recent rate" in sentence
+    bare = load_run(build_fake_run(tmp_path / "bare", gate="pass", backtest=False))
+    assert build_context(bare, bare.params.report)["track_record"] is None
+
+
 def test_pdf_has_sections_pages_and_banner(failed_pdf: PdfReader) -> None:
     pages = [p.extract_text() for p in failed_pdf.pages]
     assert 3 <= len(pages) <= 25
