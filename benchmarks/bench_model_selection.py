@@ -24,7 +24,7 @@ to fit the cost of a cell fold). ``--candidates`` adds, per variant, the dev win
 candidates scored against the EWMA (how the cells' memory was chosen on both wars).
 
 Usage: ``python benchmarks/bench_model_selection.py [--variants shipped,region_effects,...]
-[--windows insurgency] [--params FILE] [--set key=value ...]``
+[--windows insurgency] [--params FILE] [--set key=value ...] [--candidates]``
 """
 
 from __future__ import annotations
@@ -243,7 +243,7 @@ def candidate_table(project: Path, params: dict) -> str:
     (:mod:`model.backtesting.memory`), as the pipeline's choice scores them."""
     import pandas as pd
 
-    from model.backtesting.scoring import brier_score, expected_calibration_error, log_score
+    from model.backtesting.memory import dev_scores
 
     bt = params["backtest"]
     keys = ["origin", "region", "horizon"]
@@ -251,15 +251,17 @@ def candidate_table(project: Path, params: dict) -> str:
     cand = pd.read_parquet(project / "data/backtest/candidates.parquet")
     rows = steps[[*keys, "y", "ewma"]].merge(cand, on=keys, validate="one_to_one")
     y = rows["y"].to_numpy(float)
-    ew = rows["ewma"].to_numpy()
-    base = {"brier": brier_score(ew, y).mean(), "log": log_score(ew, y).mean()}
+
+    def scores(column: str) -> dict[str, float]:
+        return dev_scores(rows[column].to_numpy(), y, bt["calibration_bins"],
+                          bt["calibration_binning"])  # fmt: skip
+
+    base = scores("ewma")
     lines = []
     for name in (c for c in cand.columns if c not in keys):
-        q = rows[name].to_numpy()
-        brier = 1 - brier_score(q, y).mean() / base["brier"]
-        log = 1 - log_score(q, y).mean() / base["log"]
-        ece = expected_calibration_error(q, y, bt["calibration_bins"], bt["calibration_binning"])
-        cells = f"{100 * brier:+.2f}% | {100 * log:+.2f}% | {ece:.4f}"
+        s = scores(name)
+        brier, log = (1 - s[k] / base[k] for k in ("brier", "log_score"))
+        cells = f"{100 * brier:+.2f}% | {100 * log:+.2f}% | {s['ece']:.4f}"
         lines.append((-brier, f"| `{name}` | {cells} |"))
     head = "| memory (dev) | Brier vs EWMA | log vs EWMA | ECE |\n|---|---:|---:|---:|"
     return "\n".join([head, *(line for _, line in sorted(lines))])

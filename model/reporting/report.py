@@ -272,6 +272,11 @@ def _bins_words(bins: int, binning: str) -> str:
     return f"{bins} equal-width bins"
 
 
+def _skill_figure(skill: Skill) -> str:
+    """A skill and its 90% interval in percent: ``+6.8% [+3.7, +10.2]``."""
+    return f"{100 * skill.mean:+.1f}% [{100 * skill.ci_low:+.1f}, {100 * skill.ci_high:+.1f}]"
+
+
 def _below_climatology(bt: BacktestMetrics | None, window: int, word: str) -> dict | None:
     """What the report's first page says when the test window's Brier skill against
     climatology is below zero: ``{skill, sentence}`` in plain words (None otherwise, or without
@@ -280,7 +285,7 @@ def _below_climatology(bt: BacktestMetrics | None, window: int, word: str) -> di
     skill = None if test is None else test.skill.get("climatology", {}).get("brier")
     if skill is None or not skill.defined or skill.mean >= 0:
         return None
-    figure = f"{100 * skill.mean:+.1f}% [{100 * skill.ci_low:+.1f}, {100 * skill.ci_high:+.1f}]"
+    figure = _skill_figure(skill)
     sentence = (
         f"On the test window ({test.first_origin} – {test.last_origin}) this model forecast "
         f"worse than climatology, each region's clash rate over the last {window} {word}s: "
@@ -301,8 +306,7 @@ def _versus(skill: Skill | None, baseline: str, label: str = "") -> str | None:
         word = "worse than"
     else:
         word = "level with"
-    figure = f"{100 * skill.mean:+.1f}% [{100 * skill.ci_low:+.1f}, {100 * skill.ci_high:+.1f}]"
-    return f"{word} {baseline} ({label}{figure})"
+    return f"{word} {baseline} ({label}{_skill_figure(skill)})"
 
 
 def _track_record(bt: BacktestMetrics | None, word: str, horizon: int) -> dict | None:
